@@ -1,0 +1,129 @@
+#include "admin-commands.h"
+
+#include "store/schema.h"
+
+#include <sys/stat.h>
+
+#include <kj/debug.h>
+
+#include <filesystem>
+#include <ostream>
+
+namespace tenantd {
+
+kj::Own<Db> openStore(const Config& config) {
+  std::filesystem::path dir(config.dataDir);
+  if (!std::filesystem::exists(dir)) {
+    std::filesystem::create_directories(dir);
+    KJ_SYSCALL(chmod(dir.c_str(), 0700), config.dataDir);
+  }
+  DbOptions options;
+  options.sync = config.sync;
+  options.busyTimeoutMs = config.busyTimeoutMs;
+  auto db = kj::heap<Db>(config.databasePath(), options);
+  migrate(*db);
+  return db;
+}
+
+int runTenantCreate(const Config& config, const Command& cmd, const Clock& clock, std::ostream& out,
+                    std::ostream& err) {
+  if (!isValidTenantId(cmd.tenantId)) {
+    err << "tenantd: invalid tenant id: use 1-64 letters, digits, '_', '.', '-'\n";
+    return 2;
+  }
+  if (!isValidTenantName(cmd.tenantName)) {
+    err << "tenantd: invalid --name: 1-200 bytes without control characters\n";
+    return 2;
+  }
+  if (!isValidPlan(cmd.plan)) {
+    err << "tenantd: invalid --plan: 1-32 lowercase letters, digits, '_', '-'\n";
+    return 2;
+  }
+  auto db = openStore(config);
+  Catalog catalog(*db);
+  Tenant tenant{cmd.tenantId, cmd.tenantName, cmd.plan, cmd.timezone, clock.now()};
+  if (catalog.createTenant(tenant) == Catalog::Created::ALREADY_EXISTS) {
+    err << "tenantd: tenant " << cmd.tenantId << " already exists\n";
+    return 1;
+  }
+  out << "created tenant " << tenant.id << " (" << tenant.name << ", plan " << tenant.plan << ")\n";
+  return 0;
+}
+
+int runTenantList(const Config& config, std::ostream& out) {
+  auto db = openStore(config);
+  Catalog catalog(*db);
+  for (auto& t : catalog.listTenants()) {
+    out << t.id << "\t" << t.plan << "\t" << formatIso8601(t.createdAtMs) << "\t" << t.name << "\n";
+  }
+  return 0;
+}
+
+std::optional<IssuedToken> createToken(Catalog& catalog, std::string_view tenantId, Role role,
+                                       std::optional<int64_t> ttlSeconds, const Clock& clock) {
+  auto issued = issueToken();
+  TokenRecord record;
+  record.id = issued.id;
+  record.tenantId = std::string(tenantId);
+  record.role = role;
+  record.createdAtMs = clock.now();
+  if (ttlSeconds) record.expiresAtMs = record.createdAtMs + *ttlSeconds * 1000;
+  if (catalog.addToken(record, issued.hash) == Catalog::TokenAdded::NO_SUCH_TENANT) {
+    return std::nullopt;
+  }
+  return issued;
+}
+
+int runTokenCreate(const Config& config, const Command& cmd, const Clock& clock, std::ostream& out,
+                   std::ostream& err) {
+  auto role = parseRole(cmd.role);
+  KJ_ASSERT(role.has_value(), "the CLI validates --role");
+  auto db = openStore(config);
+  Catalog catalog(*db);
+  auto issued = createToken(catalog, cmd.tenantId, *role, cmd.ttlSeconds, clock);
+  if (!issued) {
+    err << "tenantd: no such tenant: " << cmd.tenantId << "\n";
+    return 1;
+  }
+  out << "created token " << issued->id << " for tenant " << cmd.tenantId << " (role " << cmd.role;
+  if (cmd.ttlSeconds) out << ", expires " << formatIso8601(clock.now() + *cmd.ttlSeconds * 1000);
+  out << "); it is shown once:\n" << issued->secret << "\n";
+  return 0;
+}
+
+int runTokenRevoke(const Config& config, const Command& cmd, const Clock& clock, std::ostream& out,
+                   std::ostream& err) {
+  auto db = openStore(config);
+  Catalog catalog(*db);
+  switch (catalog.revokeToken(cmd.tokenId, clock.now())) {
+    case Catalog::Revoked::REVOKED: out << "revoked " << cmd.tokenId << "\n"; return 0;
+    case Catalog::Revoked::ALREADY_REVOKED:
+      out << cmd.tokenId << " was already revoked\n";
+      return 0;
+    case Catalog::Revoked::NOT_FOUND:
+      err << "tenantd: no such token: " << cmd.tokenId << "\n";
+      return 1;
+  }
+  return 1;
+}
+
+int runCheckDb(const Config& config, std::ostream& out, std::ostream& err) {
+  if (!std::filesystem::exists(config.databasePath())) {
+    err << "tenantd: no database at " << config.databasePath() << "\n";
+    return 1;
+  }
+  DbOptions options;
+  options.open = DbOptions::Open::READ_WRITE;  // Never creates; WAL readers need write access.
+  options.busyTimeoutMs = config.busyTimeoutMs;
+  Db db(config.databasePath(), options);
+  Catalog catalog(db);
+  auto problems = catalog.check();
+  if (problems.empty()) {
+    out << "ok: " << config.databasePath() << " (schema " << schemaVersion(db) << ")\n";
+    return 0;
+  }
+  for (auto& p : problems) err << "check-db: " << p << "\n";
+  return 1;
+}
+
+}  // namespace tenantd

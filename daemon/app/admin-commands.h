@@ -1,0 +1,32 @@
+#pragma once
+// The offline maintenance commands (tenant, token, check-db). Each opens the store with its own
+// connection, which is safe beside a running daemon: WAL lets readers in, and the busy timeout
+// waits out the daemon's writer. Each returns the process exit code.
+
+#include "app/cli.h"
+#include "store/catalog.h"
+#include "util/clock.h"
+
+#include <kj/memory.h>
+
+#include <iosfwd>
+
+namespace tenantd {
+
+// Creates the data directory (0700) and the database if missing, and migrates it.
+kj::Own<Db> openStore(const Config& config);
+
+int runTenantCreate(const Config& config, const Command& cmd, const Clock& clock, std::ostream& out,
+                    std::ostream& err);
+int runTenantList(const Config& config, std::ostream& out);
+int runTokenCreate(const Config& config, const Command& cmd, const Clock& clock, std::ostream& out,
+                   std::ostream& err);
+int runTokenRevoke(const Config& config, const Command& cmd, const Clock& clock, std::ostream& out,
+                   std::ostream& err);
+int runCheckDb(const Config& config, std::ostream& out, std::ostream& err);
+
+// Issues a token for `tenantId` and stores its hash. nullopt if the tenant does not exist.
+std::optional<IssuedToken> createToken(Catalog& catalog, std::string_view tenantId, Role role,
+                                       std::optional<int64_t> ttlSeconds, const Clock& clock);
+
+}  // namespace tenantd

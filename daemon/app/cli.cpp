@@ -1,0 +1,138 @@
+#include "cli.h"
+
+#include "app/version.h"
+
+#include <CLI/CLI.hpp>
+
+#include <charconv>
+#include <iostream>
+
+namespace tenantd {
+
+std::optional<int64_t> parseDuration(std::string_view text) {
+  if (text.size() < 2) return std::nullopt;
+  int64_t unit = 0;
+  switch (text.back()) {
+    case 's': unit = 1; break;
+    case 'm': unit = 60; break;
+    case 'h': unit = 3600; break;
+    case 'd': unit = 86400; break;
+    default: return std::nullopt;
+  }
+  int64_t n = 0;
+  auto digits = text.substr(0, text.size() - 1);
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (ec != std::errc() || end != digits.data() + digits.size() || n <= 0) return std::nullopt;
+  if (n > (int64_t{1} << 40) / unit) return std::nullopt;
+  return n * unit;
+}
+
+namespace {
+Command exitWith(int code) {
+  Command cmd;
+  cmd.kind = CommandKind::EXIT;
+  cmd.exitCode = code;
+  return cmd;
+}
+
+void addGlobalOptions(CLI::App& app, Overrides& o, std::string& listenText,
+                      std::string& levelText) {
+  app.add_option("--config", o.configFile, "TOML config file (see systemd/tenantd.toml.example)");
+  app.add_option("--data-dir", o.dataDir, "Directory of the SQLite store");
+  app.add_option("--socket", o.socketPath, "Path of the RPC Unix socket");
+  app.add_option("--listen", listenText, "REST listener HOST:PORT (e.g. 127.0.0.1:3000)")
+      ->check([](const std::string& v) {
+        return parseListenAddress(v) ? std::string() : "expected HOST:PORT, e.g. 127.0.0.1:3000";
+      });
+  app.add_option("--log-level", levelText, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  app.add_flag("--dev", o.dev,
+               "Development mode: paths under ./, a generated demo tenant and token");
+}
+}  // namespace
+
+Command parseCommandLine(int argc, const char* const* argv) {
+  Command cmd;
+  CLI::App app{"tenantd: the per-host tenant sidecar (limits, usage, secrets, config)", "tenantd"};
+  app.set_version_flag("--version", std::string("tenantd ") + TENANTD_VERSION);
+  std::string listenText, levelText;
+  addGlobalOptions(app, cmd.overrides, listenText, levelText);
+  app.fallthrough();  // Global flags are accepted after a subcommand too.
+  app.require_subcommand(0, 1);
+
+  auto* tenant = app.add_subcommand("tenant", "Manage tenants in the store (offline)");
+  tenant->require_subcommand(1);
+  auto* tenantCreate = tenant->add_subcommand("create", "Create a tenant");
+  tenantCreate->add_option("id", cmd.tenantId, "Tenant id")->required();
+  tenantCreate->add_option("--name", cmd.tenantName, "Display name")->required();
+  tenantCreate->add_option("--plan", cmd.plan, "Plan (picks limit tiers)")->required();
+  tenantCreate->add_option("--timezone", cmd.timezone, "IANA timezone for calendar periods");
+  auto* tenantList = tenant->add_subcommand("list", "List tenants");
+
+  auto* token = app.add_subcommand("token", "Manage API tokens (offline)");
+  token->require_subcommand(1);
+  auto* tokenCreate =
+      token->add_subcommand("create", "Create a bearer token; prints it alone on the last line");
+  tokenCreate->add_option("--tenant", cmd.tenantId, "Tenant the token acts for")->required();
+  tokenCreate->add_option("--role", cmd.role, "admin or reader")
+      ->check(CLI::IsMember({"admin", "reader"}));
+  std::string ttlText;
+  tokenCreate->add_option("--ttl", ttlText, "Lifetime such as 90s, 15m, 12h, 30d")
+      ->check([](const std::string& v) {
+        return parseDuration(v) ? std::string() : "expected a duration such as 15m, 12h or 30d";
+      });
+  auto* tokenRevoke = token->add_subcommand("revoke", "Revoke a token by its id (tok_...)");
+  tokenRevoke->add_option("id", cmd.tokenId, "Token id")->required();
+
+  auto* checkDb = app.add_subcommand("check-db", "Check the store's integrity and invariants");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return exitWith(0);
+  } catch (const CLI::CallForAllHelp&) {
+    std::cout << app.help("", CLI::AppFormatMode::All);
+    return exitWith(0);
+  } catch (const CLI::CallForVersion&) {
+    std::cout << "tenantd " << TENANTD_VERSION << "\n";
+    return exitWith(0);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "tenantd: " << e.what() << " (see tenantd --help)\n";
+    return exitWith(2);
+  }
+
+  if (!listenText.empty()) cmd.overrides.listen = parseListenAddress(listenText);
+  if (!levelText.empty()) {
+    LogLevel level;
+    parseLogLevel(levelText, level);
+    cmd.overrides.logLevel = level;
+  }
+  if (!ttlText.empty()) cmd.ttlSeconds = parseDuration(ttlText);
+
+  if (tenantCreate->parsed())
+    cmd.kind = CommandKind::TENANT_CREATE;
+  else if (tenantList->parsed())
+    cmd.kind = CommandKind::TENANT_LIST;
+  else if (tokenCreate->parsed())
+    cmd.kind = CommandKind::TOKEN_CREATE;
+  else if (tokenRevoke->parsed())
+    cmd.kind = CommandKind::TOKEN_REVOKE;
+  else if (checkDb->parsed())
+    cmd.kind = CommandKind::CHECK_DB;
+  else
+    cmd.kind = CommandKind::RUN_DAEMON;
+  return cmd;
+}
+
+Config buildConfig(const Overrides& o) {
+  Config config = o.dev ? devDefaults() : Config{};
+  if (o.configFile) config = applyConfigFile(std::move(config), *o.configFile);
+  if (o.dataDir) config.dataDir = *o.dataDir;
+  if (o.socketPath) config.socketPath = *o.socketPath;
+  if (o.listen) config.listen = *o.listen;
+  if (o.logLevel) config.logLevel = *o.logLevel;
+  return config;
+}
+
+}  // namespace tenantd

@@ -1,0 +1,230 @@
+#include "daemon.h"
+
+#include "app/admin-commands.h"
+#include "app/systemd.h"
+#include "app/version.h"
+#include "rpc/sidecar.h"
+#include "rpc/unix-listener.h"
+#include "store/catalog.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <kj/debug.h>
+
+#include <ostream>
+
+namespace tenantd {
+
+namespace {
+constexpr const char* DEMO_TENANT_ID = "tenant-123";
+}
+
+Daemon::Daemon(Overrides overrides, Config config, Log& log, const Clock& clock,
+               kj::AsyncIoContext& io, std::ostream& out)
+    : overrides_(std::move(overrides)),
+      config_(std::move(config)),
+      log_(log),
+      clock_(clock),
+      io_(io),
+      out_(out),
+      startedAt_(clock.now()) {}
+
+Daemon::~Daemon() noexcept(false) {
+  // Normally drain() has run; this is the path for a failed start().
+  watchdog_ = nullptr;
+  rpcAccepting_ = nullptr;
+  rpcServer_ = nullptr;
+  rpcListener_ = nullptr;
+  if (http_ != nullptr) {
+    auto drained = http_->shutdown();
+    bridge_->kick();
+    drained.exclusiveJoin(io_.provider->getTimer().afterDelay(1 * kj::SECONDS)).wait(io_.waitScope);
+  }
+  http_ = nullptr;
+  bridgeRunning_ = nullptr;
+  bridge_ = nullptr;
+  if (uvLoopInitialised_) UvBridge::closeAll(uvLoop_);
+  writer_ = nullptr;
+}
+
+void Daemon::start() {
+  log_.info("daemon", std::string("tenantd ") + TENANTD_VERSION + " starting" +
+                          (config_.dev ? " in dev mode" : ""));
+  auto activated = takeActivatedSockets();
+
+  {
+    auto db = openStore(config_);  // Creates and migrates; closed before the writer opens.
+    if (config_.dev) setUpDemoTenant(*db);
+  }
+  DbOptions writerOptions;
+  writerOptions.open = DbOptions::Open::READ_WRITE;
+  writerOptions.sync = config_.sync;
+  writerOptions.busyTimeoutMs = config_.busyTimeoutMs;
+  writer_ = kj::heap<Writer>(config_.databasePath(), writerOptions);
+
+  KJ_ASSERT(uv_loop_init(&uvLoop_) == 0);
+  uvLoopInitialised_ = true;
+  bridge_ = kj::heap<UvBridge>(io_.unixEventPort, io_.provider->getTimer(), uvLoop_);
+
+  router_.add("GET", "/healthz",
+              [](const HttpRequest&) { return HttpResponse(200, R"({"status":"ok"})"); });
+  HttpOptions httpOptions{config_.maxBodyBytes, config_.requestTimeoutMs};
+  http_ = std::make_unique<HttpServer>(
+      uvLoop_, httpOptions, [this](const HttpRequest& r) { return router_.handle(r); }, log_);
+  restAddress_ = activated.http ? http_->adopt(*activated.http) : http_->listen(config_.listen);
+
+  startRpc(activated.rpc);
+
+  bridgeRunning_ = bridge_->run().eagerlyEvaluate([this](kj::Exception&& e) {
+    log_.error("loop", std::string("libuv bridge failed: ") + e.getDescription().cStr());
+  });
+
+  std::string rest = "http://" + formatListenAddress(restAddress_);
+  out_ << "tenantd " << TENANTD_VERSION << " ready" << (config_.dev ? " (dev mode)" : "") << "\n"
+       << "  REST  " << rest << "\n"
+       << "  RPC   " << config_.socketPath << "\n"
+       << "  data  " << config_.databasePath() << "\n"
+       << demoBanner_;
+  if (config_.dev) out_ << "Try: curl -s " << rest << "/healthz\n";
+  out_.flush();
+  demoBanner_.clear();  // Holds a token: keep it no longer than needed.
+  log_.info("daemon", "serving REST on " + rest + " and RPC on " + config_.socketPath);
+
+  if (auto interval = watchdogPingIntervalUsec()) {
+    watchdog_ = watchdogLoop(*interval).eagerlyEvaluate([this](kj::Exception&& e) {
+      log_.error("watchdog",
+                 std::string("self-check failed, not pinging: ") + e.getDescription().cStr());
+    });
+  }
+  // Only now: every listener is bound and the store is open.
+  notifySystemd("READY=1\nSTATUS=REST " + rest + " RPC " + config_.socketPath);
+}
+
+void Daemon::setUpDemoTenant(Db& db) {
+  Catalog catalog(db);
+  Tenant demo{DEMO_TENANT_ID, "Acme Corp", "pro", "UTC", clock_.now()};
+  if (catalog.createTenant(demo) == Catalog::Created::CREATED) {
+    log_.info("daemon", "dev mode: created demo tenant tenant-123");
+  }
+  // The store keeps only hashes, so each dev start mints a token to show; older ones stay valid.
+  auto token = createToken(catalog, DEMO_TENANT_ID, Role::ADMIN, std::nullopt, clock_);
+  KJ_ASSERT(token.has_value());
+  log_.info("daemon", "dev mode: issued admin token " + token->id + " for tenant-123");
+  demoBanner_ = "  demo  tenant-123 (Acme Corp, plan pro), admin token " + token->id + ":\n" +
+                "        " + token->secret + "\n";
+}
+
+void Daemon::startRpc(std::optional<int> activatedFd) {
+  int fd;
+  if (activatedFd) {
+    fd = *activatedFd;
+  } else {
+    fd = bindUnixSocket(config_.socketPath);
+    ownsSocketFile_ = true;
+  }
+  rpcListener_ =
+      io_.lowLevelProvider->wrapListenSocketFd(fd, kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP);
+  rpcServer_ = kj::heap<capnp::TwoPartyServer>(kj::heap<SidecarImpl>(clock_, startedAt_));
+  rpcAccepting_ = rpcServer_->listen(*rpcListener_).eagerlyEvaluate([this](kj::Exception&& e) {
+    log_.error("rpc", std::string("accept loop failed: ") + e.getDescription().cStr());
+  });
+}
+
+kj::Promise<void> Daemon::watchdogLoop(uint64_t intervalUsec) {
+  return io_.provider->getTimer()
+      .afterDelay(intervalUsec * kj::MICROSECONDS)
+      .then([this]() {
+        // A real self-check: the writer thread answers and the store takes a transaction.
+        return writer_->submit<void>([](Db& db) { Statement(db, "SELECT 1").run(); });
+      })
+      .then([this, intervalUsec]() {
+        notifySystemd("WATCHDOG=1");
+        return watchdogLoop(intervalUsec);
+      });
+}
+
+kj::Promise<Daemon::Signal> Daemon::nextSignal() {
+  auto& port = io_.unixEventPort;
+  return port.onSignal(SIGTERM)
+      .then([](siginfo_t) { return Signal::STOP; })
+      .exclusiveJoin(port.onSignal(SIGINT).then([](siginfo_t) { return Signal::STOP; }))
+      .exclusiveJoin(port.onSignal(SIGHUP).then([](siginfo_t) { return Signal::RELOAD; }));
+}
+
+void Daemon::reload() {
+  notifySystemd("RELOADING=1");
+  if (!overrides_.configFile) {
+    log_.info("config", "SIGHUP: no config file to reload");
+  } else {
+    try {
+      Config next = buildConfig(overrides_);
+      if (next.logLevel != config_.logLevel) {
+        log_.setMinLevel(next.logLevel);
+        log_.info("config",
+                  std::string("log_level is now ") + std::string(logLevelName(next.logLevel)));
+      }
+      if (next.dataDir != config_.dataDir || next.socketPath != config_.socketPath ||
+          formatListenAddress(next.listen) != formatListenAddress(config_.listen) ||
+          next.sync != config_.sync) {
+        log_.warn("config", "data_dir, socket, listen and sync take effect at restart");
+      }
+      config_.logLevel = next.logLevel;
+      log_.info("config", "reloaded " + *overrides_.configFile);
+    } catch (const ConfigError& e) {
+      log_.error("config", std::string("reload failed, keeping the running config: ") + e.what());
+    }
+  }
+  notifySystemd("READY=1");
+}
+
+int Daemon::serveUntilStopped() {
+  for (;;) {
+    Signal s = nextSignal().wait(io_.waitScope);
+    if (s == Signal::STOP) break;
+    reload();
+  }
+  drain();
+  return 0;
+}
+
+void Daemon::drain() {
+  notifySystemd("STOPPING=1");
+  log_.info("daemon", "stopping: draining connections and committing pending writes");
+  auto& timer = io_.provider->getTimer();
+  auto deadline = config_.shutdownTimeoutMs * kj::MILLISECONDS;
+
+  watchdog_ = nullptr;
+  // Stop accepting on both listeners.
+  rpcAccepting_ = nullptr;
+  rpcListener_ = nullptr;
+  if (ownsSocketFile_) unlink(config_.socketPath.c_str());
+  auto httpDrained = http_->shutdown();
+  bridge_->kick();
+  bool drained = httpDrained.then([]() { return true; })
+                     .exclusiveJoin(timer.afterDelay(deadline).then([]() { return false; }))
+                     .wait(io_.waitScope);
+  if (!drained) {
+    log_.warn("http", std::to_string(http_->openConnections()) +
+                          " connection(s) still open at the shutdown deadline");
+  }
+  // RPC calls answer synchronously today: none is in flight between two loop turns.
+  rpcServer_ = nullptr;
+  writer_ = nullptr;  // Commits every job already submitted, then closes the store.
+  if (drained) {
+    http_ = nullptr;
+  } else {
+    // h2o cannot dispose a context with live connections; the process is exiting anyway.
+    (void)http_.release();
+  }
+  bridgeRunning_ = nullptr;
+  bridge_ = nullptr;
+  if (drained) {
+    int rc = UvBridge::closeAll(uvLoop_);
+    if (rc != 0) log_.warn("loop", std::string("libuv loop not empty at exit: ") + uv_err_name(rc));
+  }
+  uvLoopInitialised_ = false;
+  log_.info("daemon", "stopped");
+}
+
+}  // namespace tenantd

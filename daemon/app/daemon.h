@@ -1,0 +1,74 @@
+#pragma once
+// Wires the daemon together and runs its lifecycle: store, writer, the kj loop with libuv inside,
+// the REST listener, the RPC socket, systemd notifications, signals, drain. main() builds the
+// Config and hands it here; this class owns every long-lived piece and tears them down in order.
+
+#include "app/cli.h"
+#include "config/config.h"
+#include "http/router.h"
+#include "http/server.h"
+#include "loop/uv-bridge.h"
+#include "store/writer.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+#include <capnp/rpc-twoparty.h>
+#include <kj/async-io.h>
+
+#include <iosfwd>
+#include <memory>
+
+namespace tenantd {
+
+class Daemon {
+public:
+  // `io` must be the thread's kj event loop; SIGTERM, SIGINT and SIGHUP must already be captured
+  // (kj::UnixEventPort::captureSignal, before any thread starts).
+  Daemon(Overrides overrides, Config config, Log& log, const Clock& clock, kj::AsyncIoContext& io,
+         std::ostream& out);
+  ~Daemon() noexcept(false);
+  KJ_DISALLOW_COPY(Daemon);
+
+  // Opens the store, binds both listeners, prints where they are, tells systemd READY=1.
+  // Throws with a clear reason if any of it fails.
+  void start();
+
+  // Serves until SIGTERM or SIGINT (reloading the config on SIGHUP), then drains: stops
+  // accepting, lets in-flight requests finish, commits pending writes, closes the store.
+  // Returns the exit code.
+  int serveUntilStopped();
+
+private:
+  enum class Signal { STOP, RELOAD };
+  kj::Promise<Signal> nextSignal();
+  void reload();
+  void setUpDemoTenant(Db& db);
+  void startRpc(std::optional<int> activatedFd);
+  kj::Promise<void> watchdogLoop(uint64_t intervalUsec);
+  void drain();
+
+  Overrides overrides_;
+  Config config_;
+  Log& log_;
+  const Clock& clock_;
+  kj::AsyncIoContext& io_;
+  std::ostream& out_;
+  UnixMillis startedAt_;
+  std::string demoBanner_;  // --dev only: printed once with the addresses.
+
+  kj::Own<Writer> writer_;
+  uv_loop_t uvLoop_;
+  bool uvLoopInitialised_ = false;
+  kj::Own<UvBridge> bridge_;
+  kj::Promise<void> bridgeRunning_ = nullptr;
+  Router router_;
+  std::unique_ptr<HttpServer> http_;  // unique_ptr: see drain() for why it may be released.
+  ListenAddress restAddress_;
+  kj::Own<kj::ConnectionReceiver> rpcListener_;
+  kj::Own<capnp::TwoPartyServer> rpcServer_;
+  kj::Promise<void> rpcAccepting_ = nullptr;
+  bool ownsSocketFile_ = false;
+  kj::Promise<void> watchdog_ = nullptr;
+};
+
+}  // namespace tenantd

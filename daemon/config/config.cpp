@@ -1,0 +1,188 @@
+#include "config.h"
+
+#include <toml++/toml.h>
+
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+namespace tenantd {
+
+Config devDefaults() {
+  Config c;
+  c.dev = true;
+  c.dataDir = "./var";
+  c.socketPath = "./run/tenantd.sock";
+  return c;
+}
+
+std::optional<ListenAddress> parseListenAddress(std::string_view text) {
+  ListenAddress out;
+  std::string_view portText;
+  if (!text.empty() && text[0] == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return std::nullopt;
+    }
+    out.host = std::string(text.substr(1, close - 1));
+    portText = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos || text.find(':') != colon) return std::nullopt;
+    out.host = std::string(text.substr(0, colon));
+    portText = text.substr(colon + 1);
+  }
+  if (out.host.empty() || portText.empty()) return std::nullopt;
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(portText.data(), portText.data() + portText.size(), port);
+  if (ec != std::errc() || end != portText.data() + portText.size() || port > 65535) {
+    return std::nullopt;
+  }
+  out.port = static_cast<uint16_t>(port);
+  return out;
+}
+
+std::string formatListenAddress(const ListenAddress& address) {
+  bool v6 = address.host.find(':') != std::string::npos;
+  return (v6 ? "[" + address.host + "]" : address.host) + ":" + std::to_string(address.port);
+}
+
+namespace {
+
+std::string where(std::string_view source, const toml::node& node, std::string_view key) {
+  std::ostringstream out;
+  out << source << ":" << node.source().begin.line << ": " << key;
+  return out.str();
+}
+
+// One entry per accepted key: how to apply it. Every key here is documented in
+// systemd/tenantd.toml.example.
+using Setter = std::function<void(Config&, const toml::node&, const std::string& where)>;
+
+template <typename T>
+T require(const toml::node& node, const std::string& at, const char* expected) {
+  auto value = node.value<T>();
+  if (!value || (std::is_same_v<T, int64_t> && !node.is_integer())) {
+    throw ConfigError(at + ": expected " + expected);
+  }
+  return *value;
+}
+
+int64_t requireRange(const toml::node& node, const std::string& at, int64_t lo, int64_t hi) {
+  int64_t v = require<int64_t>(node, at, "an integer");
+  if (v < lo || v > hi) {
+    throw ConfigError(at + ": must be between " + std::to_string(lo) + " and " +
+                      std::to_string(hi));
+  }
+  return v;
+}
+
+const std::map<std::string, std::map<std::string, Setter>>& schema() {
+  static const std::map<std::string, std::map<std::string, Setter>> table = {
+      {"daemon",
+       {
+           {"data_dir",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.dataDir = require<std::string>(n, at, "a string");
+              if (c.dataDir.empty()) throw ConfigError(at + ": must not be empty");
+            }},
+           {"socket",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.socketPath = require<std::string>(n, at, "a string");
+              if (c.socketPath.empty() || c.socketPath.size() > 100) {
+                throw ConfigError(at + ": must be a path of 1 to 100 bytes");
+              }
+            }},
+           {"listen",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              auto parsed = parseListenAddress(require<std::string>(n, at, "a string"));
+              if (!parsed) throw ConfigError(at + ": expected HOST:PORT, e.g. 127.0.0.1:3000");
+              c.listen = *parsed;
+            }},
+           {"log_level",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              if (!parseLogLevel(require<std::string>(n, at, "a string"), c.logLevel)) {
+                throw ConfigError(at + ": expected one of debug, info, warn, error");
+              }
+            }},
+           {"shutdown_timeout_ms",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.shutdownTimeoutMs = static_cast<int>(requireRange(n, at, 0, 60000));
+            }},
+       }},
+      {"store",
+       {
+           {"sync",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              auto v = require<std::string>(n, at, "a string");
+              if (v == "normal")
+                c.sync = SyncLevel::NORMAL;
+              else if (v == "full")
+                c.sync = SyncLevel::FULL;
+              else
+                throw ConfigError(at + ": expected \"normal\" or \"full\"");
+            }},
+           {"busy_timeout_ms",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.busyTimeoutMs = static_cast<int>(requireRange(n, at, 0, 600000));
+            }},
+       }},
+      {"http",
+       {
+           {"max_body_bytes",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.maxBodyBytes = static_cast<uint64_t>(requireRange(n, at, 1024, 64 << 20));
+            }},
+           {"request_timeout_ms",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.requestTimeoutMs = static_cast<int>(requireRange(n, at, 100, 600000));
+            }},
+       }},
+  };
+  return table;
+}
+
+}  // namespace
+
+Config applyConfigText(Config base, std::string_view text, std::string_view sourceName) {
+  toml::table doc;
+  try {
+    doc = toml::parse(text, sourceName);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream out;
+    out << sourceName << ":" << e.source().begin.line << ": " << e.description();
+    throw ConfigError(out.str());
+  }
+  for (auto&& [sectionKey, sectionNode] : doc) {
+    std::string section(sectionKey.str());
+    auto known = schema().find(section);
+    if (known == schema().end()) {
+      throw ConfigError(where(sourceName, sectionNode, "[" + section + "]") + ": unknown section");
+    }
+    auto* table = sectionNode.as_table();
+    if (table == nullptr) {
+      throw ConfigError(where(sourceName, sectionNode, section) + ": expected a [section]");
+    }
+    for (auto&& [key, node] : *table) {
+      std::string name = section + "." + std::string(key.str());
+      auto setter = known->second.find(std::string(key.str()));
+      if (setter == known->second.end()) {
+        throw ConfigError(where(sourceName, node, name) + ": unknown key");
+      }
+      setter->second(base, node, where(sourceName, node, name));
+    }
+  }
+  return base;
+}
+
+Config applyConfigFile(Config base, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path + ": cannot read the config file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return applyConfigText(std::move(base), text.str(), path);
+}
+
+}  // namespace tenantd

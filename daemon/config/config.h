@@ -1,0 +1,53 @@
+#pragma once
+// tenantd's configuration as a plain struct. Runtime code receives a Config and never sees the
+// parser. Precedence: built-in defaults < config file < command-line flags.
+
+#include "store/sqlite.h"
+#include "util/log.h"
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace tenantd {
+
+struct ListenAddress {
+  std::string host;  // "127.0.0.1", "::1", "localhost"
+  uint16_t port = 0;
+};
+
+struct Config {
+  bool dev = false;
+  std::string dataDir = "/var/lib/tenantd";
+  std::string socketPath = "/run/tenantd/tenantd.sock";
+  ListenAddress listen{"127.0.0.1", 3000};
+  LogLevel logLevel = LogLevel::INFO;
+  SyncLevel sync = SyncLevel::NORMAL;
+  int busyTimeoutMs = 5000;
+  uint64_t maxBodyBytes = 1 << 20;
+  int requestTimeoutMs = 10000;
+  int shutdownTimeoutMs = 4000;
+
+  std::string databasePath() const { return dataDir + "/tenantd.db"; }
+};
+
+// The defaults `--dev` starts from: everything under the working directory.
+Config devDefaults();
+
+// A config file or flag that can't be used. what() names the file, line and key.
+class ConfigError : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Applies a TOML document on top of `base`. `sourceName` appears in errors ("tenantd.toml:7").
+// Unknown keys are errors: a typo must not silently keep a default.
+Config applyConfigText(Config base, std::string_view text, std::string_view sourceName);
+Config applyConfigFile(Config base, const std::string& path);
+
+// "127.0.0.1:3000", "localhost:3000", "[::1]:3000". nullopt if malformed.
+std::optional<ListenAddress> parseListenAddress(std::string_view text);
+std::string formatListenAddress(const ListenAddress& address);
+
+}  // namespace tenantd

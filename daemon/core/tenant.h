@@ -1,0 +1,33 @@
+#pragma once
+// Tenants and roles as the domain sees them: plain values and the rules for valid ones.
+// No I/O here (daemon/core depends on nothing but the standard library).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tenantd {
+
+enum class Role { ADMIN, READER };
+
+std::string_view roleName(Role role);
+std::optional<Role> parseRole(std::string_view text);
+
+struct Tenant {
+  std::string id;
+  std::string name;
+  std::string plan;
+  std::string timezone = "UTC";
+  int64_t createdAtMs = 0;
+};
+
+// Tenant ids appear in URLs, headers and logs: letters, digits, '_', '.', '-'; 1–64 chars,
+// starting with a letter or digit.
+bool isValidTenantId(std::string_view id);
+// Plans pick limit tiers: lowercase, 1–32 chars.
+bool isValidPlan(std::string_view plan);
+// Display names: 1–200 bytes, no control characters.
+bool isValidTenantName(std::string_view name);
+
+}  // namespace tenantd

@@ -1,0 +1,162 @@
+#include "router.h"
+#include "server.h"
+
+#include <kj/async-io.h>
+#include <kj/compat/http.h>
+#include <kj/debug.h>
+#include <catch2/catch.hpp>
+
+#include "loop/uv-bridge.h"
+
+namespace tenantd {
+namespace {
+
+constexpr auto DEADLINE = 10 * kj::SECONDS;
+
+// The daemon's loop arrangement, a server on an ephemeral loopback port, and kj's HTTP client
+// in the same thread: a real request over TCP, with no second thread to coordinate.
+struct Fixture {
+  kj::AsyncIoContext io = kj::setupAsyncIo();
+  uv_loop_t uv;
+  kj::Own<UvBridge> bridge;
+  kj::Promise<void> running = nullptr;
+  Log log{Log::Sink::STDERR, LogLevel::ERROR};
+  Router router;
+  kj::Own<HttpServer> server;
+  ListenAddress bound;
+  kj::HttpHeaderTable::Builder headerBuilder;
+  kj::HttpHeaderId authorizationId = headerBuilder.add("Authorization");
+  kj::HttpHeaderId allowId = headerBuilder.add("Allow");
+  kj::Own<kj::HttpHeaderTable> headerTable = headerBuilder.build();
+  kj::Own<kj::HttpClient> client;
+
+  explicit Fixture(HttpOptions options = {}) {
+    io.waitScope.setBusyPollInterval(UvBridge::BUSY_POLL_INTERVAL);
+    KJ_ASSERT(uv_loop_init(&uv) == 0);
+    bridge = kj::heap<UvBridge>(io.unixEventPort, io.provider->getTimer(), uv);
+    router.add("GET", "/healthz", [](const HttpRequest&) {
+      return HttpResponse{200, R"({"status":"ok"})"};
+    });
+    router.add("POST", "/echo", [](const HttpRequest& r) {
+      auto auth = r.header("authorization");
+      return HttpResponse(200, std::string(r.body) + "|" + std::string(r.query) + "|" +
+                                   std::string(auth.value_or("-")));
+    });
+    router.add("GET", "/boom", [](const HttpRequest&) -> HttpResponse {
+      KJ_FAIL_ASSERT("handler bug with internal detail");
+    });
+    server = kj::heap<HttpServer>(
+        uv, options, [this](const HttpRequest& r) { return router.handle(r); }, log);
+    bound = server->listen({"127.0.0.1", 0});
+    running = bridge->run().eagerlyEvaluate([](kj::Exception&& e) { KJ_FAIL_ASSERT(e); });
+    client = kj::newHttpClient(io.provider->getTimer(), *headerTable, io.provider->getNetwork(),
+                               nullptr);
+  }
+
+  ~Fixture() {
+    client = nullptr;
+    wait(server->shutdown());
+    server = nullptr;
+    running = nullptr;
+    bridge = nullptr;
+    REQUIRE(UvBridge::closeAll(uv) == 0);
+  }
+
+  template <typename T>
+  T wait(kj::Promise<T> p) {
+    return p
+        .exclusiveJoin(io.provider->getTimer().afterDelay(DEADLINE).then(
+            []() -> T { KJ_FAIL_ASSERT("timed out"); }))
+        .wait(io.waitScope);
+  }
+
+  struct Result {
+    uint status;
+    std::string body;
+    std::string contentType;
+    std::string allow;
+  };
+
+  Result request(kj::HttpMethod method, kj::StringPtr path, kj::StringPtr body = nullptr,
+                 kj::StringPtr authorization = nullptr) {
+    kj::HttpHeaders headers(*headerTable);
+    if (authorization != nullptr) headers.set(authorizationId, authorization);
+    auto url = kj::str("http://127.0.0.1:", bound.port, path);
+    kj::Maybe<uint64_t> size;
+    if (body != nullptr) size = body.size();
+    auto req = client->request(method, url, headers, size);
+    kj::Promise<void> sent = kj::READY_NOW;
+    if (body != nullptr) {
+      sent = req.body->write(body.begin(), body.size()).attach(kj::mv(req.body));
+    } else {
+      req.body = nullptr;
+    }
+    auto response = wait(kj::mv(req.response));
+    wait(kj::mv(sent));
+    Result out;
+    out.status = response.statusCode;
+    out.body = wait(response.body->readAllText()).cStr();
+    KJ_IF_MAYBE (ct, response.headers->get(kj::HttpHeaderId::CONTENT_TYPE)) {
+      out.contentType = ct->cStr();
+    }
+    KJ_IF_MAYBE (allow, response.headers->get(allowId)) {
+      out.allow = allow->cStr();
+    }
+    return out;
+  }
+};
+
+TEST_CASE("HttpServer answers GET /healthz with ok as JSON") {
+  Fixture f;
+  auto r = f.request(kj::HttpMethod::GET, "/healthz");
+  CHECK(r.status == 200);
+  CHECK(r.body == R"({"status":"ok"})");
+  CHECK(r.contentType == "application/json");
+}
+
+TEST_CASE("HttpServer passes body, query and headers to the handler") {
+  Fixture f;
+  auto r = f.request(kj::HttpMethod::POST, "/echo?period=2024-01", "{\"a\":1}", "Bearer x");
+  CHECK(r.status == 200);
+  CHECK(r.body == "{\"a\":1}|period=2024-01|Bearer x");
+}
+
+TEST_CASE("Unknown paths get 404 and wrong methods 405, in the JSON error shape") {
+  Fixture f;
+  auto missing = f.request(kj::HttpMethod::GET, "/nope");
+  CHECK(missing.status == 404);
+  CHECK(missing.body == R"({"error":{"code":"not_found","message":"no such endpoint"}})");
+  auto wrong = f.request(kj::HttpMethod::DELETE, "/healthz");
+  CHECK(wrong.status == 405);
+  CHECK(wrong.body.find("method_not_allowed") != std::string::npos);
+  CHECK(wrong.allow == "GET");
+}
+
+TEST_CASE("A handler fault answers 500 without its details") {
+  Fixture f;
+  auto r = f.request(kj::HttpMethod::GET, "/boom");
+  CHECK(r.status == 500);
+  CHECK(r.body.find("internal detail") == std::string::npos);
+  // The connection and server keep working.
+  CHECK(f.request(kj::HttpMethod::GET, "/healthz").status == 200);
+}
+
+TEST_CASE("A body over the configured limit is refused with 413") {
+  HttpOptions small;
+  small.maxBodyBytes = 1024;
+  Fixture f(small);
+  std::string big(4096, 'x');
+  auto r = f.request(kj::HttpMethod::POST, "/echo", kj::StringPtr(big.c_str()));
+  CHECK(r.status == 413);
+}
+
+TEST_CASE("Shutdown closes idle keep-alive connections and resolves") {
+  Fixture f;
+  CHECK(f.request(kj::HttpMethod::GET, "/healthz").status == 200);
+  CHECK(f.server->openConnections() == 1);  // kj's client keeps the connection alive.
+  f.wait(f.server->shutdown());
+  CHECK(f.server->openConnections() == 0);
+}
+
+}  // namespace
+}  // namespace tenantd

@@ -1,0 +1,28 @@
+#pragma once
+// Maps (method, path) to handlers and answers what no route takes: 404 for an unknown path,
+// 405 with Allow for a known path and the wrong method, both in the API's one error shape.
+
+#include "server.h"
+
+#include <map>
+#include <string>
+
+namespace tenantd {
+
+// {"error": {"code": ..., "message": ..., "field"?: ...}} with the given status.
+HttpResponse errorResponse(int status, std::string_view code, std::string_view message,
+                           std::string_view field = {});
+
+class Router {
+public:
+  using Route = kj::Function<HttpResponse(const HttpRequest&)>;
+
+  void add(std::string method, std::string path, Route route);
+  HttpResponse handle(const HttpRequest& request);
+
+private:
+  // path -> method -> route. Few routes: a map is plenty and keeps Allow sorted.
+  std::map<std::string, std::map<std::string, Route>, std::less<>> routes_;
+};
+
+}  // namespace tenantd

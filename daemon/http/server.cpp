@@ -1,0 +1,255 @@
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <h2o.h>
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <kj/debug.h>
+
+#include <cstring>
+
+namespace tenantd {
+
+namespace {
+// h2o hands our on_req the h2o_handler_t it allocated; we allocate it bigger to find our way back.
+struct HandlerGlue {
+  h2o_handler_t super;
+  HttpServer* server;
+};
+
+// One accepted TCP connection; h2o owns it once accepted and calls onClose when done.
+struct Connection {
+  uv_tcp_t tcp;  // First, so the uv handle pointer is the Connection pointer.
+  HttpServer* server;
+};
+
+const char* reasonPhrase(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 412: return "Precondition Failed";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "";
+  }
+}
+
+std::string_view view(h2o_iovec_t v) {
+  return std::string_view(v.base, v.len);
+}
+}  // namespace
+
+std::optional<std::string_view> HttpRequest::header(std::string_view lowercaseName) const {
+  if (native == nullptr) return std::nullopt;
+  auto* req = static_cast<const h2o_req_t*>(native);
+  ssize_t i = h2o_find_header_by_str(&req->headers, lowercaseName.data(), lowercaseName.size(), -1);
+  if (i < 0) return std::nullopt;
+  return view(req->headers.entries[i].value);
+}
+
+struct HttpServer::Impl {
+  h2o_globalconf_t config;
+  h2o_context_t context;
+  h2o_accept_ctx_t acceptContext;
+  uv_tcp_t listener;
+  bool contextLive = false;
+  bool listenerOpen = false;
+};
+
+HttpServer::HttpServer(uv_loop_t& loop, HttpOptions options, HttpHandler handler, Log& log)
+    : impl_(std::make_unique<Impl>()), loop_(loop), handler_(kj::mv(handler)), log_(log) {
+  h2o_config_init(&impl_->config);
+  impl_->config.server_name = h2o_iovec_init(H2O_STRLIT("tenantd"));
+  impl_->config.max_request_entity_size = options.maxBodyBytes;
+  impl_->config.http1.req_timeout = options.requestTimeoutMs;
+  impl_->config.http1.upgrade_to_http2 = 0;
+  impl_->config.http2.idle_timeout = options.requestTimeoutMs;
+  h2o_hostconf_t* host =
+      h2o_config_register_host(&impl_->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+  h2o_pathconf_t* path = h2o_config_register_path(host, "/", 0);
+  auto* glue = reinterpret_cast<HandlerGlue*>(h2o_create_handler(path, sizeof(HandlerGlue)));
+  glue->server = this;
+  glue->super.on_req = [](h2o_handler_t* self, h2o_req_t* req) -> int {
+    HttpServer& server = *reinterpret_cast<HandlerGlue*>(self)->server;
+    std::string_view full = view(req->path);
+    std::string_view path = full, query;
+    if (req->query_at != SIZE_MAX) {
+      path = full.substr(0, req->query_at);
+      query = full.substr(req->query_at + 1);
+    }
+    HttpRequest request{view(req->method), path, query,
+                        req->entity.base != nullptr ? view(req->entity) : std::string_view(), req};
+    HttpResponse response;
+    KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() { response = server.handler_(request); })) {
+      // A fault in our code: answer 500 without details (they may name internals).
+      server.log_.error("http", std::string("handler failed: ") + e->getDescription().cStr());
+      response = HttpResponse{500, R"({"error":{"code":"internal","message":"internal error"}})"};
+    }
+    req->res.status = response.status;
+    req->res.reason = reasonPhrase(response.status);
+    h2o_add_header(
+        &req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, nullptr,
+        h2o_strdup(&req->pool, response.contentType.data(), response.contentType.size()).base,
+        response.contentType.size());
+    for (auto& [name, value] : response.headers) {
+      h2o_iovec_t n = h2o_strdup(&req->pool, name.data(), name.size());
+      h2o_iovec_t v = h2o_strdup(&req->pool, value.data(), value.size());
+      h2o_add_header_by_str(&req->pool, &req->res.headers, n.base, n.len, 1, nullptr, v.base,
+                            v.len);
+    }
+    h2o_iovec_t body = h2o_strdup(&req->pool, response.body.data(), response.body.size());
+    // h2o_send_inline() leaves Content-Length unset (chunked) unless we set it.
+    req->res.content_length = body.len;
+    h2o_send_inline(req, body.base, body.len);
+    return 0;
+  };
+  h2o_context_init(&impl_->context, &loop_, &impl_->config);
+  impl_->contextLive = true;
+  impl_->acceptContext = h2o_accept_ctx_t{};
+  impl_->acceptContext.ctx = &impl_->context;
+  impl_->acceptContext.hosts = impl_->config.hosts;
+}
+
+HttpServer::~HttpServer() {
+  if (impl_->listenerOpen) {
+    // The owner should have drained; close what is left so the loop can close.
+    uv_close(reinterpret_cast<uv_handle_t*>(&impl_->listener), nullptr);
+  }
+  if (impl_->contextLive) {
+    // h2o 2.2.5's HTTP/2 request_shutdown links a graceful-shutdown entry on one_sec_timeout even
+    // with no HTTP/2 connection, and h2o_context_dispose() asserts every timeout is empty.
+    if (h2o_timeout_is_linked(&impl_->context.http2._graceful_shutdown_timeout)) {
+      h2o_timeout_unlink(&impl_->context.http2._graceful_shutdown_timeout);
+    }
+    h2o_context_dispose(&impl_->context);
+  }
+  h2o_config_dispose(&impl_->config);
+}
+
+namespace {
+ListenAddress boundAddress(uv_tcp_t& tcp) {
+  sockaddr_storage ss;
+  int len = sizeof(ss);
+  int rc = uv_tcp_getsockname(&tcp, reinterpret_cast<sockaddr*>(&ss), &len);
+  KJ_REQUIRE(rc == 0, "getsockname failed", uv_err_name(rc));
+  char host[INET6_ADDRSTRLEN] = {};
+  ListenAddress out;
+  if (ss.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+    out.port = ntohs(a->sin6_port);
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+    out.port = ntohs(a->sin_port);
+  }
+  out.host = host;
+  return out;
+}
+}  // namespace
+
+ListenAddress HttpServer::listen(const ListenAddress& address) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  std::string port = std::to_string(address.port);
+  int gai = getaddrinfo(address.host.c_str(), port.c_str(), &hints, &found);
+  KJ_REQUIRE(gai == 0, "cannot resolve listen address", address.host, gai_strerror(gai));
+  KJ_DEFER(freeaddrinfo(found));
+
+  KJ_ASSERT(uv_tcp_init(&loop_, &impl_->listener) == 0);
+  impl_->listenerOpen = true;
+  int rc = uv_tcp_bind(&impl_->listener, found->ai_addr, 0);
+  KJ_REQUIRE(rc == 0, "cannot bind the REST listener", formatListenAddress(address),
+             uv_strerror(rc));
+  startListening();
+  return boundAddress(impl_->listener);
+}
+
+ListenAddress HttpServer::adopt(int fd) {
+  KJ_ASSERT(uv_tcp_init(&loop_, &impl_->listener) == 0);
+  impl_->listenerOpen = true;
+  int rc = uv_tcp_open(&impl_->listener, fd);
+  KJ_REQUIRE(rc == 0, "cannot use the inherited REST socket", uv_strerror(rc));
+  startListening();
+  return boundAddress(impl_->listener);
+}
+
+void HttpServer::startListening() {
+  impl_->listener.data = this;
+  int rc =
+      uv_listen(reinterpret_cast<uv_stream_t*>(&impl_->listener), 1024,
+                [](uv_stream_t* listener, int status) {
+                  auto& server = *static_cast<HttpServer*>(listener->data);
+                  if (status != 0) {
+                    server.log_.warn("http", std::string("accept failed: ") + uv_err_name(status));
+                    return;
+                  }
+                  auto* conn = new Connection{};
+                  conn->server = &server;
+                  uv_tcp_init(listener->loop, &conn->tcp);
+                  if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&conn->tcp)) != 0) {
+                    uv_close(reinterpret_cast<uv_handle_t*>(&conn->tcp),
+                             [](uv_handle_t* h) { delete reinterpret_cast<Connection*>(h); });
+                    return;
+                  }
+                  server.connections_.insert(conn);
+                  h2o_socket_t* sock = h2o_uv_socket_create(
+                      reinterpret_cast<uv_stream_t*>(&conn->tcp), [](uv_handle_t* h) {
+                        auto* c = reinterpret_cast<Connection*>(h);
+                        c->server->onConnectionClosed(c);
+                        delete c;
+                      });
+                  h2o_accept(&server.impl_->acceptContext, sock);
+                });
+  KJ_REQUIRE(rc == 0, "cannot listen", uv_strerror(rc));
+  listening_ = true;
+}
+
+void HttpServer::onConnectionClosed(void* connection) {
+  connections_.erase(connection);
+  if (connections_.empty()) {
+    KJ_IF_MAYBE (f, drained_) {
+      (*f)->fulfill();
+      drained_ = nullptr;
+    }
+  }
+}
+
+kj::Promise<void> HttpServer::shutdown() {
+  if (impl_->listenerOpen) {
+    impl_->listenerOpen = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&impl_->listener), nullptr);
+  }
+  listening_ = false;
+  // Turns keep-alive off for every response from now on.
+  h2o_context_request_shutdown(&impl_->context);
+  // h2o 2.2.5's HTTP/1 does not close idle keep-alive connections on shutdown. Shutting down
+  // our read side gives each connection EOF: an idle one closes at once; one that is answering
+  // has reading paused, finishes its response, and then closes.
+  for (void* c : connections_) {
+    uv_os_fd_t fd;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(&static_cast<Connection*>(c)->tcp), &fd) == 0) {
+      ::shutdown(fd, SHUT_RD);
+    }
+  }
+  if (connections_.empty()) return kj::READY_NOW;
+  auto paf = kj::newPromiseAndFulfiller<void>();
+  drained_ = kj::mv(paf.fulfiller);
+  return kj::mv(paf.promise);
+}
+
+}  // namespace tenantd

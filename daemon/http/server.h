@@ -1,0 +1,86 @@
+#pragma once
+// The REST listener: h2o's libuv build on the daemon's uv loop (no HTTP parsing of our own).
+// h2o reads whole requests within the configured bounds; we hand each one to a Handler that
+// returns the response. The Handler owns routing and JSON; this module owns sockets and h2o.
+
+#include "config/config.h"
+#include "util/log.h"
+
+#include <kj/async.h>
+#include <kj/function.h>
+#include <uv.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+struct st_h2o_req_t;
+
+namespace tenantd {
+
+struct HttpRequest {
+  std::string_view method;
+  std::string_view path;   // Without the query string.
+  std::string_view query;  // After '?', empty if none.
+  std::string_view body;
+  // The server's native request, for header(); null in tests that build requests by hand.
+  const void* native = nullptr;
+
+  // Header by lowercase name; nullopt if absent. Valid while the handler runs.
+  std::optional<std::string_view> header(std::string_view lowercaseName) const;
+};
+
+struct HttpResponse {
+  HttpResponse() = default;
+  HttpResponse(int status, std::string body) : status(status), body(std::move(body)) {}
+
+  int status = 200;
+  std::string body;
+  std::string contentType = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+using HttpHandler = kj::Function<HttpResponse(const HttpRequest&)>;
+
+struct HttpOptions {
+  uint64_t maxBodyBytes = 1 << 20;
+  int requestTimeoutMs = 10000;
+};
+
+class HttpServer {
+public:
+  HttpServer(uv_loop_t& loop, HttpOptions options, HttpHandler handler, Log& log);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and listens. Returns the bound address (the real port when asked for port 0).
+  ListenAddress listen(const ListenAddress& address);
+  // Serves an already-listening TCP socket (systemd socket activation).
+  ListenAddress adopt(int fd);
+
+  // Drain: stop accepting, let in-flight requests finish, close idle keep-alive connections.
+  // Resolves when the last connection has closed.
+  kj::Promise<void> shutdown();
+
+  size_t openConnections() const { return connections_.size(); }
+
+private:
+  struct Impl;
+  void startListening();
+  void onConnectionClosed(void* connection);
+
+  std::unique_ptr<Impl> impl_;
+  uv_loop_t& loop_;
+  HttpHandler handler_;
+  Log& log_;
+  std::unordered_set<void*> connections_;  // Accepted and not yet closed (h2o owns them).
+  bool listening_ = false;
+  kj::Maybe<kj::Own<kj::PromiseFulfiller<void>>> drained_;
+};
+
+}  // namespace tenantd

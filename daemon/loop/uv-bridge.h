@@ -1,0 +1,64 @@
+#pragma once
+// Runs a libuv loop inside the thread's kj event loop, so one thread serves both (Cap'n Proto on
+// kj, h2o on libuv) and owns all domain state without locks.
+//
+// Measured on these machines (../shared/notes/event-loop-and-rpc-costs.md), three details decide
+// whether this behaves, and this module is where they live:
+//  1. kj's WaitScope must poll I/O every few events (setBusyPollInterval), or a saturated kj queue
+//     starves libuv's fd and kj's timers. The caller sets it: see BUSY_POLL_INTERVAL.
+//  2. libuv is resumed through a 0 ms kj timer, one uv_run(NOWAIT) pass per turn, never through
+//     kj::evalLater (which runs before kj polls I/O, so a busy uv side would starve kj's sockets).
+//  3. kj's FdObserver is edge-triggered: after each pass we poll() the backend fd with a zero
+//     timeout and treat uv_backend_timeout() == 0 as "run again", or wake-ups are lost.
+//
+// Code that touches libuv from a kj continuation (outside a uv pass) — starting a timer, writing
+// an h2o response after an async store commit — must call kick(), because nothing on the backend
+// fd tells us libuv has new work.
+
+#include <kj/async-unix.h>
+#include <kj/timer.h>
+#include <uv.h>
+
+#include <cstdint>
+
+namespace tenantd {
+
+class UvBridge {
+public:
+  // Events kj runs between polls of its event port. 64 kept every 10 ms uv tick on time under a
+  // saturated RPC connection in the spike; the default (never) let 84 % of them slip.
+  static constexpr uint BUSY_POLL_INTERVAL = 64;
+
+  // Borrows all three; `loop` must be initialised and outlive the bridge.
+  UvBridge(kj::UnixEventPort& eventPort, kj::Timer& timer, uv_loop_t& loop);
+  ~UvBridge() noexcept(false);
+  KJ_DISALLOW_COPY(UvBridge);
+
+  // Drives libuv until the returned promise is dropped. Never resolves by itself; it rejects only
+  // if a uv callback throws.
+  kj::Promise<void> run();
+
+  // Re-evaluates libuv's state soon: call after starting uv work from outside a uv pass.
+  void kick();
+
+  // uv_run passes so far: tests and metrics use it to see the bridge turning.
+  uint64_t passes() const { return passes_; }
+
+  // Closes every handle still open on the loop, runs their close callbacks, and closes the loop.
+  // Owners should have closed their own handles; this is the backstop that keeps shutdown clean.
+  // Returns uv_loop_close()'s result: 0 when nothing is left.
+  static int closeAll(uv_loop_t& loop);
+
+private:
+  kj::Promise<void> waitForWork();
+  kj::Promise<void> passThenContinue();
+  bool moreWorkReady();
+
+  kj::Timer& timer_;
+  uv_loop_t& loop_;
+  kj::UnixEventPort::FdObserver observer_;
+  kj::Maybe<kj::Own<kj::PromiseFulfiller<void>>> kickFulfiller_;
+  uint64_t passes_ = 0;
+};
+
+}  // namespace tenantd

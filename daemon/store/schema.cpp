@@ -1,0 +1,70 @@
+#include "schema.h"
+
+#include <kj/debug.h>
+
+#include <string>
+
+namespace tenantd {
+
+namespace {
+const Migration MIGRATIONS[] = {
+    {1, R"sql(
+      CREATE TABLE tenants (
+        id          TEXT PRIMARY KEY NOT NULL,
+        name        TEXT NOT NULL,
+        plan        TEXT NOT NULL,
+        timezone    TEXT NOT NULL DEFAULT 'UTC',
+        created_at  INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE tokens (
+        id          TEXT PRIMARY KEY NOT NULL,
+        tenant_id   TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        role        TEXT NOT NULL CHECK (role IN ('admin', 'reader')),
+        hash        BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER,
+        revoked_at  INTEGER
+      ) STRICT;
+      CREATE INDEX tokens_by_tenant ON tokens(tenant_id);
+    )sql"},
+};
+}  // namespace
+
+kj::ArrayPtr<const Migration> allMigrations() {
+  return kj::arrayPtr(MIGRATIONS, kj::size(MIGRATIONS));
+}
+
+int latestSchemaVersion() {
+  return MIGRATIONS[kj::size(MIGRATIONS) - 1].version;
+}
+
+int schemaVersion(Db& db) {
+  Statement stmt(db, "PRAGMA user_version");
+  KJ_ASSERT(stmt.step());
+  int version = static_cast<int>(stmt.columnInt(0));
+  stmt.reset();
+  return version;
+}
+
+int migrate(Db& db, kj::ArrayPtr<const Migration> migrations) {
+  KJ_REQUIRE(migrations.size() > 0);
+  Transaction tx(db);
+  int current = schemaVersion(db);
+  int latest = migrations[migrations.size() - 1].version;
+  KJ_REQUIRE(current <= latest,
+             "database schema is newer than this tenantd understands; upgrade tenantd", current,
+             latest);
+  int applied = 0;
+  for (auto& m : migrations) {
+    if (m.version <= current) continue;
+    db.exec(m.sql);
+    // user_version takes no bound parameter; the number comes from our own table, not input.
+    std::string setVersion = "PRAGMA user_version = " + std::to_string(m.version);
+    db.exec(setVersion.c_str());
+    ++applied;
+  }
+  tx.commit();
+  return applied;
+}
+
+}  // namespace tenantd

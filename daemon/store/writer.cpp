@@ -1,0 +1,121 @@
+#include "writer.h"
+
+#include <kj/debug.h>
+
+namespace tenantd {
+
+namespace {
+class LogTaskErrors final : public kj::TaskSet::ErrorHandler {
+public:
+  void taskFailed(kj::Exception&& exception) override {
+    KJ_LOG(ERROR, "writer task failed", exception);
+  }
+};
+LogTaskErrors taskErrors;
+}  // namespace
+
+Writer::Writer(std::string path, DbOptions options) {
+  thread_ = kj::heap<kj::Thread>(
+      [this, path = kj::mv(path), options]() mutable { threadMain(kj::mv(path), options); });
+  auto lock = started_.lockExclusive();
+  lock.wait([](const Started& s) { return s.done; });
+  KJ_IF_MAYBE (e, lock->error) {
+    auto error = kj::mv(*e);
+    lock.release();
+    thread_ = nullptr;  // Joins: the thread has already returned.
+    kj::throwFatalException(kj::mv(error));
+  }
+}
+
+Writer::~Writer() noexcept(false) {
+  if (thread_.get() == nullptr) return;
+  // Queued behind every job already submitted, so those run and commit first.
+  executor().executeSync([this]() {
+    KJ_IF_MAYBE (b, batch_) {
+      (void)b;
+      commitBatch();
+    }
+    stop_->fulfill();
+  });
+  thread_ = nullptr;  // Joins.
+}
+
+const kj::Executor& Writer::executor() {
+  auto lock = started_.lockShared();
+  return *lock->executor;
+}
+
+void Writer::threadMain(std::string path, DbOptions options) {
+  kj::EventLoop loop;
+  kj::WaitScope waitScope(loop);
+  auto stop = kj::newPromiseAndFulfiller<void>();
+  KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() {
+                 db_ = kj::heap<Db>(path, options);
+                 tasks_ = kj::heap<kj::TaskSet>(taskErrors);
+               })) {
+    auto lock = started_.lockExclusive();
+    lock->error = kj::mv(*e);
+    lock->done = true;
+    return;
+  }
+  stop_ = kj::mv(stop.fulfiller);
+  {
+    auto lock = started_.lockExclusive();
+    lock->executor = &kj::getCurrentThreadExecutor();
+    lock->done = true;
+  }
+  stop.promise.wait(waitScope);
+  // Let the last commit's continuations deliver their results to the requesting threads.
+  waitScope.poll();
+  tasks_ = nullptr;
+  db_ = nullptr;
+}
+
+void Writer::runJob(kj::FunctionParam<void()> body) {
+  KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() { body(); })) {
+    db_->exec("ROLLBACK TO job");
+    db_->exec("RELEASE job");
+    kj::throwFatalException(kj::mv(*e));
+  }
+  db_->exec("RELEASE job");
+}
+
+Writer::Batch& Writer::openBatch() {
+  KJ_IF_MAYBE (b, batch_) {
+    return **b;
+  }
+  db_->exec("BEGIN IMMEDIATE");
+  auto paf = kj::newPromiseAndFulfiller<void>();
+  auto batch = kj::heap<Batch>(Batch{paf.promise.fork(), kj::mv(paf.fulfiller)});
+  Batch& ref = *batch;
+  batch_ = kj::mv(batch);
+  // Runs once the jobs that have already arrived are done: they all share this commit.
+  tasks_->add(kj::evalLast([this, &ref]() {
+    KJ_IF_MAYBE (b, batch_) {
+      if (b->get() == &ref) commitBatch();
+    }
+  }));
+  return ref;
+}
+
+kj::Promise<void> Writer::afterJob(Batch& batch) {
+  auto committed = batch.committed.addBranch();
+  if (++batch.jobs >= MAX_BATCH) commitBatch();
+  return committed;
+}
+
+void Writer::commitBatch() {
+  KJ_IF_MAYBE (b, batch_) {
+    auto batch = kj::mv(*b);
+    batch_ = nullptr;
+    KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() { db_->exec("COMMIT"); })) {
+      sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+      batch->fulfiller->reject(kj::mv(*e));
+    } else {
+      commits_.fetch_add(1);
+      batch->fulfiller->fulfill();
+    }
+  }
+}
+
+}  // namespace tenantd

@@ -1,0 +1,99 @@
+#pragma once
+// The store's writer: one thread that owns the write connection. The event-loop thread submits
+// jobs (functions of Db&) and gets a promise back that resolves only after the job's changes are
+// committed to disk at the configured sync level.
+//
+// Group commit: jobs run inside one open transaction, each in its own savepoint (a job that
+// throws rolls back alone and its promise rejects; the others go on). The transaction commits
+// once every job that has already arrived has run (kj::evalLast), or as soon as MAX_BATCH jobs
+// are pending. Under load batches grow by themselves; an idle writer commits each job at once.
+
+#include "sqlite.h"
+
+#include <kj/async.h>
+#include <kj/function.h>
+#include <kj/mutex.h>
+#include <kj/thread.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <type_traits>
+
+namespace tenantd {
+
+class Writer {
+public:
+  static constexpr uint32_t MAX_BATCH = 4096;
+
+  // Opens the database on the writer thread; throws here if it cannot be opened.
+  Writer(std::string path, DbOptions options);
+  // Drains: every submitted job runs and commits before the thread exits.
+  ~Writer() noexcept(false);
+  KJ_DISALLOW_COPY(Writer);
+
+  // Runs `job(db)` on the writer thread; the promise resolves on the calling thread (which must
+  // run a kj event loop) after the commit that includes it. If the job throws, it changed nothing.
+  template <typename T>
+  kj::Promise<T> submit(kj::Function<T(Db&)> job) {
+    return executor().executeAsync(
+        [this, job = kj::mv(job)]() mutable -> kj::Promise<T> { return runInBatch<T>(job); });
+  }
+
+  // Commits completed on the writer thread (tests and metrics).
+  uint64_t commits() const { return commits_.load(); }
+
+private:
+  struct Batch {
+    kj::ForkedPromise<void> committed;
+    kj::Own<kj::PromiseFulfiller<void>> fulfiller;
+    uint32_t jobs = 0;
+  };
+
+  const kj::Executor& executor();
+  void threadMain(std::string path, DbOptions options);
+
+  // The rest runs on the writer thread only.
+  template <typename T>
+  kj::Promise<T> runInBatch(kj::Function<T(Db&)>& job) {
+    Batch& batch = openBatch();
+    db_->exec("SAVEPOINT job");
+    kj::Promise<void> committed = nullptr;
+    if constexpr (std::is_void_v<T>) {
+      runJob([&]() { job(*db_); });
+      committed = afterJob(batch);
+      return committed;
+    } else {
+      kj::Maybe<T> result;
+      runJob([&]() { result = job(*db_); });
+      committed = afterJob(batch);
+      return committed.then([result = kj::mv(result)]() mutable -> T {
+        KJ_IF_MAYBE (r, result) {
+          return kj::mv(*r);
+        }
+        KJ_UNREACHABLE;
+      });
+    }
+  }
+  void runJob(kj::FunctionParam<void()> body);
+  Batch& openBatch();
+  kj::Promise<void> afterJob(Batch& batch);
+  void commitBatch();
+
+  kj::Own<Db> db_;  // Writer thread only.
+  kj::Maybe<kj::Own<Batch>> batch_;
+  kj::Own<kj::TaskSet> tasks_;
+  std::atomic<uint64_t> commits_{0};
+
+  // Handshake with the thread: its executor once running, or why it failed to start.
+  struct Started {
+    const kj::Executor* executor = nullptr;
+    kj::Maybe<kj::Exception> error;
+    bool done = false;
+  };
+  kj::MutexGuarded<Started> started_;
+  kj::Own<kj::PromiseFulfiller<void>> stop_;  // Fulfilled on the writer thread to end it.
+  kj::Own<kj::Thread> thread_;
+};
+
+}  // namespace tenantd

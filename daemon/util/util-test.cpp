@@ -1,0 +1,43 @@
+#include "clock.h"
+#include "log.h"
+
+#include <catch2/catch.hpp>
+
+namespace tenantd {
+
+TEST_CASE("formatIso8601 renders UTC with seconds precision") {
+  CHECK(formatIso8601(0) == "1970-01-01T00:00:00Z");
+  CHECK(formatIso8601(1704067200000) == "2024-01-01T00:00:00Z");
+  CHECK(formatIso8601(1709164799999) == "2024-02-28T23:59:59Z");
+  CHECK(formatIso8601(-1) == "1969-12-31T23:59:59Z");
+}
+
+TEST_CASE("ManualClock moves only when told") {
+  ManualClock clock(1000);
+  CHECK(clock.now() == 1000);
+  clock.advance(250);
+  CHECK(clock.now() == 1250);
+  clock.set(5);
+  CHECK(clock.now() == 5);
+}
+
+TEST_CASE("parseLogLevel accepts the four names and nothing else") {
+  LogLevel level = LogLevel::INFO;
+  CHECK(parseLogLevel("debug", level));
+  CHECK(level == LogLevel::DEBUG);
+  CHECK(parseLogLevel("error", level));
+  CHECK(level == LogLevel::ERROR);
+  CHECK_FALSE(parseLogLevel("verbose", level));
+  CHECK_FALSE(parseLogLevel("", level));
+  CHECK(level == LogLevel::ERROR);
+}
+
+TEST_CASE("Log filters lines below its level") {
+  Log log(Log::Sink::STDERR, LogLevel::WARN);
+  CHECK_FALSE(log.enabled(LogLevel::INFO));
+  CHECK(log.enabled(LogLevel::ERROR));
+  log.setMinLevel(LogLevel::DEBUG);
+  CHECK(log.enabled(LogLevel::DEBUG));
+}
+
+}  // namespace tenantd

@@ -1,0 +1,19 @@
+#pragma once
+// A real HTTP client (libcurl) for end-to-end tests against the daemon's REST listener.
+
+#include <map>
+#include <string>
+
+namespace tenantd::testing {
+
+struct HttpResult {
+  long status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;  // Lowercase names.
+};
+
+HttpResult httpRequest(const std::string& method, const std::string& url,
+                       const std::map<std::string, std::string>& headers = {},
+                       const std::string& body = "");
+
+}  // namespace tenantd::testing

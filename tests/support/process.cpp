@@ -1,0 +1,166 @@
+#include "process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace tenantd::testing {
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+namespace {
+std::chrono::steady_clock::time_point deadlineFrom(std::chrono::milliseconds d) {
+  return std::chrono::steady_clock::now() + d;
+}
+int remainingMs(std::chrono::steady_clock::time_point until) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      until - std::chrono::steady_clock::now());
+  return left.count() > 0 ? static_cast<int>(left.count()) : 0;
+}
+}  // namespace
+
+Process::Process(const std::string& binary, Options options) : options_(std::move(options)) {
+  std::vector<std::string> argStrings{binary};
+  argStrings.insert(argStrings.end(), options_.args.begin(), options_.args.end());
+  std::vector<char*> argv;
+  for (auto& a : argStrings) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  std::map<std::string, std::string> envMap;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) envMap[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  for (auto& [k, v] : options_.env) envMap[k] = v;
+  std::vector<std::string> envStrings;
+  for (auto& [k, v] : envMap) envStrings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& e : envStrings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, options_.stdoutPath.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, options_.stderrPath.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (!options_.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, options_.cwd.c_str());
+  // The test process may have signals blocked (kj captures them); the child starts clean.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+  int rc = posix_spawn(&pid_, binary.c_str(), &actions, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) throw std::runtime_error("posix_spawn " + binary + ": " + strerror(rc));
+  pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
+  if (pidfd_ < 0) throw std::runtime_error(std::string("pidfd_open: ") + strerror(errno));
+}
+
+Process::~Process() {
+  if (!reaped_) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  if (pidfd_ >= 0) close(pidfd_);
+}
+
+void Process::signal(int sig) {
+  kill(pid_, sig);
+}
+
+std::optional<int> Process::waitForExit(std::chrono::milliseconds deadline) {
+  if (reaped_) throw std::logic_error("already reaped");
+  pollfd pfd{pidfd_, POLLIN, 0};
+  int n = poll(&pfd, 1, static_cast<int>(deadline.count()));
+  if (n <= 0) return std::nullopt;
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  reaped_ = true;
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + WTERMSIG(status);
+}
+
+bool waitForPath(const std::string& path, std::chrono::milliseconds deadline) {
+  auto until = deadlineFrom(deadline);
+  std::string dir = path.substr(0, path.rfind('/'));
+  int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (fd < 0) throw std::runtime_error("inotify_init1 failed");
+  inotify_add_watch(fd, dir.c_str(), IN_CREATE | IN_MOVED_TO);
+  bool found = false;
+  // Check after adding the watch, so a file created in between is not missed.
+  while (!(found = access(path.c_str(), F_OK) == 0)) {
+    pollfd pfd{fd, POLLIN, 0};
+    if (poll(&pfd, 1, remainingMs(until)) <= 0) break;
+    char buf[4096];
+    while (read(fd, buf, sizeof(buf)) > 0) {
+    }
+  }
+  close(fd);
+  return found;
+}
+
+RunResult run(const std::string& binary, std::vector<std::string> args, const std::string& cwd,
+              std::map<std::string, std::string> env) {
+  std::string out = cwd + "/.run.out", err = cwd + "/.run.err";
+  Process p(binary, {std::move(args), cwd, std::move(env), out, err});
+  auto code = p.waitForExit(std::chrono::seconds(30));
+  if (!code) throw std::runtime_error("command did not finish within 30 s");
+  return RunResult{*code, readFile(out), readFile(err)};
+}
+
+NotifySocket::NotifySocket(const std::string& path) : path_(path) {
+  fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) throw std::runtime_error("notify path too long");
+  memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    throw std::runtime_error(std::string("bind notify socket: ") + strerror(errno));
+  }
+}
+
+NotifySocket::~NotifySocket() {
+  close(fd_);
+  unlink(path_.c_str());
+}
+
+std::optional<std::string> NotifySocket::waitFor(const std::string& needle,
+                                                 std::chrono::milliseconds deadline) {
+  auto until = deadlineFrom(deadline);
+  for (;;) {
+    pollfd pfd{fd_, POLLIN, 0};
+    if (poll(&pfd, 1, remainingMs(until)) <= 0) return std::nullopt;
+    char buf[4096];
+    ssize_t n = recv(fd_, buf, sizeof(buf), 0);
+    if (n <= 0) continue;
+    std::string message(buf, static_cast<size_t>(n));
+    if (message.find(needle) != std::string::npos) return message;
+  }
+}
+
+}  // namespace tenantd::testing
