@@ -136,7 +136,8 @@ kj::Promise<void> Daemon::watchdogLoop(uint64_t intervalUsec) {
       .afterDelay(intervalUsec * kj::MICROSECONDS)
       .then([this]() {
         // A real self-check: the writer thread answers and the store takes a transaction.
-        return writer_->submit<void>([](Db& db) { Statement(db, "SELECT 1").run(); });
+        return writer_->submit<void>(
+            [](WriterContext& ctx) { Statement(ctx.db, "SELECT 1").run(); });
       })
       .then([this, intervalUsec]() {
         notifySystemd("WATCHDOG=1");

@@ -27,6 +27,45 @@ const Migration MIGRATIONS[] = {
       ) STRICT;
       CREATE INDEX tokens_by_tenant ON tokens(tenant_id);
     )sql"},
+    {2, R"sql(
+      -- The tenant's resource-limit rules, as the canonical JSON of PUT /tenant/limits/resources.
+      CREATE TABLE tenant_rules (
+        tenant_id   TEXT PRIMARY KEY NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        rules       TEXT NOT NULL,
+        version     INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+      ) STRICT;
+      -- Recorded usage, aggregated per UTC minute. Windows of every period start on whole
+      -- minutes (all current UTC offsets are multiples of 15 minutes), so sums are exact.
+      CREATE TABLE usage (
+        tenant_id   TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        resource    TEXT NOT NULL,
+        metric      TEXT NOT NULL,
+        user_id     TEXT NOT NULL,  -- '' when the usage named no user
+        bucket      INTEGER NOT NULL,  -- start of the UTC minute, Unix ms
+        amount      INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, resource, metric, user_id, bucket)
+      ) STRICT, WITHOUT ROWID;
+      -- Idempotency keys of tracks, kept for the dedupe window.
+      CREATE TABLE track_ids (
+        tenant_id   TEXT NOT NULL,
+        id          TEXT NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX track_ids_by_expiry ON track_ids(expires_at);
+      -- Open reservations: they count against limits until committed, released or expired.
+      CREATE TABLE reservations (
+        tenant_id   TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        id          TEXT NOT NULL,
+        user_id     TEXT NOT NULL,
+        resource    TEXT NOT NULL,
+        metric      TEXT NOT NULL,
+        amount      INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+      ) STRICT, WITHOUT ROWID;
+    )sql"},
 };
 }  // namespace
 

@@ -33,9 +33,9 @@ TEST_CASE("Writer resolves a job only after its change is committed and visible"
   kj::WaitScope ws(loop);
   Writer writer(path, {});
   int64_t id = writer
-                   .submit<int64_t>([](Db& db) {
-                     Statement(db, "INSERT INTO t (x) VALUES (1)").run();
-                     return sqlite3_last_insert_rowid(db.handle());
+                   .submit<int64_t>([](WriterContext& ctx) {
+                     Statement(ctx.db, "INSERT INTO t (x) VALUES (1)").run();
+                     return sqlite3_last_insert_rowid(ctx.db.handle());
                    })
                    .wait(ws);
   CHECK(id == 1);
@@ -52,8 +52,9 @@ TEST_CASE("Writer groups concurrent jobs into few commits") {
   Writer writer(path, {});
   kj::Vector<kj::Promise<void>> jobs;
   for (int i = 0; i < 1000; ++i) {
-    jobs.add(writer.submit<void>(
-        [i](Db& db) { Statement(db, "INSERT INTO t (x) VALUES (?1)").bind(1, int64_t{i}).run(); }));
+    jobs.add(writer.submit<void>([i](WriterContext& ctx) {
+      Statement(ctx.db, "INSERT INTO t (x) VALUES (?1)").bind(1, int64_t{i}).run();
+    }));
   }
   kj::joinPromises(jobs.releaseAsArray()).wait(ws);
   CHECK(countRows(path) == 1000);
@@ -69,8 +70,8 @@ TEST_CASE("A failing job changes nothing and does not disturb its batch") {
   kj::WaitScope ws(loop);
   Writer writer(path, {});
   auto insert = [&](int64_t x, bool thenFail) {
-    return writer.submit<void>([x, thenFail](Db& db) {
-      Statement(db, "INSERT INTO t (x) VALUES (?1)").bind(1, x).run();
+    return writer.submit<void>([x, thenFail](WriterContext& ctx) {
+      Statement(ctx.db, "INSERT INTO t (x) VALUES (?1)").bind(1, x).run();
       KJ_REQUIRE(!thenFail, "job failed after writing");
     });
   };
@@ -97,8 +98,8 @@ TEST_CASE("Destroying the Writer commits every job already submitted") {
   {
     Writer writer(path, {});
     for (int i = 0; i < 100; ++i) {
-      unwaited.add(writer.submit<void>([i](Db& db) {
-        Statement(db, "INSERT INTO t (x) VALUES (?1)").bind(1, int64_t{i}).run();
+      unwaited.add(writer.submit<void>([i](WriterContext& ctx) {
+        Statement(ctx.db, "INSERT INTO t (x) VALUES (?1)").bind(1, int64_t{i}).run();
       }));
     }
   }

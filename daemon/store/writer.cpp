@@ -51,6 +51,7 @@ void Writer::threadMain(std::string path, DbOptions options) {
   auto stop = kj::newPromiseAndFulfiller<void>();
   KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() {
                  db_ = kj::heap<Db>(path, options);
+                 context_ = kj::heap<WriterContext>(*db_);
                  tasks_ = kj::heap<kj::TaskSet>(taskErrors);
                })) {
     auto lock = started_.lockExclusive();
@@ -68,6 +69,7 @@ void Writer::threadMain(std::string path, DbOptions options) {
   // Let the last commit's continuations deliver their results to the requesting threads.
   waitScope.poll();
   tasks_ = nullptr;
+  context_ = nullptr;
   db_ = nullptr;
 }
 

@@ -8,7 +8,9 @@
 // once every job that has already arrived has run (kj::evalLast), or as soon as MAX_BATCH jobs
 // are pending. Under load batches grow by themselves; an idle writer commits each job at once.
 
+#include "catalog.h"
 #include "sqlite.h"
+#include "usage-store.h"
 
 #include <kj/async.h>
 #include <kj/function.h>
@@ -21,6 +23,26 @@
 #include <type_traits>
 
 namespace tenantd {
+
+// What a job sees on the writer thread: the write connection and its repositories, whose
+// statements are prepared once for the life of the writer.
+class WriterContext {
+public:
+  explicit WriterContext(Db& db) : db(db) {}
+  Db& db;
+  UsageStore& usage() {
+    if (usage_.get() == nullptr) usage_ = kj::heap<UsageStore>(db);
+    return *usage_;
+  }
+  Catalog& catalog() {
+    if (catalog_.get() == nullptr) catalog_ = kj::heap<Catalog>(db);
+    return *catalog_;
+  }
+
+private:
+  kj::Own<UsageStore> usage_;
+  kj::Own<Catalog> catalog_;
+};
 
 class Writer {
 public:
@@ -35,7 +57,7 @@ public:
   // Runs `job(db)` on the writer thread; the promise resolves on the calling thread (which must
   // run a kj event loop) after the commit that includes it. If the job throws, it changed nothing.
   template <typename T>
-  kj::Promise<T> submit(kj::Function<T(Db&)> job) {
+  kj::Promise<T> submit(kj::Function<T(WriterContext&)> job) {
     return executor().executeAsync(
         [this, job = kj::mv(job)]() mutable -> kj::Promise<T> { return runInBatch<T>(job); });
   }
@@ -55,17 +77,17 @@ private:
 
   // The rest runs on the writer thread only.
   template <typename T>
-  kj::Promise<T> runInBatch(kj::Function<T(Db&)>& job) {
+  kj::Promise<T> runInBatch(kj::Function<T(WriterContext&)>& job) {
     Batch& batch = openBatch();
     db_->exec("SAVEPOINT job");
     kj::Promise<void> committed = nullptr;
     if constexpr (std::is_void_v<T>) {
-      runJob([&]() { job(*db_); });
+      runJob([&]() { job(*context_); });
       committed = afterJob(batch);
       return committed;
     } else {
       kj::Maybe<T> result;
-      runJob([&]() { result = job(*db_); });
+      runJob([&]() { result = job(*context_); });
       committed = afterJob(batch);
       return committed.then([result = kj::mv(result)]() mutable -> T {
         KJ_IF_MAYBE (r, result) {
@@ -80,7 +102,8 @@ private:
   kj::Promise<void> afterJob(Batch& batch);
   void commitBatch();
 
-  kj::Own<Db> db_;  // Writer thread only.
+  kj::Own<Db> db_;  // Writer thread only, like everything down to started_.
+  kj::Own<WriterContext> context_;
   kj::Maybe<kj::Own<Batch>> batch_;
   kj::Own<kj::TaskSet> tasks_;
   std::atomic<uint64_t> commits_{0};

@@ -1,0 +1,320 @@
+#include "limiter.h"
+
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <random>
+
+namespace tenantd {
+
+namespace {
+constexpr UnixMillis MIN = 60'000, HOUR = 3'600'000, DAY = 86'400'000;
+// 2024-01-15T10:00:00Z, a Monday.
+constexpr UnixMillis T0 = 1705312800000;
+
+Rule rule(std::string resource, std::string metric, Period period, int64_t limit,
+          GateAction gate = GateAction::BLOCK, Scope scope = Scope::TENANT) {
+  Rule r;
+  r.resource = std::move(resource);
+  r.metric = std::move(metric);
+  r.period = period;
+  r.limit = limit;
+  r.gateAction = gate;
+  r.scope = scope;
+  return r;
+}
+
+Limiter withRules(std::vector<Rule> rules, std::string plan = "pro") {
+  Limiter l(std::move(plan), nullptr);
+  l.setRules(std::move(rules), {}, T0);
+  return l;
+}
+}  // namespace
+
+TEST_CASE("Without a rule everything is allowed and nothing is reported") {
+  Limiter l = withRules({});
+  auto d = l.check({"", "workflow", "count", 1}, T0);
+  CHECK(d.allowed);
+  CHECK_FALSE(d.matched);
+  CHECK_FALSE(d.warning);
+}
+
+TEST_CASE("A block rule allows up to its limit and refuses beyond") {
+  Limiter l = withRules({rule("workflow", "count", Period::DAY, 3)});
+  for (int i = 0; i < 3; ++i) {
+    auto d = l.consume({"", "workflow", "count", 1}, T0 + i);
+    CHECK(d.allowed);
+  }
+  auto d = l.check({"", "workflow", "count", 1}, T0 + 10);
+  CHECK_FALSE(d.allowed);
+  REQUIRE(d.matched);
+  CHECK(d.reported.current == 3);
+  CHECK(d.reported.limit == 3);
+  // consume never records a refused amount.
+  CHECK_FALSE(l.consume({"", "workflow", "count", 1}, T0 + 11).allowed);
+  CHECK(l.usage("", T0 + 12)[0].current == 3);
+  // An amount that does not fit is refused even if a smaller one would.
+  Limiter m = withRules({rule("llm", "tokens", Period::MONTH, 1000)});
+  m.record("", "llm", "tokens", 900, T0, T0);
+  CHECK_FALSE(m.check({"", "llm", "tokens", 101}, T0).allowed);
+  CHECK(m.check({"", "llm", "tokens", 100}, T0).allowed);
+}
+
+TEST_CASE("The window resets at the calendar boundary") {
+  Limiter l = withRules({rule("api", "calls", Period::DAY, 1)});
+  CHECK(l.consume({"", "api", "calls", 1}, T0).allowed);
+  CHECK_FALSE(l.check({"", "api", "calls", 1}, T0 + HOUR).allowed);
+  // T0 is 10:00 UTC: midnight is 14 hours later.
+  CHECK_FALSE(l.check({"", "api", "calls", 1}, T0 + 14 * HOUR - 1).allowed);
+  auto next = l.check({"", "api", "calls", 1}, T0 + 14 * HOUR);
+  CHECK(next.allowed);
+  CHECK(next.reported.current == 0);
+  CHECK(next.reported.window.start == T0 + 14 * HOUR);
+}
+
+TEST_CASE("Tiers pick the limit by the tenant's plan, else the default") {
+  Rule r = rule("workflow", "count", Period::DAY, 5);
+  r.tiers = {{"free", 1}, {"pro", 100}};
+  Limiter pro = withRules({r}, "pro");
+  CHECK(pro.check({"", "workflow", "count", 1}, T0).reported.limit == 100);
+  Limiter free = withRules({r}, "free");
+  CHECK(free.check({"", "workflow", "count", 1}, T0).reported.limit == 1);
+  Limiter other = withRules({r}, "enterprise");
+  CHECK(other.check({"", "workflow", "count", 1}, T0).reported.limit == 5);
+  free.setPlan("pro");
+  CHECK(free.check({"", "workflow", "count", 1}, T0).reported.limit == 100);
+}
+
+TEST_CASE("User scope keeps one counter per user, tenant scope sums them") {
+  Limiter l = withRules({rule("workflow", "count", Period::DAY, 2, GateAction::BLOCK, Scope::USER),
+                         rule("workflow", "count", Period::DAY, 3)});
+  CHECK(l.consume({"alice", "workflow", "count", 1}, T0).allowed);
+  CHECK(l.consume({"alice", "workflow", "count", 1}, T0).allowed);
+  auto alice = l.check({"alice", "workflow", "count", 1}, T0);
+  CHECK_FALSE(alice.allowed);
+  CHECK(alice.reported.rule->scope == Scope::USER);
+  CHECK(l.consume({"bob", "workflow", "count", 1}, T0).allowed);
+  auto bob = l.check({"bob", "workflow", "count", 1}, T0);
+  CHECK_FALSE(bob.allowed);  // The tenant's 3 are used up.
+  CHECK(bob.reported.rule->scope == Scope::TENANT);
+  // Without a user, user-scoped rules do not apply.
+  auto anon = l.usage("", T0);
+  REQUIRE(anon.size() == 1);
+  CHECK(anon[0].rule->scope == Scope::TENANT);
+  CHECK(anon[0].current == 3);
+  CHECK(l.usage("carol", T0)[0].current == 0);
+}
+
+TEST_CASE("Warn rules allow and flag, log rules only allow") {
+  Limiter l = withRules({rule("llm", "tokens", Period::DAY, 10, GateAction::WARN),
+                         rule("api", "calls", Period::DAY, 0, GateAction::LOG)});
+  auto warn = l.check({"", "llm", "tokens", 11}, T0);
+  CHECK(warn.allowed);
+  CHECK(warn.warning);
+  CHECK(warn.reported.rule->gateAction == GateAction::WARN);
+  auto log = l.check({"", "api", "calls", 1}, T0);
+  CHECK(log.allowed);
+  CHECK_FALSE(log.warning);
+  CHECK(l.check({"", "llm", "tokens", 10}, T0).warning == false);
+}
+
+TEST_CASE("The blocking rule is reported, else the one nearest its limit") {
+  Limiter l = withRules({rule("llm", "tokens", Period::DAY, 100),
+                         rule("llm", "tokens", Period::MONTH, 1000),
+                         rule("llm", "tokens", Period::HOUR, 50, GateAction::WARN)});
+  l.record("", "llm", "tokens", 40, T0, T0);
+  auto d = l.check({"", "llm", "tokens", 5}, T0);
+  CHECK(d.allowed);
+  CHECK(d.reported.rule->period == Period::HOUR);  // 45/50 is nearest.
+  auto blocked = l.check({"", "llm", "tokens", 70}, T0);
+  CHECK_FALSE(blocked.allowed);
+  CHECK(blocked.reported.rule->period == Period::DAY);  // The block rule, not the warn one.
+  CHECK(blocked.warning);
+}
+
+TEST_CASE("Tracks in the past change no current window, near-future ones count when it comes") {
+  Limiter l = withRules({rule("api", "calls", Period::MINUTE, 100)});
+  UnixMillis t = T0 + 30'000;  // 10:00:30
+  l.record("", "api", "calls", 5, t - 2 * MIN, t);
+  l.record("", "api", "calls", 7, t + 2 * MIN, t);  // 10:02:30
+  CHECK(l.usage("", t)[0].current == 0);
+  CHECK(l.usage("", t + MIN)[0].current == 0);
+  CHECK(l.usage("", t + 2 * MIN)[0].current == 7);
+  CHECK(l.usage("", t + 3 * MIN)[0].current == 0);
+}
+
+TEST_CASE("unrecord reverses record, including near-future usage") {
+  Limiter l = withRules({rule("api", "calls", Period::MINUTE, 100)});
+  l.record("u", "api", "calls", 5, T0, T0);
+  l.record("u", "api", "calls", 3, T0 + 2 * MIN, T0);
+  l.unrecord("u", "api", "calls", 5, T0, T0);
+  l.unrecord("u", "api", "calls", 3, T0 + 2 * MIN, T0);
+  CHECK(l.usage("", T0)[0].current == 0);
+  CHECK(l.usage("", T0 + 2 * MIN)[0].current == 0);
+}
+
+TEST_CASE("Reservations hold capacity until committed, released or expired") {
+  Limiter l = withRules({rule("llm", "tokens", Period::DAY, 1000)});
+  auto r1 = l.reserve({"r1", "", "llm", "tokens", 600, T0 + MIN}, T0);
+  CHECK(r1.allowed);
+  CHECK(r1.reported.reserved == 600);
+  CHECK_FALSE(l.reserve({"r2", "", "llm", "tokens", 500, T0 + MIN}, T0).allowed);
+  CHECK_FALSE(l.check({"", "llm", "tokens", 401}, T0).allowed);
+  // Commit: the reservation goes, the actual amount is recorded by the caller.
+  auto settled = l.settle("r1", T0 + 1000);
+  REQUIRE(settled);
+  CHECK(settled->amount == 600);
+  l.record("", "llm", "tokens", 450, T0 + 1000, T0 + 1000);
+  CHECK_FALSE(l.settle("r1", T0 + 1000));  // Settles once.
+  CHECK(l.check({"", "llm", "tokens", 550}, T0 + 1000).allowed);
+  CHECK_FALSE(l.check({"", "llm", "tokens", 551}, T0 + 1000).allowed);
+  // Expiry releases a reservation that was never settled.
+  CHECK(l.reserve({"r3", "", "llm", "tokens", 500, T0 + 2 * MIN}, T0 + 1000).allowed);
+  CHECK(l.expire(T0 + 2 * MIN - 1).empty());
+  auto expired = l.expire(T0 + 2 * MIN);
+  REQUIRE(expired.size() == 1);
+  CHECK(expired[0].id == "r3");
+  CHECK(l.openReservations() == 0);
+  CHECK(l.usage("", T0 + 2 * MIN)[0].reserved == 0);
+}
+
+TEST_CASE("Reservations count across a window change and survive new rules") {
+  Limiter l = withRules({rule("llm", "tokens", Period::MINUTE, 10)});
+  CHECK(l.reserve({"r", "u", "llm", "tokens", 8, T0 + DAY}, T0).allowed);
+  CHECK_FALSE(l.check({"", "llm", "tokens", 3}, T0 + 5 * MIN).allowed);
+  l.setRules({rule("llm", "tokens", Period::DAY, 10)}, {}, T0 + 5 * MIN);
+  CHECK(l.usage("", T0 + 5 * MIN)[0].reserved == 8);
+  l.settle("r", T0 + 6 * MIN);
+  CHECK(l.usage("", T0 + 6 * MIN)[0].reserved == 0);
+}
+
+TEST_CASE("New rules start from the usage the store already holds") {
+  Limiter l("pro", nullptr);
+  l.setRules({rule("api", "calls", Period::MONTH, 100),
+              rule("api", "calls", Period::DAY, 10, GateAction::BLOCK, Scope::USER)},
+             {{0, "", 95}, {1, "alice", 10}}, T0);
+  CHECK(l.usage("", T0)[0].current == 95);
+  CHECK_FALSE(l.check({"alice", "api", "calls", 1}, T0).allowed);
+  CHECK(l.check({"bob", "api", "calls", 5}, T0).allowed);
+  CHECK_FALSE(l.check({"bob", "api", "calls", 6}, T0).allowed);
+}
+
+TEST_CASE("Periods follow the tenant's timezone") {
+  Limiter l("pro", date::locate_zone("America/New_York"));
+  l.setRules({rule("api", "calls", Period::DAY, 1)}, {}, T0);
+  CHECK(l.consume({"", "api", "calls", 1}, T0).allowed);  // 05:00 in New York.
+  // UTC midnight is not New York's: still the same day at 23:59 UTC.
+  CHECK_FALSE(l.check({"", "api", "calls", 1}, T0 + 14 * HOUR - 1).allowed);
+  CHECK_FALSE(l.check({"", "api", "calls", 1}, T0 + 18 * HOUR).allowed);
+  CHECK(l.check({"", "api", "calls", 1}, T0 + 19 * HOUR).allowed);  // 00:00 EST.
+}
+
+// Property test: random operations against the engine and a naive model that keeps every event
+// and recomputes each window from scratch. Every answer must match.
+namespace {
+struct Model {
+  struct Event {
+    std::string user;
+    UnixMillis at;
+    int64_t amount;
+  };
+  std::vector<Rule> rules;
+  std::string plan;
+  std::vector<Event> events;  // All for one (resource, metric).
+  std::map<std::string, std::pair<std::string, int64_t>> reservations;  // id -> (user, amount)
+
+  int64_t used(const Rule& r, const std::string& user, UnixMillis now) const {
+    Window w = windowAt(r.period, now, nullptr);
+    int64_t sum = 0;
+    for (auto& e : events) {
+      if (w.contains(e.at) && (r.scope == Scope::TENANT || e.user == user)) sum += e.amount;
+    }
+    return sum;
+  }
+  int64_t reserved(const Rule& r, const std::string& user) const {
+    int64_t sum = 0;
+    for (auto& [id, ur] : reservations) {
+      if (r.scope == Scope::TENANT || ur.first == user) sum += ur.second;
+    }
+    return sum;
+  }
+  bool allowed(const std::string& user, int64_t amount, UnixMillis now) const {
+    for (auto& r : rules) {
+      if (r.scope == Scope::USER && user.empty()) continue;
+      if (r.gateAction == GateAction::BLOCK &&
+          used(r, user, now) + reserved(r, user) + amount > r.limitFor(plan)) {
+        return false;
+      }
+    }
+    return true;
+  }
+};
+}  // namespace
+
+TEST_CASE("The engine agrees with a naive model on random operation sequences") {
+  std::mt19937_64 rng(7);
+  for (int round = 0; round < 40; ++round) {
+    Model m;
+    m.plan = "pro";
+    std::uniform_int_distribution<int> coin(0, 99);
+    Period periods[] = {Period::MINUTE, Period::HOUR,  Period::DAY,
+                        Period::WEEK,   Period::MONTH, Period::LIFETIME};
+    for (int i = 0, n = 1 + coin(rng) % 4; i < n; ++i) {
+      Rule r = rule("res", "m", periods[coin(rng) % 6], coin(rng) % 40,
+                    coin(rng) < 70 ? GateAction::BLOCK : GateAction::WARN,
+                    coin(rng) < 50 ? Scope::TENANT : Scope::USER);
+      if (coin(rng) < 30) r.tiers = {{"pro", coin(rng) % 40}};
+      if (!validateRules([&] {
+            auto v = m.rules;
+            v.push_back(r);
+            return v;
+          }())) {
+        m.rules.push_back(r);
+      }
+    }
+    Limiter l(m.plan, nullptr);
+    UnixMillis now = T0 + coin(rng) * DAY;
+    l.setRules(m.rules, {}, now);
+    const char* users[] = {"", "u1", "u2"};
+    int nextId = 0;
+    for (int step = 0; step < 400; ++step) {
+      now += (coin(rng) < 80 ? coin(rng) * 1000 : coin(rng) * 20 * MIN);
+      std::string user = users[coin(rng) % 3];
+      int64_t amount = 1 + coin(rng) % 6;
+      int op = coin(rng);
+      INFO("round " << round << " step " << step << " op " << op);
+      if (op < 35) {
+        bool expect = m.allowed(user, amount, now);
+        auto d = l.consume({user, "res", "m", amount}, now);
+        REQUIRE(d.allowed == expect);
+        if (expect) m.events.push_back({user, now, amount});
+      } else if (op < 55) {
+        // A track: recorded whether or not allowed, sometimes back-dated or up to 5 min ahead.
+        UnixMillis at = now + (coin(rng) < 20 ? -coin(rng) * MIN : coin(rng) < 20 ? 5 * MIN : 0);
+        l.record(user, "res", "m", amount, at, now);
+        m.events.push_back({user, at, amount});
+      } else if (op < 70) {
+        std::string id = "r" + std::to_string(nextId++);
+        bool expect = m.allowed(user, amount, now);
+        REQUIRE(l.reserve({id, user, "res", "m", amount, now + 10 * MIN}, now).allowed == expect);
+        if (expect) m.reservations[id] = {user, amount};
+      } else if (op < 80 && !m.reservations.empty()) {
+        auto it = m.reservations.begin();
+        std::advance(it, coin(rng) % m.reservations.size());
+        REQUIRE(l.settle(it->first, now));
+        m.reservations.erase(it);
+      } else {
+        REQUIRE(l.check({user, "res", "m", amount}, now).allowed == m.allowed(user, amount, now));
+      }
+      // Expire in both (the model's reservations carry their expiry in the engine only).
+      for (auto& r : l.expire(now)) m.reservations.erase(r.id);
+      for (auto& u : l.usage(user, now)) {
+        REQUIRE(u.current == m.used(*u.rule, user, now));
+        REQUIRE(u.reserved == m.reserved(*u.rule, user));
+        REQUIRE(u.limit == u.rule->limitFor(m.plan));
+      }
+    }
+  }
+}
+
+}  // namespace tenantd

@@ -1,0 +1,306 @@
+#include "limits-service.h"
+
+#include "rules-json.h"
+#include "store/catalog.h"
+#include "store/usage-store.h"
+
+#include <sodium.h>
+
+#include <kj/debug.h>
+
+#include <set>
+
+namespace tenantd {
+
+LimitsService::LimitsService(UsageBatcher& batcher, Writer& writer, const Clock& clock, Log& log)
+    : batcher_(batcher), writer_(writer), clock_(clock), log_(log) {}
+
+namespace {
+const date::time_zone* zoneOrUtc(const std::string& name, Log& log, const std::string& tenantId) {
+  if (name.empty() || name == "UTC") return nullptr;
+  try {
+    return date::locate_zone(name);
+  } catch (const std::exception&) {
+    log.warn("limits", "tenant " + tenantId + ": unknown timezone " + name + ", using UTC");
+    return nullptr;
+  }
+}
+}  // namespace
+
+std::unique_ptr<TenantState> LimitsService::loadTenant(Db& db, const Tenant& tenant,
+                                                       UnixMillis now) {
+  auto t = std::make_unique<TenantState>(tenant, zoneOrUtc(tenant.timezone, log_, tenant.id),
+                                         DEDUPE_WINDOW_MS);
+  UsageStore store(db);
+  if (auto stored = store.loadRules(tenant.id)) {
+    auto parsed = parseRules(nlohmann::json::parse(stored->json));
+    if (auto* rules = std::get_if<std::vector<Rule>>(&parsed)) {
+      t->limiter.setRules(*rules, {}, now);
+      t->rulesJson = stored->json;
+      t->rulesVersion = stored->version;
+    } else {
+      KJ_FAIL_ASSERT("stored rules do not parse", tenant.id, std::get<RuleError>(parsed).field);
+    }
+  }
+  // Replay stored usage: record() counts what lies in each rule's current window and keeps
+  // near-future buckets pending. One scan per (resource, metric), from its earliest window.
+  std::map<std::pair<std::string, std::string>, UnixMillis> earliest;
+  for (auto& r : t->limiter.rules()) {
+    auto key = std::make_pair(r.resource, r.metric);
+    UnixMillis start = windowAt(r.period, now, t->zone).start;
+    auto it = earliest.find(key);
+    if (it == earliest.end() || start < it->second) earliest[key] = start;
+  }
+  for (auto& [key, from] : earliest) {
+    for (auto& b : store.loadUsage(tenant.id, key.first, key.second, from)) {
+      t->limiter.record(b.userId, key.first, key.second, b.amount, b.bucket, now);
+    }
+  }
+  for (auto& r : store.loadReservations(tenant.id)) t->limiter.restoreReservation(r, now);
+  return t;
+}
+
+void LimitsService::loadAll(Db& db) {
+  UnixMillis now = clock_.now();
+  Catalog catalog(db);
+  for (auto& tenant : catalog.listTenants()) {
+    tenants_[tenant.id] = loadTenant(db, tenant, now);
+  }
+  UsageStore store(db);
+  for (auto& id : store.loadTrackIds(now)) {
+    if (auto* t = find(id.tenantId)) t->trackIds.restore(id.id, id.expiresAt);
+  }
+}
+
+TenantState* LimitsService::find(std::string_view tenantId) {
+  auto it = tenants_.find(std::string(tenantId));
+  return it == tenants_.end() ? nullptr : it->second.get();
+}
+
+Decision LimitsService::check(TenantState& t, const UsageQuery& query) {
+  return t.limiter.check(query, clock_.now());
+}
+
+void LimitsService::recordUsage(TenantState& t, const UsageRequest& u, UnixMillis at,
+                                UnixMillis now) {
+  t.limiter.record(u.userId, u.resource, u.metric, u.amount, at, now);
+  if (t.sinceRulesSnapshot) {
+    t.sinceRulesSnapshot->push_back({u.userId, u.resource, u.metric, u.amount, at});
+  }
+}
+
+void LimitsService::unrecordUsage(TenantState& t, const UsageRequest& u, UnixMillis at) {
+  t.limiter.unrecord(u.userId, u.resource, u.metric, u.amount, at, clock_.now());
+  if (t.sinceRulesSnapshot) {
+    auto& log = *t.sinceRulesSnapshot;
+    for (auto it = log.begin(); it != log.end(); ++it) {
+      if (it->at == at && it->amount == u.amount && it->userId == u.userId &&
+          it->resource == u.resource && it->metric == u.metric) {
+        log.erase(it);
+        break;
+      }
+    }
+  }
+}
+
+kj::Promise<TrackResult> LimitsService::track(TenantState& t, TrackRequest request) {
+  UnixMillis now = clock_.now();
+  UnixMillis at = request.at.value_or(now);
+  auto report = [this, &t, usage = request.usage](bool duplicate) {
+    return TrackResult{duplicate,
+                       t.limiter.usageOf(usage.userId, usage.resource, usage.metric, clock_.now())};
+  };
+  if (!request.id.empty()) {
+    auto inFlight = t.committingIds.find(request.id);
+    if (inFlight != t.committingIds.end()) {
+      // The first track with this id is not committed yet: acknowledge only once it is.
+      return inFlight->second.addBranch().then([report]() mutable { return report(true); });
+    }
+    if (t.trackIds.remember(request.id, now) == IdempotencyWindow::Seen::DUPLICATE) {
+      return report(true);
+    }
+  }
+  recordUsage(t, request.usage, at, now);
+  auto& u = request.usage;
+  kj::Promise<void> committed =
+      batcher_.add(StoreOp::usage(t.info.id, u.userId, u.resource, u.metric, u.amount, at));
+  if (!request.id.empty()) {
+    committed = batcher_.add(StoreOp::trackId(t.info.id, request.id, now + DEDUPE_WINDOW_MS));
+    auto forked = committed.fork();
+    committed = forked.addBranch();
+    t.committingIds.emplace(request.id, kj::mv(forked));
+  }
+  return committed.then(
+      [&t, id = request.id, report]() mutable {
+        if (!id.empty()) t.committingIds.erase(id);
+        return report(false);
+      },
+      [this, &t, request = kj::mv(request), at](kj::Exception&& e) -> TrackResult {
+        // Not stored, so not counted: undo it in memory and let a retry count.
+        if (!request.id.empty()) {
+          t.committingIds.erase(request.id);
+          t.trackIds.forget(request.id);
+        }
+        unrecordUsage(t, request.usage, at);
+        kj::throwFatalException(kj::mv(e));
+      });
+}
+
+kj::Promise<Decision> LimitsService::consume(TenantState& t, UsageRequest request) {
+  UnixMillis now = clock_.now();
+  Decision d = t.limiter.check(request.view(), now);
+  if (!d.allowed) return d;
+  recordUsage(t, request, now, now);
+  if (d.matched) d.reported.current += request.amount;
+  auto committed = batcher_.add(StoreOp::usage(t.info.id, request.userId, request.resource,
+                                               request.metric, request.amount, now));
+  return committed.then([d]() { return d; },
+                        [this, &t, request = kj::mv(request), now](kj::Exception&& e) -> Decision {
+                          unrecordUsage(t, request, now);
+                          kj::throwFatalException(kj::mv(e));
+                        });
+}
+
+std::string LimitsService::newReservationId() {
+  uint8_t raw[12];
+  randombytes_buf(raw, sizeof(raw));
+  char hex[sizeof(raw) * 2 + 1];
+  sodium_bin2hex(hex, sizeof(hex), raw, sizeof(raw));
+  return std::string("rsv_") + hex;
+}
+
+kj::Promise<ReserveResult> LimitsService::reserve(TenantState& t, UsageRequest request,
+                                                  int64_t ttlMs) {
+  UnixMillis now = clock_.now();
+  Reservation r{newReservationId(), request.userId, request.resource,
+                request.metric,     request.amount, now + ttlMs};
+  Decision d = t.limiter.reserve(r, now);
+  ReserveResult result{d, {}, 0};
+  if (!d.allowed) return result;
+  result.reservationId = r.id;
+  result.expiresAt = r.expiresAt;
+  return batcher_.add(StoreOp::putReservation(t.info.id, r))
+      .then([result]() { return result; },
+            [this, &t, id = r.id](kj::Exception&& e) -> ReserveResult {
+              t.limiter.settle(id, clock_.now());
+              kj::throwFatalException(kj::mv(e));
+            });
+}
+
+kj::Promise<std::optional<TrackResult>> LimitsService::commit(TenantState& t,
+                                                              std::string reservationId,
+                                                              int64_t actualAmount) {
+  UnixMillis now = clock_.now();
+  auto settled = t.limiter.settle(reservationId, now);
+  if (!settled) return std::optional<TrackResult>();
+  UsageRequest usage{settled->userId, settled->resource, settled->metric, actualAmount};
+  kj::Promise<void> committed = batcher_.add(StoreOp::deleteReservation(t.info.id, reservationId));
+  if (actualAmount > 0) {
+    recordUsage(t, usage, now, now);
+    committed = batcher_.add(
+        StoreOp::usage(t.info.id, usage.userId, usage.resource, usage.metric, actualAmount, now));
+  }
+  return committed.then(
+      [this, &t, usage]() -> std::optional<TrackResult> {
+        return TrackResult{
+            false, t.limiter.usageOf(usage.userId, usage.resource, usage.metric, clock_.now())};
+      },
+      [this, &t, usage, now, r = *settled](kj::Exception&& e) -> std::optional<TrackResult> {
+        if (usage.amount > 0) unrecordUsage(t, usage, now);
+        t.limiter.restoreReservation(r, clock_.now());
+        kj::throwFatalException(kj::mv(e));
+      });
+}
+
+kj::Promise<bool> LimitsService::release(TenantState& t, std::string reservationId) {
+  auto settled = t.limiter.settle(reservationId, clock_.now());
+  if (!settled) return false;
+  return batcher_.add(StoreOp::deleteReservation(t.info.id, reservationId))
+      .then([]() { return true; },
+            [this, &t, r = *settled](kj::Exception&& e) -> bool {
+              t.limiter.restoreReservation(r, clock_.now());
+              kj::throwFatalException(kj::mv(e));
+            });
+}
+
+std::vector<RuleUsage> LimitsService::usage(TenantState& t, std::string_view userId) {
+  return t.limiter.usage(userId, clock_.now());
+}
+
+kj::Promise<std::optional<int64_t>> LimitsService::putRules(TenantState& t,
+                                                            std::vector<Rule> rules) {
+  if (t.sinceRulesSnapshot) return std::optional<int64_t>();
+  std::string json = rulesToJson(rules).dump();
+  std::set<std::pair<std::string, std::string>> metrics;
+  for (auto& r : rules) metrics.emplace(r.resource, r.metric);
+  struct Snapshot {
+    int64_t version;
+    std::vector<std::tuple<std::string, std::string, std::vector<UsageBucket>>> usage;
+  };
+  // The writer runs jobs in order: usage already recorded goes to it first, so the snapshot job
+  // below reads it; usage recorded from here on is replayed onto the new rules when they land.
+  batcher_.flushNow();
+  t.sinceRulesSnapshot.emplace();
+  UnixMillis snapshotAt = clock_.now();
+  std::string tenantId = t.info.id;
+  const date::time_zone* zone = t.zone;
+  return writer_
+      .submit<Snapshot>([tenantId, json, metrics, rules, snapshotAt, zone](WriterContext& ctx) {
+        Snapshot s;
+        s.version = ctx.usage().putRules(tenantId, json, snapshotAt);
+        for (auto& [resource, metric] : metrics) {
+          UnixMillis from = std::numeric_limits<int64_t>::max();
+          for (auto& r : rules) {
+            if (r.resource == resource && r.metric == metric) {
+              from = std::min(from, windowAt(r.period, snapshotAt, zone).start);
+            }
+          }
+          s.usage.emplace_back(resource, metric,
+                               ctx.usage().loadUsage(tenantId, resource, metric, from));
+        }
+        return s;
+      })
+      .then(
+          [this, &t, rules = kj::mv(rules), json](Snapshot s) mutable -> std::optional<int64_t> {
+            UnixMillis now = clock_.now();
+            t.limiter.setRules(kj::mv(rules), {}, now);
+            for (auto& [resource, metric, buckets] : s.usage) {
+              for (auto& b : buckets) {
+                t.limiter.record(b.userId, resource, metric, b.amount, b.bucket, now);
+              }
+            }
+            for (auto& r : *t.sinceRulesSnapshot) {
+              t.limiter.record(r.userId, r.resource, r.metric, r.amount, r.at, now);
+            }
+            t.sinceRulesSnapshot.reset();
+            t.rulesJson = json;
+            t.rulesVersion = s.version;
+            log_.info("limits", "tenant " + t.info.id + ": rules version " +
+                                    std::to_string(s.version) + " installed");
+            return s.version;
+          },
+          [&t](kj::Exception&& e) -> std::optional<int64_t> {
+            t.sinceRulesSnapshot.reset();
+            kj::throwFatalException(kj::mv(e));
+          });
+}
+
+void LimitsService::expire() {
+  UnixMillis now = clock_.now();
+  for (auto& [id, t] : tenants_) {
+    for (auto& r : t->limiter.expire(now)) {
+      batcher_.add(StoreOp::deleteReservation(id, r.id)).detach([this](kj::Exception&& e) {
+        log_.warn("limits", std::string("could not delete an expired reservation: ") +
+                                e.getDescription().cStr());
+      });
+    }
+    t->trackIds.expire(now);
+  }
+  writer_.submit<void>([now](WriterContext& ctx) { ctx.usage().expireTrackIds(now); })
+      .detach([this](kj::Exception&& e) {
+        log_.warn("limits",
+                  std::string("could not expire track ids: ") + e.getDescription().cStr());
+      });
+}
+
+}  // namespace tenantd

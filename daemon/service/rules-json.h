@@ -1,0 +1,18 @@
+#pragma once
+// Rule lists as JSON, in the shapes of GET/PUT /tenant/limits/resources. The store keeps the
+// canonical form that rulesToJson() produces.
+
+#include "core/rules.h"
+
+#include <nlohmann/json.hpp>
+
+#include <variant>
+
+namespace tenantd {
+
+// Parses and validates a whole list; the error names the field ("[0].period").
+std::variant<std::vector<Rule>, RuleError> parseRules(const nlohmann::json& doc);
+nlohmann::json ruleToJson(const Rule& rule);
+nlohmann::json rulesToJson(const std::vector<Rule>& rules);
+
+}  // namespace tenantd

@@ -1,0 +1,114 @@
+#include "usage-store.h"
+
+#include <kj/debug.h>
+
+namespace tenantd {
+
+UsageStore::UsageStore(Db& db)
+    : db_(db),
+      upsertUsage_(db,
+                   "INSERT INTO usage (tenant_id, resource, metric, user_id, bucket, amount) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE "
+                   "SET amount = amount + excluded.amount"),
+      upsertTrackId_(db,
+                     "INSERT INTO track_ids (tenant_id, id, expires_at) VALUES (?1, ?2, ?3) "
+                     "ON CONFLICT DO UPDATE SET expires_at = excluded.expires_at"),
+      deleteExpiredTrackIds_(db, "DELETE FROM track_ids WHERE expires_at <= ?1"),
+      selectTrackIds_(db, "SELECT tenant_id, id, expires_at FROM track_ids WHERE expires_at > ?1"),
+      upsertRules_(db,
+                   "INSERT INTO tenant_rules (tenant_id, rules, version, updated_at) "
+                   "VALUES (?1, ?2, 1, ?3) ON CONFLICT DO UPDATE SET rules = excluded.rules, "
+                   "version = version + 1, updated_at = excluded.updated_at "
+                   "RETURNING version"),
+      selectRules_(db, "SELECT rules, version FROM tenant_rules WHERE tenant_id = ?1"),
+      selectUsage_(db,
+                   "SELECT user_id, bucket, amount FROM usage WHERE tenant_id = ?1 AND "
+                   "resource = ?2 AND metric = ?3 AND bucket >= ?4"),
+      insertReservation_(db,
+                         "INSERT INTO reservations (tenant_id, id, user_id, resource, metric, "
+                         "amount, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+      deleteReservation_(db, "DELETE FROM reservations WHERE tenant_id = ?1 AND id = ?2"),
+      selectReservations_(db,
+                          "SELECT id, user_id, resource, metric, amount, expires_at "
+                          "FROM reservations WHERE tenant_id = ?1") {}
+
+void UsageStore::addUsage(std::string_view tenantId, std::string_view resource,
+                          std::string_view metric, std::string_view userId, UnixMillis at,
+                          int64_t amount) {
+  upsertUsage_.bind(1, tenantId).bind(2, resource).bind(3, metric).bind(4, userId);
+  upsertUsage_.bind(5, minuteBucket(at)).bind(6, amount).run();
+}
+
+void UsageStore::rememberTrackId(std::string_view tenantId, std::string_view id,
+                                 UnixMillis expiresAt) {
+  upsertTrackId_.bind(1, tenantId).bind(2, id).bind(3, expiresAt).run();
+}
+
+size_t UsageStore::expireTrackIds(UnixMillis now) {
+  deleteExpiredTrackIds_.bind(1, now).run();
+  return static_cast<size_t>(db_.changes());
+}
+
+std::vector<StoredTrackId> UsageStore::loadTrackIds(UnixMillis now) {
+  std::vector<StoredTrackId> out;
+  selectTrackIds_.bind(1, now);
+  while (selectTrackIds_.step()) {
+    out.push_back({selectTrackIds_.columnText(0), selectTrackIds_.columnText(1),
+                   selectTrackIds_.columnInt(2)});
+  }
+  return out;
+}
+
+int64_t UsageStore::putRules(std::string_view tenantId, std::string_view json, UnixMillis now) {
+  upsertRules_.bind(1, tenantId).bind(2, json).bind(3, now);
+  KJ_ASSERT(upsertRules_.step());
+  int64_t version = upsertRules_.columnInt(0);
+  upsertRules_.reset();
+  return version;
+}
+
+std::optional<StoredRules> UsageStore::loadRules(std::string_view tenantId) {
+  selectRules_.bind(1, tenantId);
+  if (!selectRules_.step()) return std::nullopt;
+  StoredRules r{std::string(tenantId), selectRules_.columnText(0), selectRules_.columnInt(1)};
+  selectRules_.reset();
+  return r;
+}
+
+std::vector<UsageBucket> UsageStore::loadUsage(std::string_view tenantId, std::string_view resource,
+                                               std::string_view metric, UnixMillis from) {
+  std::vector<UsageBucket> out;
+  selectUsage_.bind(1, tenantId).bind(2, resource).bind(3, metric).bind(4, from);
+  while (selectUsage_.step()) {
+    out.push_back(
+        {selectUsage_.columnText(0), selectUsage_.columnInt(1), selectUsage_.columnInt(2)});
+  }
+  return out;
+}
+
+void UsageStore::putReservation(std::string_view tenantId, const Reservation& r) {
+  insertReservation_.bind(1, tenantId).bind(2, r.id).bind(3, r.userId).bind(4, r.resource);
+  insertReservation_.bind(5, r.metric).bind(6, r.amount).bind(7, r.expiresAt).run();
+}
+
+void UsageStore::deleteReservation(std::string_view tenantId, std::string_view id) {
+  deleteReservation_.bind(1, tenantId).bind(2, id).run();
+}
+
+std::vector<Reservation> UsageStore::loadReservations(std::string_view tenantId) {
+  std::vector<Reservation> out;
+  selectReservations_.bind(1, tenantId);
+  while (selectReservations_.step()) {
+    Reservation r;
+    r.id = selectReservations_.columnText(0);
+    r.userId = selectReservations_.columnText(1);
+    r.resource = selectReservations_.columnText(2);
+    r.metric = selectReservations_.columnText(3);
+    r.amount = selectReservations_.columnInt(4);
+    r.expiresAt = selectReservations_.columnInt(5);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace tenantd

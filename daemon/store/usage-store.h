@@ -1,0 +1,75 @@
+#pragma once
+// Limits and usage in the store: rule lists, per-minute usage buckets, track idempotency keys and
+// open reservations. Writes run on the writer thread (inside its group-commit transaction);
+// loading at start runs on the daemon's start-up connection. Statements are prepared once.
+
+#include "core/limiter.h"
+#include "sqlite.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tenantd {
+
+// Start of the UTC minute holding `t`.
+inline UnixMillis minuteBucket(UnixMillis t) {
+  UnixMillis b = t - t % 60000;
+  return t < 0 && t % 60000 != 0 ? b - 60000 : b;
+}
+
+struct StoredRules {
+  std::string tenantId;
+  std::string json;
+  int64_t version = 0;
+};
+
+struct UsageBucket {
+  std::string userId;
+  UnixMillis bucket;
+  int64_t amount;
+};
+
+struct StoredTrackId {
+  std::string tenantId;
+  std::string id;
+  UnixMillis expiresAt;
+};
+
+class UsageStore {
+public:
+  explicit UsageStore(Db& db);
+
+  void addUsage(std::string_view tenantId, std::string_view resource, std::string_view metric,
+                std::string_view userId, UnixMillis at, int64_t amount);
+  void rememberTrackId(std::string_view tenantId, std::string_view id, UnixMillis expiresAt);
+  size_t expireTrackIds(UnixMillis now);
+  std::vector<StoredTrackId> loadTrackIds(UnixMillis now);
+
+  // Replaces the tenant's rules; returns the new version.
+  int64_t putRules(std::string_view tenantId, std::string_view json, UnixMillis now);
+  std::optional<StoredRules> loadRules(std::string_view tenantId);
+
+  // Every bucket of (tenant, resource, metric) at or after `from` (all of them for INT64_MIN).
+  std::vector<UsageBucket> loadUsage(std::string_view tenantId, std::string_view resource,
+                                     std::string_view metric, UnixMillis from);
+
+  void putReservation(std::string_view tenantId, const Reservation& r);
+  void deleteReservation(std::string_view tenantId, std::string_view id);
+  std::vector<Reservation> loadReservations(std::string_view tenantId);
+
+private:
+  Db& db_;
+  Statement upsertUsage_;
+  Statement upsertTrackId_;
+  Statement deleteExpiredTrackIds_;
+  Statement selectTrackIds_;
+  Statement upsertRules_;
+  Statement selectRules_;
+  Statement selectUsage_;
+  Statement insertReservation_;
+  Statement deleteReservation_;
+  Statement selectReservations_;
+};
+
+}  // namespace tenantd
