@@ -3,6 +3,7 @@
 #include "app/admin-commands.h"
 #include "app/systemd.h"
 #include "app/version.h"
+#include "rest/limits-api.h"
 #include "rpc/sidecar.h"
 #include "rpc/unix-listener.h"
 #include "store/catalog.h"
@@ -54,14 +55,23 @@ void Daemon::start() {
   auto activated = takeActivatedSockets();
 
   {
-    auto db = openStore(config_);  // Creates and migrates; closed before the writer opens.
+    auto db = openStore(config_);  // Creates and migrates; closed once state is loaded.
     if (config_.dev) setUpDemoTenant(*db);
+    DbOptions writerOptions;
+    writerOptions.open = DbOptions::Open::READ_WRITE;
+    writerOptions.sync = config_.sync;
+    writerOptions.busyTimeoutMs = config_.busyTimeoutMs;
+    writer_ = kj::heap<Writer>(config_.databasePath(), writerOptions);
+    batcher_ = kj::heap<UsageBatcher>(*writer_);
+    limits_ = kj::heap<LimitsService>(*batcher_, *writer_, clock_, log_);
+    UnixMillis loadStart = clock_.now();
+    limits_->loadAll(*db);
+    auth_.replaceAll(Catalog(*db).listAllTokens());
+    log_.info("store", "loaded " + std::to_string(limits_->tenantCount()) + " tenant(s) and " +
+                           std::to_string(auth_.size()) + " token(s) in " +
+                           std::to_string(clock_.now() - loadStart) + " ms");
   }
-  DbOptions writerOptions;
-  writerOptions.open = DbOptions::Open::READ_WRITE;
-  writerOptions.sync = config_.sync;
-  writerOptions.busyTimeoutMs = config_.busyTimeoutMs;
-  writer_ = kj::heap<Writer>(config_.databasePath(), writerOptions);
+  rest_ = kj::heap<RestContext>(RestContext{auth_, *limits_, clock_, log_});
 
   KJ_ASSERT(uv_loop_init(&uvLoop_) == 0);
   uvLoopInitialised_ = true;
@@ -69,9 +79,11 @@ void Daemon::start() {
 
   router_.add("GET", "/healthz",
               [](const HttpRequest&) { return HttpResponse(200, R"({"status":"ok"})"); });
+  addLimitsRoutes(router_, *rest_);
   HttpOptions httpOptions{config_.maxBodyBytes, config_.requestTimeoutMs};
   http_ = std::make_unique<HttpServer>(
-      uvLoop_, httpOptions, [this](const HttpRequest& r) { return router_.handle(r); }, log_);
+      uvLoop_, httpOptions, [this](const HttpRequest& r) { return router_.handle(r); }, log_,
+      [this]() { bridge_->kick(); });
   restAddress_ = activated.http ? http_->adopt(*activated.http) : http_->listen(config_.listen);
 
   startRpc(activated.rpc);
@@ -97,6 +109,9 @@ void Daemon::start() {
                  std::string("self-check failed, not pinging: ") + e.getDescription().cStr());
     });
   }
+  housekeeping_ = housekeepingLoop().eagerlyEvaluate([this](kj::Exception&& e) {
+    log_.error("daemon", std::string("housekeeping stopped: ") + e.getDescription().cStr());
+  });
   // Only now: every listener is bound and the store is open.
   notifySystemd("READY=1\nSTATUS=REST " + rest + " RPC " + config_.socketPath);
 }
@@ -145,6 +160,66 @@ kj::Promise<void> Daemon::watchdogLoop(uint64_t intervalUsec) {
       });
 }
 
+kj::Promise<void> Daemon::housekeepingLoop() {
+  return io_.provider->getTimer().afterDelay(1 * kj::SECONDS).then([this]() {
+    limits_->expire();
+    return refreshCatalog()
+        .catch_([this](kj::Exception&& e) {
+          log_.warn("store", std::string("catalog refresh failed: ") + e.getDescription().cStr());
+        })
+        .then([this]() { return housekeepingLoop(); });
+  });
+}
+
+kj::Promise<void> Daemon::refreshCatalog() {
+  // PRAGMA data_version on the writer's connection moves only when another connection (the
+  // offline CLI) committed: a cheap probe every second, a reload only on change.
+  return writer_
+      ->submit<int64_t>([](WriterContext& ctx) {
+        Statement version(ctx.db, "PRAGMA data_version");
+        KJ_ASSERT(version.step());
+        int64_t v = version.columnInt(0);
+        version.reset();
+        return v;
+      })
+      .then([this](int64_t version) -> kj::Promise<void> {
+        bool first = dataVersion_ < 0;
+        bool changed = version != dataVersion_;
+        dataVersion_ = version;
+        if (first || !changed) return kj::READY_NOW;
+        return reloadCatalog();
+      });
+}
+
+kj::Promise<void> Daemon::reloadCatalog() {
+  struct Changes {
+    std::vector<std::pair<TokenHash, TokenRecord>> tokens;
+    std::vector<std::unique_ptr<TenantState>> newTenants;
+  };
+  std::set<std::string> known;  // A copy: the writer thread must not read loop-thread state.
+  for (auto& tenant : limits_->tenantIds()) known.insert(tenant);
+  return writer_
+      ->submit<kj::Own<Changes>>([this, known = std::move(known)](WriterContext& ctx) {
+        auto changes = kj::heap<Changes>();
+        changes->tokens = ctx.catalog().listAllTokens();
+        UnixMillis now = clock_.now();
+        for (auto& tenant : ctx.catalog().listTenants()) {
+          if (!known.count(tenant.id)) {
+            changes->newTenants.push_back(limits_->loadTenant(ctx.db, tenant, now));
+          }
+        }
+        return changes;
+      })
+      .then([this](kj::Own<Changes> changes) {
+        auth_.replaceAll(std::move(changes->tokens));
+        for (auto& t : changes->newTenants) {
+          log_.info("store", "tenant " + t->info.id + " added");
+          limits_->adopt(std::move(t));
+        }
+        log_.info("store", "reloaded tenants and tokens after a change from outside the daemon");
+      });
+}
+
 kj::Promise<Daemon::Signal> Daemon::nextSignal() {
   auto& port = io_.unixEventPort;
   return port.onSignal(SIGTERM)
@@ -155,6 +230,11 @@ kj::Promise<Daemon::Signal> Daemon::nextSignal() {
 
 void Daemon::reload() {
   notifySystemd("RELOADING=1");
+  // Tenants and tokens changed offline take effect now; READY=1 below means they have.
+  KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() { reloadCatalog().wait(io_.waitScope); })) {
+    log_.error("store",
+               std::string("reloading tenants and tokens failed: ") + e->getDescription().cStr());
+  }
   if (!overrides_.configFile) {
     log_.info("config", "SIGHUP: no config file to reload");
   } else {
@@ -196,6 +276,7 @@ void Daemon::drain() {
   auto deadline = config_.shutdownTimeoutMs * kj::MILLISECONDS;
 
   watchdog_ = nullptr;
+  housekeeping_ = nullptr;
   // Stop accepting on both listeners.
   rpcAccepting_ = nullptr;
   rpcListener_ = nullptr;
@@ -211,7 +292,8 @@ void Daemon::drain() {
   }
   // RPC calls answer synchronously today: none is in flight between two loop turns.
   rpcServer_ = nullptr;
-  writer_ = nullptr;  // Commits every job already submitted, then closes the store.
+  batcher_ = nullptr;  // Hands its last batch to the writer.
+  writer_ = nullptr;   // Commits every job already submitted, then closes the store.
   if (drained) {
     http_ = nullptr;
   } else {

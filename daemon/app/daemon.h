@@ -8,6 +8,10 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "loop/uv-bridge.h"
+#include "rest/rest-context.h"
+#include "service/auth.h"
+#include "service/limits-service.h"
+#include "service/usage-batcher.h"
 #include "store/writer.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -45,6 +49,21 @@ private:
   void setUpDemoTenant(Db& db);
   void startRpc(std::optional<int> activatedFd);
   kj::Promise<void> watchdogLoop(uint64_t intervalUsec);
+  // Every second: expire reservations and track ids; pick up tenants and tokens that the
+  // offline CLI changed in the store.
+  kj::Promise<void> housekeepingLoop();
+  kj::Promise<void> refreshCatalog();
+  kj::Promise<void> reloadCatalog();
+  class TaskErrors final : public kj::TaskSet::ErrorHandler {
+  public:
+    explicit TaskErrors(Log& log) : log_(log) {}
+    void taskFailed(kj::Exception&& e) override {
+      log_.error("daemon", std::string("background task failed: ") + e.getDescription().cStr());
+    }
+
+  private:
+    Log& log_;
+  };
   void drain();
 
   Overrides overrides_;
@@ -57,6 +76,14 @@ private:
   std::string demoBanner_;  // --dev only: printed once with the addresses.
 
   kj::Own<Writer> writer_;
+  Auth auth_{clock_};
+  kj::Own<UsageBatcher> batcher_;
+  kj::Own<LimitsService> limits_;
+  kj::Own<RestContext> rest_;
+  int64_t dataVersion_ = -1;  // PRAGMA data_version on the writer's connection.
+  kj::Promise<void> housekeeping_ = nullptr;
+  TaskErrors taskErrors_{log_};
+  kj::TaskSet tasks_{taskErrors_};
   uv_loop_t uvLoop_;
   bool uvLoopInitialised_ = false;
   kj::Own<UvBridge> bridge_;

@@ -45,8 +45,21 @@ struct Fixture {
     router.add("GET", "/boom", [](const HttpRequest&) -> HttpResponse {
       KJ_FAIL_ASSERT("handler bug with internal detail");
     });
+    // Answers from a kj timer, outside any uv pass: the path of writes that wait for a commit.
+    router.add("POST", "/later", [this](const HttpRequest& r) -> HttpResult {
+      std::string body(r.body);
+      return io.provider->getTimer().afterDelay(1 * kj::MILLISECONDS).then([body]() {
+        return HttpResponse(201, "later:" + body);
+      });
+    });
+    router.add("GET", "/later-fails", [this](const HttpRequest&) -> HttpResult {
+      return io.provider->getTimer().afterDelay(1 * kj::MILLISECONDS).then([]() -> HttpResponse {
+        KJ_FAIL_ASSERT("deferred bug with internal detail");
+      });
+    });
     server = kj::heap<HttpServer>(
-        uv, options, [this](const HttpRequest& r) { return router.handle(r); }, log);
+        uv, options, [this](const HttpRequest& r) { return router.handle(r); }, log,
+        [this]() { bridge->kick(); });
     bound = server->listen({"127.0.0.1", 0});
     running = bridge->run().eagerlyEvaluate([](kj::Exception&& e) { KJ_FAIL_ASSERT(e); });
     client = kj::newHttpClient(io.provider->getTimer(), *headerTable, io.provider->getNetwork(),
@@ -139,6 +152,17 @@ TEST_CASE("A handler fault answers 500 without its details") {
   CHECK(r.body.find("internal detail") == std::string::npos);
   // The connection and server keep working.
   CHECK(f.request(kj::HttpMethod::GET, "/healthz").status == 200);
+}
+
+TEST_CASE("A deferred response is sent when its promise resolves, on the same connection") {
+  Fixture f;
+  auto r = f.request(kj::HttpMethod::POST, "/later", "x");
+  CHECK(r.status == 201);
+  CHECK(r.body == "later:x");
+  auto failed = f.request(kj::HttpMethod::GET, "/later-fails");
+  CHECK(failed.status == 500);
+  CHECK(failed.body.find("internal detail") == std::string::npos);
+  CHECK(f.request(kj::HttpMethod::POST, "/later", "y").body == "later:y");
 }
 
 TEST_CASE("A body over the configured limit is refused with 413") {

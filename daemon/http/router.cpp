@@ -15,7 +15,7 @@ void Router::add(std::string method, std::string path, Route route) {
   routes_[std::move(path)][std::move(method)] = kj::mv(route);
 }
 
-HttpResponse Router::handle(const HttpRequest& request) {
+HttpResult Router::handle(const HttpRequest& request) {
   auto byPath = routes_.find(request.path);
   if (byPath == routes_.end()) return errorResponse(404, "not_found", "no such endpoint");
   auto byMethod = byPath->second.find(std::string(request.method));

@@ -15,10 +15,10 @@ HttpResponse errorResponse(int status, std::string_view code, std::string_view m
 
 class Router {
 public:
-  using Route = kj::Function<HttpResponse(const HttpRequest&)>;
+  using Route = kj::Function<HttpResult(const HttpRequest&)>;
 
   void add(std::string method, std::string path, Route route);
-  HttpResponse handle(const HttpRequest& request);
+  HttpResult handle(const HttpRequest& request);
 
 private:
   // path -> method -> route. Few routes: a map is plenty and keeps Allow sorted.

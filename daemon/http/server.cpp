@@ -67,8 +67,39 @@ struct HttpServer::Impl {
   bool listenerOpen = false;
 };
 
-HttpServer::HttpServer(uv_loop_t& loop, HttpOptions options, HttpHandler handler, Log& log)
-    : impl_(std::make_unique<Impl>()), loop_(loop), handler_(kj::mv(handler)), log_(log) {
+void HttpServer::TaskErrors::taskFailed(kj::Exception&& e) {
+  log_.error("http", std::string("deferred response failed: ") + e.getDescription().cStr());
+}
+
+namespace {
+const char* INTERNAL_ERROR = R"({"error":{"code":"internal","message":"internal error"}})";
+}
+
+void HttpServer::send(h2o_req_t* req, const HttpResponse& response) {
+  req->res.status = response.status;
+  req->res.reason = reasonPhrase(response.status);
+  h2o_add_header(
+      &req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, nullptr,
+      h2o_strdup(&req->pool, response.contentType.data(), response.contentType.size()).base,
+      response.contentType.size());
+  for (auto& [name, value] : response.headers) {
+    h2o_iovec_t n = h2o_strdup(&req->pool, name.data(), name.size());
+    h2o_iovec_t v = h2o_strdup(&req->pool, value.data(), value.size());
+    h2o_add_header_by_str(&req->pool, &req->res.headers, n.base, n.len, 1, nullptr, v.base, v.len);
+  }
+  h2o_iovec_t body = h2o_strdup(&req->pool, response.body.data(), response.body.size());
+  // h2o_send_inline() leaves Content-Length unset (chunked) unless we set it.
+  req->res.content_length = body.len;
+  h2o_send_inline(req, body.base, body.len);
+}
+
+HttpServer::HttpServer(uv_loop_t& loop, HttpOptions options, HttpHandler handler, Log& log,
+                       kj::Function<void()> wake)
+    : impl_(std::make_unique<Impl>()),
+      loop_(loop),
+      handler_(kj::mv(handler)),
+      log_(log),
+      wake_(kj::mv(wake)) {
   h2o_config_init(&impl_->config);
   impl_->config.server_name = h2o_iovec_init(H2O_STRLIT("tenantd"));
   impl_->config.max_request_entity_size = options.maxBodyBytes;
@@ -90,28 +121,34 @@ HttpServer::HttpServer(uv_loop_t& loop, HttpOptions options, HttpHandler handler
     }
     HttpRequest request{view(req->method), path, query,
                         req->entity.base != nullptr ? view(req->entity) : std::string_view(), req};
-    HttpResponse response;
-    KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() { response = server.handler_(request); })) {
+    kj::Maybe<HttpResult> result;
+    KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() { result = server.handler_(request); })) {
       // A fault in our code: answer 500 without details (they may name internals).
       server.log_.error("http", std::string("handler failed: ") + e->getDescription().cStr());
-      response = HttpResponse{500, R"({"error":{"code":"internal","message":"internal error"}})"};
+      send(req, HttpResponse(500, INTERNAL_ERROR));
+      return 0;
     }
-    req->res.status = response.status;
-    req->res.reason = reasonPhrase(response.status);
-    h2o_add_header(
-        &req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, nullptr,
-        h2o_strdup(&req->pool, response.contentType.data(), response.contentType.size()).base,
-        response.contentType.size());
-    for (auto& [name, value] : response.headers) {
-      h2o_iovec_t n = h2o_strdup(&req->pool, name.data(), name.size());
-      h2o_iovec_t v = h2o_strdup(&req->pool, value.data(), value.size());
-      h2o_add_header_by_str(&req->pool, &req->res.headers, n.base, n.len, 1, nullptr, v.base,
-                            v.len);
+    KJ_IF_MAYBE (r, result) {
+      KJ_SWITCH_ONEOF(*r) {
+        KJ_CASE_ONEOF(now, HttpResponse) {
+          send(req, now);
+        }
+        KJ_CASE_ONEOF(later, kj::Promise<HttpResponse>) {
+          // h2o's HTTP/1 stops reading and clears the request timeout before calling us, so
+          // `req` stays valid until we answer; the drain waits for these connections.
+          HttpServer* owner = &server;
+          server.deferred_.add(kj::mv(later)
+                                   .then([req](HttpResponse response) { send(req, response); },
+                                         [req, owner](kj::Exception&& e) {
+                                           owner->log_.error("http",
+                                                             std::string("handler failed: ") +
+                                                                 e.getDescription().cStr());
+                                           send(req, HttpResponse(500, INTERNAL_ERROR));
+                                         })
+                                   .then([owner]() { owner->wake_(); }));
+        }
+      }
     }
-    h2o_iovec_t body = h2o_strdup(&req->pool, response.body.data(), response.body.size());
-    // h2o_send_inline() leaves Content-Length unset (chunked) unless we set it.
-    req->res.content_length = body.len;
-    h2o_send_inline(req, body.base, body.len);
     return 0;
   };
   h2o_context_init(&impl_->context, &loop_, &impl_->config);

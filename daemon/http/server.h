@@ -8,6 +8,7 @@
 
 #include <kj/async.h>
 #include <kj/function.h>
+#include <kj/one-of.h>
 #include <uv.h>
 
 #include <memory>
@@ -44,7 +45,10 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
-using HttpHandler = kj::Function<HttpResponse(const HttpRequest&)>;
+// A handler answers at once (reads, checks) or later (writes answer after their commit). A
+// deferred handler copies what it needs from the request before returning: its views end then.
+using HttpResult = kj::OneOf<HttpResponse, kj::Promise<HttpResponse>>;
+using HttpHandler = kj::Function<HttpResult(const HttpRequest&)>;
 
 struct HttpOptions {
   uint64_t maxBodyBytes = 1 << 20;
@@ -53,7 +57,10 @@ struct HttpOptions {
 
 class HttpServer {
 public:
-  HttpServer(uv_loop_t& loop, HttpOptions options, HttpHandler handler, Log& log);
+  // `wake` is called after a deferred response was handed to h2o from outside a uv pass (the
+  // daemon passes UvBridge::kick).
+  HttpServer(uv_loop_t& loop, HttpOptions options, HttpHandler handler, Log& log,
+             kj::Function<void()> wake);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -73,11 +80,23 @@ private:
   struct Impl;
   void startListening();
   void onConnectionClosed(void* connection);
+  static void send(st_h2o_req_t* req, const HttpResponse& response);
+  class TaskErrors final : public kj::TaskSet::ErrorHandler {
+  public:
+    explicit TaskErrors(Log& log) : log_(log) {}
+    void taskFailed(kj::Exception&& e) override;
+
+  private:
+    Log& log_;
+  };
 
   std::unique_ptr<Impl> impl_;
   uv_loop_t& loop_;
   HttpHandler handler_;
   Log& log_;
+  kj::Function<void()> wake_;
+  TaskErrors taskErrors_{log_};
+  kj::TaskSet deferred_{taskErrors_};      // Responses waiting on a promise.
   std::unordered_set<void*> connections_;  // Accepted and not yet closed (h2o owns them).
   bool listening_ = false;
   kj::Maybe<kj::Own<kj::PromiseFulfiller<void>>> drained_;

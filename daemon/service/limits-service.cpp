@@ -72,6 +72,11 @@ void LimitsService::loadAll(Db& db) {
   }
 }
 
+void LimitsService::adopt(std::unique_ptr<TenantState> tenant) {
+  std::string id = tenant->info.id;
+  tenants_.emplace(std::move(id), std::move(tenant));
+}
+
 TenantState* LimitsService::find(std::string_view tenantId) {
   auto it = tenants_.find(std::string(tenantId));
   return it == tenants_.end() ? nullptr : it->second.get();

@@ -80,7 +80,16 @@ public:
   // reservations, read through `db`.
   void loadAll(Db& db);
   TenantState* find(std::string_view tenantId);
+  // Builds a tenant's state from the store; safe on any thread (used by the catalog refresh on
+  // the writer thread), then handed to adopt() on the event-loop thread.
+  std::unique_ptr<TenantState> loadTenant(Db& db, const Tenant& tenant, UnixMillis now);
+  void adopt(std::unique_ptr<TenantState> tenant);
   size_t tenantCount() const { return tenants_.size(); }
+  std::vector<std::string> tenantIds() const {
+    std::vector<std::string> ids;
+    for (auto& [id, t] : tenants_) ids.push_back(id);
+    return ids;
+  }
 
   Decision check(TenantState& t, const UsageQuery& query);
   kj::Promise<TrackResult> track(TenantState& t, TrackRequest request);
@@ -102,7 +111,6 @@ public:
 private:
   void recordUsage(TenantState& t, const UsageRequest& u, UnixMillis at, UnixMillis now);
   void unrecordUsage(TenantState& t, const UsageRequest& u, UnixMillis at);
-  std::unique_ptr<TenantState> loadTenant(Db& db, const Tenant& tenant, UnixMillis now);
   std::string newReservationId();
 
   UsageBatcher& batcher_;
@@ -110,7 +118,6 @@ private:
   const Clock& clock_;
   Log& log_;
   std::unordered_map<std::string, std::unique_ptr<TenantState>> tenants_;
-  kj::TaskSet::ErrorHandler* errors_ = nullptr;
 };
 
 }  // namespace tenantd

@@ -24,7 +24,10 @@ Catalog::Catalog(Db& db)
                          "FROM tokens WHERE hash = ?1"),
       selectTokensOfTenant_(db,
                             "SELECT id, tenant_id, role, created_at, expires_at, revoked_at "
-                            "FROM tokens WHERE tenant_id = ?1 ORDER BY created_at, id") {}
+                            "FROM tokens WHERE tenant_id = ?1 ORDER BY created_at, id"),
+      selectAllTokens_(db,
+                       "SELECT id, tenant_id, role, created_at, expires_at, revoked_at, hash "
+                       "FROM tokens") {}
 
 namespace {
 Tenant readTenant(Statement& stmt) {
@@ -102,6 +105,18 @@ std::vector<TokenRecord> Catalog::listTokens(std::string_view tenantId) {
   std::vector<TokenRecord> out;
   selectTokensOfTenant_.bind(1, tenantId);
   while (selectTokensOfTenant_.step()) out.push_back(readToken(selectTokensOfTenant_));
+  return out;
+}
+
+std::vector<std::pair<TokenHash, TokenRecord>> Catalog::listAllTokens() {
+  std::vector<std::pair<TokenHash, TokenRecord>> out;
+  while (selectAllTokens_.step()) {
+    auto blob = selectAllTokens_.columnBlob(6);
+    TokenHash hash{};
+    KJ_ASSERT(blob.size() == hash.size(), "schema CHECK keeps hashes 32 bytes");
+    std::copy(blob.begin(), blob.end(), hash.begin());
+    out.emplace_back(hash, readToken(selectAllTokens_));
+  }
   return out;
 }
 

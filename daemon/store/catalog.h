@@ -37,6 +37,8 @@ public:
   Revoked revokeToken(std::string_view id, int64_t nowMs);
   std::optional<TokenRecord> findTokenByHash(const TokenHash& hash);
   std::vector<TokenRecord> listTokens(std::string_view tenantId);
+  // Every token with its hash (the daemon's in-memory index).
+  std::vector<std::pair<TokenHash, TokenRecord>> listAllTokens();
 
   // PRAGMA integrity_check, foreign keys, schema version and our own invariants. Empty: healthy.
   std::vector<std::string> check();
@@ -53,6 +55,7 @@ private:
   Statement updateRevoked_;
   Statement selectTokenByHash_;
   Statement selectTokensOfTenant_;
+  Statement selectAllTokens_;
 };
 
 }  // namespace tenantd

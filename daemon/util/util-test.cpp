@@ -1,4 +1,5 @@
 #include "clock.h"
+#include "iso8601.h"
 #include "log.h"
 
 #include <catch2/catch.hpp>
@@ -10,6 +11,17 @@ TEST_CASE("formatIso8601 renders UTC with seconds precision") {
   CHECK(formatIso8601(1704067200000) == "2024-01-01T00:00:00Z");
   CHECK(formatIso8601(1709164799999) == "2024-02-28T23:59:59Z");
   CHECK(formatIso8601(-1) == "1969-12-31T23:59:59Z");
+}
+
+TEST_CASE("parseIso8601 takes Z or an offset, with optional fractions, and nothing else") {
+  CHECK(parseIso8601("2024-01-01T00:00:00Z") == 1704067200000);
+  CHECK(parseIso8601("2024-01-01T00:00:00.250Z") == 1704067200250);
+  CHECK(parseIso8601("2024-01-01T02:00:00+02:00") == 1704067200000);
+  CHECK_FALSE(parseIso8601("2024-01-01"));
+  CHECK_FALSE(parseIso8601("2024-01-01T00:00:00"));
+  CHECK_FALSE(parseIso8601("2024-13-01T00:00:00Z"));
+  CHECK_FALSE(parseIso8601("2024-01-01T00:00:00Zjunk"));
+  CHECK_FALSE(parseIso8601("yesterday"));
 }
 
 TEST_CASE("ManualClock moves only when told") {

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <mutex>
 #include <stdexcept>
 
 namespace tenantd::testing {
@@ -29,6 +30,9 @@ size_t onHeader(char* data, size_t size, size_t n, void* out) {
 
 HttpResult httpRequest(const std::string& method, const std::string& url,
                        const std::map<std::string, std::string>& headers, const std::string& body) {
+  // curl_global_init is not thread-safe; the durability test calls us from several threads.
+  static std::once_flag once;
+  std::call_once(once, []() { curl_global_init(CURL_GLOBAL_DEFAULT); });
   CURL* curl = curl_easy_init();
   if (curl == nullptr) throw std::runtime_error("curl_easy_init failed");
   HttpResult result;

@@ -1,0 +1,252 @@
+#include "limits-api.h"
+
+#include "service/rules-json.h"
+
+#include "util/iso8601.h"
+
+namespace tenantd {
+
+namespace {
+constexpr size_t MAX_ID = 128;
+constexpr int64_t MAX_AMOUNT = int64_t{1} << 53;  // Exact in every JSON parser.
+
+nlohmann::json resetAt(const Window& w) {
+  if (w.end == LIFETIME_WINDOW.end) return nullptr;
+  return formatIso8601(w.end);
+}
+
+int64_t percentage(int64_t current, int64_t limit) {
+  if (limit <= 0) return current > 0 ? 100 : 0;
+  return static_cast<int64_t>(static_cast<__int128>(current) * 100 / limit);
+}
+
+// Reads {userId?, resource, metric, amount?} and leaves the reader open for more fields.
+std::optional<UsageRequest> readUsage(FieldReader& in, bool amountRequired, int64_t minAmount) {
+  UsageRequest u;
+  u.userId = in.string("userId", false, MAX_ID).value_or("");
+  auto resource = in.string("resource", true, 64);
+  auto metric = in.string("metric", true, 64);
+  auto amount = in.integer("amount", amountRequired, minAmount, MAX_AMOUNT);
+  if (!in.ok()) return std::nullopt;
+  u.resource = *resource;
+  u.metric = *metric;
+  u.amount = amount.value_or(1);
+  return u;
+}
+
+std::optional<HttpResponse> checkNames(const UsageRequest& u) {
+  if (!isValidMetricName(u.resource))
+    return badRequest("resource", "must match [a-z][a-z0-9_.-]{0,63}");
+  if (!isValidMetricName(u.metric))
+    return badRequest("metric", "must match [a-z][a-z0-9_.-]{0,63}");
+  return std::nullopt;
+}
+
+// ISO-8601 ("2024-01-01T10:00:00Z", "...T10:00:00.250+02:00") or Unix milliseconds.
+std::optional<UnixMillis> parseTimestamp(const nlohmann::json& v) {
+  if (v.is_number_integer()) return v.get<int64_t>();
+  if (!v.is_string()) return std::nullopt;
+  return parseIso8601(v.get_ref<const std::string&>());
+}
+
+// Runs a store-backed operation and maps its failure to 503: such a request changed nothing.
+template <typename T, typename F>
+kj::Promise<HttpResponse> whenCommitted(kj::Promise<T> promise, F onSuccess, Log& log) {
+  return promise.then(kj::mv(onSuccess), [&log](kj::Exception&& e) {
+    log.error("limits", std::string("store write failed: ") + e.getDescription().cStr());
+    return storeUnavailable();
+  });
+}
+
+#define TAKE_OR_RETURN(var, expr)                              \
+  auto var##Result = (expr);                                   \
+  if (auto* error = std::get_if<HttpResponse>(&var##Result)) { \
+    return std::move(*error);                                  \
+  }                                                            \
+  auto& var = std::get<0>(var##Result)
+}  // namespace
+
+nlohmann::json decisionToJson(const Decision& d) {
+  nlohmann::json out;
+  out["allowed"] = d.allowed;
+  if (!d.matched) {
+    out["gateAction"] = nullptr;
+    out["usage"] = {{"current", 0}, {"limit", nullptr}};
+    return out;
+  }
+  const RuleUsage& u = d.reported;
+  out["gateAction"] = gateActionName(u.rule->gateAction);
+  out["usage"] = {{"current", u.current}, {"limit", u.limit}};
+  if (u.reserved != 0) out["usage"]["reserved"] = u.reserved;
+  out["remaining"] = std::max<int64_t>(0, u.limit - u.current - u.reserved);
+  out["resetAt"] = resetAt(u.window);
+  out["rule"] = {{"period", periodName(u.rule->period)}, {"scope", scopeName(u.rule->scope)}};
+  if (d.warning) out["warning"] = true;
+  return out;
+}
+
+nlohmann::json usageRowToJson(const RuleUsage& u) {
+  nlohmann::json row = {{"resource", u.rule->resource},
+                        {"metric", u.rule->metric},
+                        {"period", periodName(u.rule->period)},
+                        {"current", u.current},
+                        {"limit", u.limit},
+                        {"percentage", percentage(u.current, u.limit)},
+                        {"scope", scopeName(u.rule->scope)},
+                        {"resetAt", resetAt(u.window)}};
+  if (u.reserved != 0) row["reserved"] = u.reserved;
+  return row;
+}
+
+void addLimitsRoutes(Router& router, RestContext& ctx) {
+  const std::string base = "/tenant/limits/resources";
+
+  router.add("GET", base, [&ctx](const HttpRequest& r) -> HttpResult {
+    TAKE_OR_RETURN(caller, authorize(ctx, r, Access::READ));
+    return HttpResponse(200, caller.tenant.rulesJson);
+  });
+
+  router.add("PUT", base, [&ctx](const HttpRequest& r) -> HttpResult {
+    TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
+    TAKE_OR_RETURN(doc, parseJsonBody(r));
+    auto parsed = parseRules(doc);
+    if (auto* e = std::get_if<RuleError>(&parsed)) return badRequest(e->field, e->message);
+    TenantState& tenant = caller.tenant;
+    std::string tokenId = caller.principal.tokenId;
+    return whenCommitted(
+        ctx.limits.putRules(tenant, std::get<std::vector<Rule>>(std::move(parsed))),
+        [&ctx, &tenant, tokenId](std::optional<int64_t> version) {
+          if (!version) {
+            return errorResponse(409, "conflict", "another update of these limits is in progress");
+          }
+          ctx.log.info("audit", "tenant " + tenant.info.id + ": resource limits set to version " +
+                                    std::to_string(*version) + " by " + tokenId);
+          return jsonResponse(
+              200,
+              {{"success", true}, {"message", "Resource limits saved"}, {"version", *version}});
+        },
+        ctx.log);
+  });
+
+  router.add("GET", base + "/usage", [&ctx](const HttpRequest& r) -> HttpResult {
+    TAKE_OR_RETURN(caller, authorize(ctx, r, Access::READ));
+    std::string userId = queryParam(r.query, "userId").value_or("");
+    if (userId.size() > MAX_ID) return badRequest("userId", "at most 128 bytes");
+    nlohmann::json rows = nlohmann::json::array();
+    for (auto& u : ctx.limits.usage(caller.tenant, userId)) rows.push_back(usageRowToJson(u));
+    return jsonResponse(200, rows);
+  });
+
+  router.add("POST", base + "/check", [&ctx](const HttpRequest& r) -> HttpResult {
+    TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
+    TAKE_OR_RETURN(doc, parseJsonBody(r));
+    FieldReader in(doc);
+    auto usage = readUsage(in, false, 1);
+    if (auto e = in.finish()) return *e;
+    if (auto e = checkNames(*usage)) return *e;
+    return jsonResponse(200, decisionToJson(ctx.limits.check(caller.tenant, usage->view())));
+  });
+
+  router.add("POST", base + "/track", [&ctx](const HttpRequest& r) -> HttpResult {
+    TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
+    TAKE_OR_RETURN(doc, parseJsonBody(r));
+    FieldReader in(doc);
+    auto usage = readUsage(in, true, 1);
+    auto id = in.string("id", false, MAX_ID);
+    const nlohmann::json* timestamp = in.raw("timestamp");
+    if (auto e = in.finish()) return *e;
+    if (auto e = checkNames(*usage)) return *e;
+    std::optional<UnixMillis> at;
+    if (timestamp != nullptr) {
+      at = parseTimestamp(*timestamp);
+      if (!at)
+        return badRequest("timestamp", "expected ISO-8601 (2024-01-01T10:00:00Z) or Unix ms");
+      if (*at > ctx.clock.now() + LimitsService::MAX_FUTURE_MS) {
+        return badRequest("timestamp", "more than 5 minutes in the future");
+      }
+    }
+    TrackRequest request{std::move(*usage), id.value_or(""), at};
+    return whenCommitted(
+        ctx.limits.track(caller.tenant, std::move(request)),
+        [](TrackResult result) {
+          nlohmann::json rows = nlohmann::json::array();
+          for (auto& u : result.usage) rows.push_back(usageRowToJson(u));
+          return jsonResponse(
+              200, {{"success", true}, {"duplicate", result.duplicate}, {"usage", rows}});
+        },
+        ctx.log);
+  });
+
+  router.add("POST", base + "/consume", [&ctx](const HttpRequest& r) -> HttpResult {
+    TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
+    TAKE_OR_RETURN(doc, parseJsonBody(r));
+    FieldReader in(doc);
+    auto usage = readUsage(in, false, 1);
+    if (auto e = in.finish()) return *e;
+    if (auto e = checkNames(*usage)) return *e;
+    return whenCommitted(
+        ctx.limits.consume(caller.tenant, std::move(*usage)),
+        [](Decision d) {
+          auto body = decisionToJson(d);
+          body["recorded"] = d.allowed;
+          return jsonResponse(200, body);
+        },
+        ctx.log);
+  });
+
+  router.add("POST", base + "/reserve", [&ctx](const HttpRequest& r) -> HttpResult {
+    TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
+    TAKE_OR_RETURN(doc, parseJsonBody(r));
+    FieldReader in(doc);
+    auto usage = readUsage(in, true, 1);
+    auto ttl = in.integer("ttlSeconds", false, 1, 86400);
+    if (auto e = in.finish()) return *e;
+    if (auto e = checkNames(*usage)) return *e;
+    return whenCommitted(
+        ctx.limits.reserve(caller.tenant, std::move(*usage), ttl.value_or(300) * 1000),
+        [](ReserveResult result) {
+          auto body = decisionToJson(result.decision);
+          if (result.decision.allowed) {
+            body["reservationId"] = result.reservationId;
+            body["expiresAt"] = formatIso8601(result.expiresAt);
+          }
+          return jsonResponse(200, body);
+        },
+        ctx.log);
+  });
+
+  router.add("POST", base + "/commit", [&ctx](const HttpRequest& r) -> HttpResult {
+    TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
+    TAKE_OR_RETURN(doc, parseJsonBody(r));
+    FieldReader in(doc);
+    auto id = in.string("reservationId", true, MAX_ID);
+    auto amount = in.integer("amount", true, 0, MAX_AMOUNT);
+    if (auto e = in.finish()) return *e;
+    return whenCommitted(
+        ctx.limits.commit(caller.tenant, *id, *amount),
+        [](std::optional<TrackResult> result) {
+          if (!result) return errorResponse(404, "not_found", "no open reservation with this id");
+          nlohmann::json rows = nlohmann::json::array();
+          for (auto& u : result->usage) rows.push_back(usageRowToJson(u));
+          return jsonResponse(200, {{"success", true}, {"usage", rows}});
+        },
+        ctx.log);
+  });
+
+  router.add("POST", base + "/release", [&ctx](const HttpRequest& r) -> HttpResult {
+    TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
+    TAKE_OR_RETURN(doc, parseJsonBody(r));
+    FieldReader in(doc);
+    auto id = in.string("reservationId", true, MAX_ID);
+    if (auto e = in.finish()) return *e;
+    return whenCommitted(
+        ctx.limits.release(caller.tenant, *id),
+        [](bool released) {
+          if (!released) return errorResponse(404, "not_found", "no open reservation with this id");
+          return jsonResponse(200, {{"success", true}});
+        },
+        ctx.log);
+  });
+}
+
+}  // namespace tenantd

@@ -1,0 +1,65 @@
+#pragma once
+// What every REST handler needs, and the steps every one of them takes: authenticate the bearer
+// token, enforce the role and X-Tenant-ID, read a strict JSON body. Failures come back as the
+// ready-made error response, so handlers read top to bottom.
+
+#include "http/router.h"
+#include "service/auth.h"
+#include "service/limits-service.h"
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <set>
+#include <string>
+#include <variant>
+
+namespace tenantd {
+
+struct RestContext {
+  Auth& auth;
+  LimitsService& limits;
+  const Clock& clock;
+  Log& log;
+};
+
+enum class Access { READ, WRITE };  // Readers may only read (GET).
+
+struct Caller {
+  Principal principal;
+  TenantState& tenant;
+};
+
+std::variant<Caller, HttpResponse> authorize(RestContext& ctx, const HttpRequest& request,
+                                             Access access);
+
+// The body as a JSON value: 415 if a Content-Type other than JSON is declared, 400 if malformed.
+std::variant<nlohmann::json, HttpResponse> parseJsonBody(const HttpRequest& request);
+
+// The first value of `name` in a query string, percent-decoded ('+' is a space).
+std::optional<std::string> queryParam(std::string_view query, std::string_view name);
+
+HttpResponse jsonResponse(int status, const nlohmann::json& body);
+HttpResponse badRequest(std::string_view field, std::string_view message);
+HttpResponse storeUnavailable();
+
+// Reads named fields from a JSON object, remembering the first problem and refusing fields it
+// was not asked about.
+class FieldReader {
+public:
+  explicit FieldReader(const nlohmann::json& object);
+  std::optional<std::string> string(const char* name, bool required, size_t maxLength);
+  std::optional<int64_t> integer(const char* name, bool required, int64_t min, int64_t max);
+  // A field the caller validates itself; nullptr if absent or null.
+  const nlohmann::json* raw(const char* name);
+  // Call last: fails on any field not read.
+  std::optional<HttpResponse> finish();
+  bool ok() const { return !error_; }
+
+private:
+  const nlohmann::json& object_;
+  std::set<std::string> read_;
+  std::optional<std::pair<std::string, std::string>> error_;
+};
+
+}  // namespace tenantd

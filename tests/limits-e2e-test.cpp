@@ -1,0 +1,363 @@
+// End to end: the limits endpoints of the real daemon over real HTTP, including durability of
+// acknowledged tracks across SIGKILL.
+
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "support/daemon-fixture.h"
+#include "support/http-client.h"
+
+namespace tenantd::testing {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+const std::string LIMITS = "/tenant/limits/resources";
+
+struct Api {
+  RunningDaemon& d;
+  std::string token;
+
+  HttpResult call(const std::string& method, const std::string& path, const json& body = nullptr,
+                  std::map<std::string, std::string> headers = {}) {
+    if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+    std::string text;
+    if (!body.is_null()) {
+      headers.emplace("Content-Type", "application/json");
+      text = body.dump();
+    }
+    return httpRequest(method, d.restUrl + path, headers, text);
+  }
+  json ok(const std::string& method, const std::string& path, const json& body = nullptr) {
+    auto r = call(method, path, body);
+    INFO(method << " " << path << " -> " << r.status << " " << r.body);
+    REQUIRE(r.status == 200);
+    return json::parse(r.body);
+  }
+};
+
+// A token for a second tenant, created offline before the daemon starts.
+std::string otherTenantToken(RunningDaemon& d, const std::string& role = "admin") {
+  auto created = d.cli({"tenant", "create", "tenant-456", "--name", "Other Inc", "--plan", "free"});
+  REQUIRE((created.exitCode == 0 || created.err.find("already exists") != std::string::npos));
+  auto token = d.cli({"token", "create", "--tenant", "tenant-456", "--role", role});
+  REQUIRE(token.exitCode == 0);
+  return token.out.substr(token.out.rfind("tnt_"), 47);
+}
+
+const json SPEC_RULES = json::parse(R"([
+  {"resource": "llm", "metric": "tokens", "period": "month", "limit": 100000, "gateAction": "block"},
+  {"resource": "workflow", "metric": "count", "period": "day", "limit": 100,
+   "tiers": {"free": 10, "pro": 100}}
+])");
+}  // namespace
+
+TEST_CASE("The spec's limit requests work with the demo token") {
+  RunningDaemon d;
+  Api api{d, d.demoToken()};
+  auto saved = api.ok("PUT", LIMITS, SPEC_RULES);
+  CHECK(saved["success"] == true);
+  CHECK(saved["version"] == 1);
+  auto rules = api.ok("GET", LIMITS);
+  REQUIRE(rules.size() == 2);
+  CHECK(rules[1]["tiers"]["pro"] == 100);
+  CHECK(rules[1]["scope"] == "tenant");
+
+  auto check = api.ok(
+      "POST", LIMITS + "/check",
+      {{"userId", "user-123"}, {"resource", "workflow"}, {"metric", "count"}, {"amount", 1}});
+  CHECK(check["allowed"] == true);
+  CHECK(check["gateAction"] == "block");
+  CHECK(check["usage"] == json{{"current", 0}, {"limit", 100}});  // The pro tier.
+  CHECK(check["rule"] == json{{"period", "day"}, {"scope", "tenant"}});
+
+  auto track =
+      api.ok("POST", LIMITS + "/track",
+             {{"userId", "user-123"}, {"resource", "llm"}, {"metric", "tokens"}, {"amount", 1500}});
+  CHECK(track["success"] == true);
+  CHECK(track["usage"][0]["current"] == 1500);
+
+  auto usage = api.ok("GET", LIMITS + "/usage?userId=user-123");
+  REQUIRE(usage.size() == 2);
+  CHECK(usage[0]["resource"] == "llm");
+  CHECK(usage[0]["current"] == 1500);
+  CHECK(usage[0]["limit"] == 100000);
+  CHECK(usage[0]["percentage"] == 1);
+  CHECK(usage[0]["scope"] == "tenant");
+  CHECK(usage[0]["resetAt"].is_string());
+
+  auto none = api.ok("POST", LIMITS + "/check", {{"resource", "storage"}, {"metric", "bytes"}});
+  CHECK(none == json{{"allowed", true},
+                     {"gateAction", nullptr},
+                     {"usage", {{"current", 0}, {"limit", nullptr}}}});
+}
+
+TEST_CASE("Consume blocks at the limit and records only what it allows") {
+  RunningDaemon d;
+  Api api{d, d.demoToken()};
+  api.ok("PUT", LIMITS,
+         json::array(
+             {{{"resource", "workflow"}, {"metric", "count"}, {"period", "day"}, {"limit", 2}}}));
+  json q = {{"resource", "workflow"}, {"metric", "count"}};
+  CHECK(api.ok("POST", LIMITS + "/consume", q)["allowed"] == true);
+  CHECK(api.ok("POST", LIMITS + "/consume", q)["allowed"] == true);
+  auto third = api.ok("POST", LIMITS + "/consume", q);
+  CHECK(third["allowed"] == false);
+  CHECK(third["recorded"] == false);
+  CHECK(third["remaining"] == 0);
+  CHECK(api.ok("GET", LIMITS + "/usage")[0]["current"] == 2);
+}
+
+TEST_CASE("Reservations hold capacity until committed or released") {
+  RunningDaemon d;
+  Api api{d, d.demoToken()};
+  api.ok("PUT", LIMITS,
+         json::array(
+             {{{"resource", "llm"}, {"metric", "tokens"}, {"period", "month"}, {"limit", 1000}}}));
+  auto r = api.ok("POST", LIMITS + "/reserve",
+                  {{"resource", "llm"}, {"metric", "tokens"}, {"amount", 800}, {"ttlSeconds", 60}});
+  REQUIRE(r["allowed"] == true);
+  std::string id = r["reservationId"];
+  CHECK(api.ok("POST", LIMITS + "/check",
+               {{"resource", "llm"}, {"metric", "tokens"}, {"amount", 201}})["allowed"] == false);
+  auto committed = api.ok("POST", LIMITS + "/commit", {{"reservationId", id}, {"amount", 650}});
+  CHECK(committed["usage"][0]["current"] == 650);
+  CHECK(api.call("POST", LIMITS + "/commit", {{"reservationId", id}, {"amount", 1}}).status == 404);
+  auto r2 = api.ok("POST", LIMITS + "/reserve",
+                   {{"resource", "llm"}, {"metric", "tokens"}, {"amount", 300}});
+  CHECK(api.ok("POST", LIMITS + "/release", {{"reservationId", r2["reservationId"]}})["success"] ==
+        true);
+  CHECK(api.ok("GET", LIMITS + "/usage")[0]["current"] == 650);
+}
+
+TEST_CASE("Auth failures get 401 with a challenge, forbidden actions 403") {
+  RunningDaemon d;
+  Api anonymous{d, ""};
+  auto missing = anonymous.call("GET", LIMITS);
+  CHECK(missing.status == 401);
+  CHECK(missing.headers["www-authenticate"].rfind("Bearer", 0) == 0);
+  Api wrong{d, "tnt_" + std::string(43, 'A')};
+  auto unknown = wrong.call("GET", LIMITS);
+  CHECK(unknown.status == 401);
+  CHECK(unknown.headers["www-authenticate"].find("invalid_token") != std::string::npos);
+  auto malformed = httpRequest("GET", d.restUrl + LIMITS, {{"Authorization", "Basic abc"}});
+  CHECK(malformed.status == 401);
+
+  Api admin{d, d.demoToken()};
+  CHECK(admin.call("GET", LIMITS, nullptr, {{"X-Tenant-ID", "tenant-999"}}).status == 403);
+  CHECK(admin.call("GET", LIMITS, nullptr, {{"X-Tenant-ID", "tenant-123"}}).status == 200);
+}
+
+TEST_CASE("Reader tokens may read but not write, and a revoked token stops working") {
+  std::string reader, revocable, revocableId;
+  RunningDaemon d({}, [&](RunningDaemon& self) {
+    self.cli({"tenant", "create", "tenant-123", "--name", "Acme Corp", "--plan", "pro"});
+    auto r = self.cli({"token", "create", "--tenant", "tenant-123", "--role", "reader"});
+    reader = r.out.substr(r.out.rfind("tnt_"), 47);
+    auto a = self.cli({"token", "create", "--tenant", "tenant-123"});
+    revocable = a.out.substr(a.out.rfind("tnt_"), 47);
+    revocableId = a.out.substr(a.out.find("tok_"), 20);
+  });
+  Api api{d, reader};
+  CHECK(api.call("GET", LIMITS).status == 200);
+  CHECK(api.call("PUT", LIMITS, json::array()).status == 403);
+  CHECK(api.call("POST", LIMITS + "/check", {{"resource", "a"}, {"metric", "b"}}).status == 403);
+
+  Api admin{d, revocable};
+  CHECK(admin.call("GET", LIMITS).status == 200);
+  REQUIRE(d.cli({"token", "revoke", revocableId}).exitCode == 0);
+  // The daemon notices outside changes within a second; SIGHUP makes it reload now, and READY=1
+  // after RELOADING=1 means the reload is done.
+  d.process->signal(SIGHUP);
+  REQUIRE(d.notify->waitFor("RELOADING=1", 10s));
+  REQUIRE(d.notify->waitFor("READY=1", 10s));
+  auto revoked = admin.call("GET", LIMITS);
+  CHECK(revoked.status == 401);
+  CHECK(revoked.headers["www-authenticate"].find("invalid_token") != std::string::npos);
+}
+
+TEST_CASE("Bad input gets a 400 naming the field and changes nothing") {
+  RunningDaemon d;
+  Api api{d, d.demoToken()};
+  api.ok("PUT", LIMITS, SPEC_RULES);
+  api.ok("POST", LIMITS + "/track", {{"resource", "llm"}, {"metric", "tokens"}, {"amount", 5}});
+  auto rulesBefore = api.ok("GET", LIMITS);
+  auto usageBefore = api.ok("GET", LIMITS + "/usage");
+
+  auto dup = api.call("PUT", LIMITS, json::array({SPEC_RULES[0], SPEC_RULES[0]}));
+  CHECK(dup.status == 400);
+  CHECK(json::parse(dup.body)["error"]["field"] == "[1]");
+  auto badPeriod = api.call(
+      "PUT", LIMITS,
+      json::array({{{"resource", "a"}, {"metric", "b"}, {"period", "fortnight"}, {"limit", 1}}}));
+  CHECK(json::parse(badPeriod.body)["error"]["field"] == "[0].period");
+  auto unknown = api.call("POST", LIMITS + "/track",
+                          {{"resource", "llm"}, {"metric", "tokens"}, {"amount", 1}, {"x", 1}});
+  CHECK(unknown.status == 400);
+  CHECK(json::parse(unknown.body)["error"]["field"] == "x");
+  auto negative = api.call("POST", LIMITS + "/track",
+                           {{"resource", "llm"}, {"metric", "tokens"}, {"amount", -3}});
+  CHECK(json::parse(negative.body)["error"]["field"] == "amount");
+  auto future = api.call("POST", LIMITS + "/track",
+                         {{"resource", "llm"},
+                          {"metric", "tokens"},
+                          {"amount", 1},
+                          {"timestamp", "2999-01-01T00:00:00Z"}});
+  CHECK(future.status == 400);
+  CHECK(json::parse(future.body)["error"]["field"] == "timestamp");
+  auto badName = api.call("POST", LIMITS + "/check", {{"resource", "LLM"}, {"metric", "tokens"}});
+  CHECK(json::parse(badName.body)["error"]["field"] == "resource");
+  auto malformed =
+      httpRequest("POST", d.restUrl + LIMITS + "/track",
+                  {{"Authorization", "Bearer " + api.token}, {"Content-Type", "application/json"}},
+                  "{\"resource\": ");
+  CHECK(malformed.status == 400);
+  auto notJson =
+      httpRequest("PUT", d.restUrl + LIMITS,
+                  {{"Authorization", "Bearer " + api.token}, {"Content-Type", "text/plain"}}, "[]");
+  CHECK(notJson.status == 415);
+
+  CHECK(api.ok("GET", LIMITS) == rulesBefore);
+  CHECK(api.ok("GET", LIMITS + "/usage") == usageBefore);
+}
+
+TEST_CASE("No tenant can read or change another tenant's limits or usage") {
+  std::string other;
+  RunningDaemon d({}, [&](RunningDaemon& self) { other = otherTenantToken(self); });
+  Api acme{d, d.demoToken()};
+  Api them{d, other};
+  acme.ok("PUT", LIMITS, SPEC_RULES);
+  acme.ok("POST", LIMITS + "/track", {{"resource", "llm"}, {"metric", "tokens"}, {"amount", 7}});
+
+  CHECK(them.ok("GET", LIMITS) == json::array());
+  CHECK(them.ok("GET", LIMITS + "/usage") == json::array());
+  CHECK(them.ok("POST", LIMITS + "/check",
+                {{"resource", "llm"}, {"metric", "tokens"}})["usage"]["limit"]
+            .is_null());
+  for (auto [method, path] :
+       std::vector<std::pair<std::string, std::string>>{{"GET", LIMITS},
+                                                        {"PUT", LIMITS},
+                                                        {"GET", LIMITS + "/usage"},
+                                                        {"POST", LIMITS + "/check"},
+                                                        {"POST", LIMITS + "/track"},
+                                                        {"POST", LIMITS + "/consume"},
+                                                        {"POST", LIMITS + "/reserve"},
+                                                        {"POST", LIMITS + "/commit"},
+                                                        {"POST", LIMITS + "/release"}}) {
+    INFO(method << " " << path);
+    CHECK(them.call(method, path, json::object(), {{"X-Tenant-ID", "tenant-123"}}).status == 403);
+  }
+  // Their writes land in their own counters only.
+  them.ok("PUT", LIMITS, SPEC_RULES);
+  them.ok("POST", LIMITS + "/track", {{"resource", "llm"}, {"metric", "tokens"}, {"amount", 1}});
+  CHECK(acme.ok("GET", LIMITS + "/usage")[0]["current"] == 7);
+  CHECK(them.ok("GET", LIMITS + "/usage")[0]["current"] == 1);
+  CHECK(them.ok("GET", LIMITS + "/usage")[1]["limit"] == 10);  // Their plan's tier.
+}
+
+TEST_CASE("A repeated track id is acknowledged once and counted once, across restarts") {
+  RunningDaemon d;
+  Api api{d, d.demoToken()};
+  api.ok(
+      "PUT", LIMITS,
+      json::array(
+          {{{"resource", "api"}, {"metric", "calls"}, {"period", "lifetime"}, {"limit", 1000}}}));
+  json t = {{"resource", "api"}, {"metric", "calls"}, {"amount", 3}, {"id", "req-1"}};
+  CHECK(api.ok("POST", LIMITS + "/track", t)["duplicate"] == false);
+  CHECK(api.ok("POST", LIMITS + "/track", t)["duplicate"] == true);
+  CHECK(api.ok("GET", LIMITS + "/usage")[0]["current"] == 3);
+  d.process->signal(SIGTERM);
+  REQUIRE(d.process->waitForExit(5s) == 0);
+  d.restart();
+  Api again{d, d.demoToken()};
+  CHECK(again.ok("GET", LIMITS + "/usage")[0]["current"] == 3);
+  CHECK(again.ok("POST", LIMITS + "/track", t)["duplicate"] == true);
+  CHECK(again.ok("GET", LIMITS + "/usage")[0]["current"] == 3);
+}
+
+// The durability promise: SIGKILL under sustained track load from several clients; after a
+// restart every acknowledged track is counted exactly once and unacknowledged ones at most once.
+TEST_CASE("After SIGKILL under load every acknowledged track is counted exactly once") {
+  // sync = full makes each group commit wait for fsync: more acknowledgements are in flight
+  // when the kill lands, so acknowledging before the commit could not pass unnoticed.
+  RunningDaemon d({"--config", "tenantd.toml"}, [](RunningDaemon& self) {
+    std::ofstream(self.dir.file("tenantd.toml")) << "[store]\nsync = \"full\"\n";
+  });
+  Api api{d, d.demoToken()};
+  api.ok("PUT", LIMITS,
+         json::array({{{"resource", "api"},
+                       {"metric", "calls"},
+                       {"period", "lifetime"},
+                       {"limit", int64_t{1} << 40}}}));
+  constexpr int CLIENTS = 8;
+  constexpr int KILL_AFTER_ACKS = 1500;
+  std::mutex mutex;
+  std::set<std::string> acked, attempted;
+  std::atomic<int> ackCount{0};
+  std::atomic<bool> killed{false};
+  std::string url = d.restUrl + LIMITS + "/track";
+  std::string auth = "Bearer " + api.token;
+  std::vector<std::thread> clients;
+  for (int c = 0; c < CLIENTS; ++c) {
+    clients.emplace_back([&, c]() {
+      for (int i = 0; !killed.load(); ++i) {
+        std::string id = "c" + std::to_string(c) + "-" + std::to_string(i);
+        {
+          std::lock_guard<std::mutex> lock(mutex);
+          attempted.insert(id);
+        }
+        try {
+          auto r = httpRequest(
+              "POST", url, {{"Authorization", auth}, {"Content-Type", "application/json"}},
+              json{{"resource", "api"}, {"metric", "calls"}, {"amount", 1}, {"id", id}}.dump());
+          if (r.status != 200) return;
+          std::lock_guard<std::mutex> lock(mutex);
+          acked.insert(id);
+          ++ackCount;
+        } catch (const std::exception&) {
+          return;  // The daemon died mid-request: this one is unacknowledged.
+        }
+      }
+    });
+  }
+  // Kill once enough tracks were acknowledged, with the clients still sending.
+  while (ackCount.load() < KILL_AFTER_ACKS) {
+    REQUIRE_FALSE(d.process->waitForExit(1ms).has_value());
+  }
+  d.process->signal(SIGKILL);
+  REQUIRE(d.process->waitForExit(5s) == 128 + SIGKILL);
+  killed = true;
+  for (auto& t : clients) t.join();
+
+  d.restart();
+  Api after{d, d.demoToken()};
+  int64_t counted = after.ok("GET", LIMITS + "/usage")[0]["current"];
+  INFO("acked " << acked.size() << ", attempted " << attempted.size() << ", counted " << counted);
+  CHECK(counted >= static_cast<int64_t>(acked.size()));
+  CHECK(counted <= static_cast<int64_t>(attempted.size()));
+  // Every acknowledged id is known: resending it is a duplicate and changes nothing.
+  for (auto& id : acked) {
+    auto r = after.ok("POST", LIMITS + "/track",
+                      {{"resource", "api"}, {"metric", "calls"}, {"amount", 1}, {"id", id}});
+    REQUIRE(r["duplicate"] == true);
+  }
+  // Resending the unacknowledged ones counts each exactly once: the total is then one per id.
+  for (auto& id : attempted) {
+    if (!acked.count(id)) {
+      after.ok("POST", LIMITS + "/track",
+               {{"resource", "api"}, {"metric", "calls"}, {"amount", 1}, {"id", id}});
+    }
+  }
+  CHECK(after.ok("GET", LIMITS + "/usage")[0]["current"] == static_cast<int64_t>(attempted.size()));
+}
+
+}  // namespace tenantd::testing
