@@ -32,6 +32,10 @@ asan: deps
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS)
 
+# Speed targets live here, each measured beside its floor in the same run (BENCHMARKS.md).
+bench: build
+	@$(BUILD)/bin/limits-bench
+
 format:
 	@scripts/check-format --fix
 

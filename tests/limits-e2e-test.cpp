@@ -137,6 +137,21 @@ TEST_CASE("Reservations hold capacity until committed or released") {
   CHECK(api.ok("POST", LIMITS + "/release", {{"reservationId", r2["reservationId"]}})["success"] ==
         true);
   CHECK(api.ok("GET", LIMITS + "/usage")[0]["current"] == 650);
+
+  // An open reservation is durable: it still holds capacity after a restart and can be settled.
+  auto r3 = api.ok("POST", LIMITS + "/reserve",
+                   {{"resource", "llm"}, {"metric", "tokens"}, {"amount", 300}});
+  REQUIRE(r3["allowed"] == true);
+  d.process->signal(SIGTERM);
+  REQUIRE(d.process->waitForExit(5s) == 0);
+  d.restart();
+  Api after{d, d.demoToken()};
+  CHECK(after.ok("GET", LIMITS + "/usage")[0]["reserved"] == 300);
+  CHECK(after.ok("POST", LIMITS + "/check",
+                 {{"resource", "llm"}, {"metric", "tokens"}, {"amount", 51}})["allowed"] == false);
+  CHECK(after.ok("POST", LIMITS + "/commit",
+                 {{"reservationId", r3["reservationId"]},
+                  {"amount", 100}})["usage"][0]["current"] == 750);
 }
 
 TEST_CASE("Auth failures get 401 with a challenge, forbidden actions 403") {

@@ -163,6 +163,14 @@ kj::Promise<void> Daemon::watchdogLoop(uint64_t intervalUsec) {
 kj::Promise<void> Daemon::housekeepingLoop() {
   return io_.provider->getTimer().afterDelay(1 * kj::SECONDS).then([this]() {
     limits_->expire();
+    // Storage upkeep shortly after start, then hourly.
+    if (housekeepingTicks_++ % 3600 == 10) {
+      tasks_.add(limits_->maintainStorage(config_.retentionDays).then([this](size_t removed) {
+        if (removed > 0) {
+          log_.info("store", "compacted usage: " + std::to_string(removed) + " rows merged");
+        }
+      }));
+    }
     return refreshCatalog()
         .catch_([this](kj::Exception&& e) {
           log_.warn("store", std::string("catalog refresh failed: ") + e.getDescription().cStr());

@@ -80,7 +80,8 @@ private:
   kj::Own<UsageBatcher> batcher_;
   kj::Own<LimitsService> limits_;
   kj::Own<RestContext> rest_;
-  int64_t dataVersion_ = -1;  // PRAGMA data_version on the writer's connection.
+  int64_t dataVersion_ = -1;
+  uint64_t housekeepingTicks_ = 0;  // PRAGMA data_version on the writer's connection.
   kj::Promise<void> housekeeping_ = nullptr;
   TaskErrors taskErrors_{log_};
   kj::TaskSet tasks_{taskErrors_};

@@ -22,6 +22,7 @@ shutdown_timeout_ms = 2000
 [store]
 sync = "full"
 busy_timeout_ms = 100
+retention_days = 0
 [http]
 max_body_bytes = 2048
 request_timeout_ms = 500
@@ -35,6 +36,7 @@ request_timeout_ms = 500
   CHECK(c.shutdownTimeoutMs == 2000);
   CHECK(c.sync == SyncLevel::FULL);
   CHECK(c.busyTimeoutMs == 100);
+  CHECK(c.retentionDays == 0);
   CHECK(c.maxBodyBytes == 2048);
   CHECK(c.requestTimeoutMs == 500);
 }
@@ -42,6 +44,8 @@ request_timeout_ms = 500
 TEST_CASE("A bad value names the file, line and key") {
   CHECK_THROWS_WITH(applyConfigText(Config{}, "[daemon]\n\nlog_level = \"loud\"\n", "t.toml"),
                     "t.toml:3: daemon.log_level: expected one of debug, info, warn, error");
+  CHECK_THROWS_WITH(applyConfigText(Config{}, "[store]\nretention_days = 30\n", "t.toml"),
+                    "t.toml:2: store.retention_days: 0 (keep forever) or 400 to 36500");
   CHECK_THROWS_WITH(applyConfigText(Config{}, "[store]\nsync = 1\n", "t.toml"),
                     "t.toml:2: store.sync: expected a string");
   CHECK_THROWS_WITH(applyConfigText(Config{}, "[http]\nmax_body_bytes = 1\n", "t.toml"),
@@ -106,6 +110,7 @@ TEST_CASE("The shipped example config parses and states every default") {
   CHECK(fromExample.shutdownTimeoutMs == defaults.shutdownTimeoutMs);
   CHECK(fromExample.sync == defaults.sync);
   CHECK(fromExample.busyTimeoutMs == defaults.busyTimeoutMs);
+  CHECK(fromExample.retentionDays == defaults.retentionDays);
   CHECK(fromExample.maxBodyBytes == defaults.maxBodyBytes);
   CHECK(fromExample.requestTimeoutMs == defaults.requestTimeoutMs);
 }

@@ -128,6 +128,15 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
             [](Config& c, const toml::node& n, const std::string& at) {
               c.busyTimeoutMs = static_cast<int>(requireRange(n, at, 0, 600000));
             }},
+           {"retention_days",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              int64_t days = require<int64_t>(n, at, "an integer");
+              // A year rule looks back up to 366 days: shorter retention would shrink it.
+              if (days != 0 && (days < 400 || days > 36500)) {
+                throw ConfigError(at + ": 0 (keep forever) or 400 to 36500");
+              }
+              c.retentionDays = static_cast<int>(days);
+            }},
        }},
       {"http",
        {

@@ -26,6 +26,7 @@ struct Config {
   LogLevel logLevel = LogLevel::INFO;
   SyncLevel sync = SyncLevel::NORMAL;
   int busyTimeoutMs = 5000;
+  int retentionDays = 400;  // Usage detail kept; 0 keeps it forever. >= 400 covers year rules.
   uint64_t maxBodyBytes = 1 << 20;
   int requestTimeoutMs = 10000;
   int shutdownTimeoutMs = 4000;

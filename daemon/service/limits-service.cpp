@@ -290,6 +290,26 @@ kj::Promise<std::optional<int64_t>> LimitsService::putRules(TenantState& t,
           });
 }
 
+kj::Promise<size_t> LimitsService::maintainStorage(int retentionDays) {
+  // Sub-day windows and near-future usage live within the last two days: keep those minutes.
+  constexpr int64_t KEEP_MINUTES_MS = 2 * 86'400'000LL;
+  UnixMillis now = clock_.now();
+  std::vector<std::tuple<std::string, const date::time_zone*>> tenants;
+  for (auto& [id, t] : tenants_) tenants.emplace_back(id, t->zone);
+  return writer_.submit<size_t>([tenants = std::move(tenants), now,
+                                 retentionDays](WriterContext& ctx) {
+    size_t removed = 0;
+    for (auto& [id, zone] : tenants) {
+      removed +=
+          ctx.usage().compact(id, windowAt(Period::DAY, now - KEEP_MINUTES_MS, zone).start, zone);
+      if (retentionDays > 0) {
+        removed += ctx.usage().retire(id, now - int64_t{retentionDays} * 86'400'000);
+      }
+    }
+    return removed;
+  });
+}
+
 void LimitsService::expire() {
   UnixMillis now = clock_.now();
   for (auto& [id, t] : tenants_) {

@@ -107,6 +107,9 @@ public:
 
   // Periodic housekeeping: expire reservations and idempotency keys (memory and store).
   void expire();
+  // Keeps storage bounded: per tenant, compacts minute buckets older than two days into local
+  // days and retires rows older than `retentionDays` (0: never). Resolves with rows removed.
+  kj::Promise<size_t> maintainStorage(int retentionDays);
 
 private:
   void recordUsage(TenantState& t, const UsageRequest& u, UnixMillis at, UnixMillis now);

@@ -2,6 +2,9 @@
 
 #include <kj/debug.h>
 
+#include <map>
+#include <tuple>
+
 namespace tenantd {
 
 UsageStore::UsageStore(Db& db)
@@ -30,7 +33,11 @@ UsageStore::UsageStore(Db& db)
       deleteReservation_(db, "DELETE FROM reservations WHERE tenant_id = ?1 AND id = ?2"),
       selectReservations_(db,
                           "SELECT id, user_id, resource, metric, amount, expires_at "
-                          "FROM reservations WHERE tenant_id = ?1") {}
+                          "FROM reservations WHERE tenant_id = ?1"),
+      selectOld_(db,
+                 "SELECT resource, metric, user_id, bucket, amount FROM usage "
+                 "WHERE tenant_id = ?1 AND bucket > ?2 AND bucket < ?3"),
+      deleteOld_(db, "DELETE FROM usage WHERE tenant_id = ?1 AND bucket > ?2 AND bucket < ?3") {}
 
 void UsageStore::addUsage(std::string_view tenantId, std::string_view resource,
                           std::string_view metric, std::string_view userId, UnixMillis at,
@@ -84,6 +91,55 @@ std::vector<UsageBucket> UsageStore::loadUsage(std::string_view tenantId, std::s
         {selectUsage_.columnText(0), selectUsage_.columnInt(1), selectUsage_.columnInt(2)});
   }
   return out;
+}
+
+namespace {
+struct BucketKey {
+  std::string resource, metric, userId;
+  UnixMillis bucket;
+  bool operator<(const BucketKey& o) const {
+    return std::tie(resource, metric, userId, bucket) <
+           std::tie(o.resource, o.metric, o.userId, o.bucket);
+  }
+};
+}  // namespace
+
+size_t UsageStore::compact(std::string_view tenantId, UnixMillis cutoff,
+                           const date::time_zone* zone) {
+  std::map<BucketKey, int64_t> days;
+  size_t rows = 0;
+  selectOld_.bind(1, tenantId).bind(2, LIFETIME_BASE_BUCKET).bind(3, cutoff);
+  while (selectOld_.step()) {
+    UnixMillis day = windowAt(Period::DAY, selectOld_.columnInt(3), zone).start;
+    days[BucketKey{selectOld_.columnText(0), selectOld_.columnText(1), selectOld_.columnText(2),
+                   minuteBucket(day)}] += selectOld_.columnInt(4);
+    ++rows;
+  }
+  if (rows == days.size()) return 0;  // Already one row per day.
+  deleteOld_.bind(1, tenantId).bind(2, LIFETIME_BASE_BUCKET).bind(3, cutoff).run();
+  for (auto& [k, amount] : days) {
+    upsertUsage_.bind(1, tenantId).bind(2, k.resource).bind(3, k.metric).bind(4, k.userId);
+    upsertUsage_.bind(5, k.bucket).bind(6, amount).run();
+  }
+  return rows - days.size();
+}
+
+size_t UsageStore::retire(std::string_view tenantId, UnixMillis before) {
+  std::map<BucketKey, int64_t> totals;
+  size_t rows = 0;
+  selectOld_.bind(1, tenantId).bind(2, LIFETIME_BASE_BUCKET).bind(3, before);
+  while (selectOld_.step()) {
+    totals[BucketKey{selectOld_.columnText(0), selectOld_.columnText(1), selectOld_.columnText(2),
+                     LIFETIME_BASE_BUCKET}] += selectOld_.columnInt(4);
+    ++rows;
+  }
+  if (rows == 0) return 0;
+  deleteOld_.bind(1, tenantId).bind(2, LIFETIME_BASE_BUCKET).bind(3, before).run();
+  for (auto& [k, amount] : totals) {
+    upsertUsage_.bind(1, tenantId).bind(2, k.resource).bind(3, k.metric).bind(4, k.userId);
+    upsertUsage_.bind(5, k.bucket).bind(6, amount).run();
+  }
+  return rows;
 }
 
 void UsageStore::putReservation(std::string_view tenantId, const Reservation& r) {

@@ -18,6 +18,9 @@ inline UnixMillis minuteBucket(UnixMillis t) {
   return t < 0 && t % 60000 != 0 ? b - 60000 : b;
 }
 
+// Bucket key of the row holding usage folded in by retention: before any window but lifetime.
+constexpr UnixMillis LIFETIME_BASE_BUCKET = -(int64_t{1} << 62);
+
 struct StoredRules {
   std::string tenantId;
   std::string json;
@@ -54,6 +57,14 @@ public:
   std::vector<UsageBucket> loadUsage(std::string_view tenantId, std::string_view resource,
                                      std::string_view metric, UnixMillis from);
 
+  // Storage stays bounded. compact(): minute buckets before `cutoff` (a local day boundary) merge
+  // into one row per tenant-local day, keyed at the day's first minute; windows of a day or
+  // longer are unions of local days, so their sums do not change. Returns rows removed.
+  size_t compact(std::string_view tenantId, UnixMillis cutoff, const date::time_zone* zone);
+  // Rows before `before` fold into one lifetime row per (resource, metric, user): lifetime
+  // totals stay exact, older windows lose their detail. Returns rows removed.
+  size_t retire(std::string_view tenantId, UnixMillis before);
+
   void putReservation(std::string_view tenantId, const Reservation& r);
   void deleteReservation(std::string_view tenantId, std::string_view id);
   std::vector<Reservation> loadReservations(std::string_view tenantId);
@@ -70,6 +81,8 @@ private:
   Statement insertReservation_;
   Statement deleteReservation_;
   Statement selectReservations_;
+  Statement selectOld_;
+  Statement deleteOld_;
 };
 
 }  // namespace tenantd
