@@ -193,9 +193,9 @@ TEST_CASE("Under socket activation tenantd serves the sockets systemd passes, by
                                                       {},
                                                       dir.file("out"),
                                                       dir.file("err")});
-  // The activator binds before it waits; once the socket file exists, a first connection makes
-  // it exec tenantd.
-  REQUIRE(waitForPath(rpcPath, 10s));
+  // The activator logs "Listening on …" after listen() on each socket (the http one last); then
+  // a first connection makes it exec tenantd. The socket file alone appears at bind(), too early.
+  REQUIRE(waitForFileText(dir.file("err"), "Listening on " + httpAddr, 10s));
   {
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
     sockaddr_un addr{};

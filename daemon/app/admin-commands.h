@@ -6,6 +6,7 @@
 #include "app/cli.h"
 #include "store/catalog.h"
 #include "util/clock.h"
+#include "util/log.h"
 
 #include <kj/memory.h>
 
@@ -24,6 +25,10 @@ int runTokenCreate(const Config& config, const Command& cmd, const Clock& clock,
 int runTokenRevoke(const Config& config, const Command& cmd, const Clock& clock, std::ostream& out,
                    std::ostream& err);
 int runCheckDb(const Config& config, std::ostream& out, std::ostream& err);
+int runKeysGenerate(const Command& cmd, std::ostream& out, std::ostream& err);
+int runKeysRotate(const Config& config, const Command& cmd, Log& log, std::ostream& out,
+                  std::ostream& err);
+int runSecretsVerify(const Config& config, Log& log, std::ostream& out, std::ostream& err);
 
 // Issues a token for `tenantId` and stores its hash. nullopt if the tenant does not exist.
 std::optional<IssuedToken> createToken(Catalog& catalog, std::string_view tenantId, Role role,

@@ -86,6 +86,18 @@ Command parseCommandLine(int argc, const char* const* argv) {
 
   auto* checkDb = app.add_subcommand("check-db", "Check the store's integrity and invariants");
 
+  auto* keys = app.add_subcommand("keys", "Master keys for tenant secrets");
+  keys->require_subcommand(1);
+  auto* keysGenerate = keys->add_subcommand("generate", "Write a new random key file (0600)");
+  keysGenerate->add_option("file", cmd.keyFile, "Path of the new key file")->required();
+  auto* keysRotate = keys->add_subcommand(
+      "rotate", "Re-seal every secret under a new key, in one transaction (offline)");
+  keysRotate->add_option("--new-key", cmd.keyFile, "The new key file")->required();
+  auto* secrets = app.add_subcommand("secrets", "Sealed tenant secrets (offline)");
+  secrets->require_subcommand(1);
+  auto* secretsVerify =
+      secrets->add_subcommand("verify", "Open every secret with the configured keys");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -120,6 +132,12 @@ Command parseCommandLine(int argc, const char* const* argv) {
     cmd.kind = CommandKind::TOKEN_REVOKE;
   else if (checkDb->parsed())
     cmd.kind = CommandKind::CHECK_DB;
+  else if (keysGenerate->parsed())
+    cmd.kind = CommandKind::KEYS_GENERATE;
+  else if (keysRotate->parsed())
+    cmd.kind = CommandKind::KEYS_ROTATE;
+  else if (secretsVerify->parsed())
+    cmd.kind = CommandKind::SECRETS_VERIFY;
   else
     cmd.kind = CommandKind::RUN_DAEMON;
   return cmd;

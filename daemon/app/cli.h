@@ -17,6 +17,9 @@ enum class CommandKind {
   TOKEN_CREATE,
   TOKEN_REVOKE,
   CHECK_DB,
+  KEYS_GENERATE,
+  KEYS_ROTATE,
+  SECRETS_VERIFY,
   EXIT,  // --help or --version handled; exit with `exitCode`.
 };
 
@@ -40,6 +43,8 @@ struct Command {
   std::string role = "admin";
   std::optional<int64_t> ttlSeconds;
   std::string tokenId;
+  // keys generate FILE / keys rotate --new-key FILE
+  std::string keyFile;
 };
 
 // Parses argv. On a usage error prints one line to stderr and returns EXIT with code 2; --help

@@ -1,14 +1,17 @@
 #include "daemon.h"
 
 #include "app/admin-commands.h"
+#include "app/key-source.h"
 #include "app/systemd.h"
 #include "app/version.h"
 #include "rest/limits-api.h"
+#include "rest/secrets-api.h"
 #include "rpc/sidecar.h"
 #include "rpc/unix-listener.h"
 #include "store/catalog.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <kj/debug.h>
@@ -56,6 +59,7 @@ void Daemon::start() {
 
   {
     auto db = openStore(config_);  // Creates and migrates; closed once state is loaded.
+    loadKeys(*db);
     if (config_.dev) setUpDemoTenant(*db);
     DbOptions writerOptions;
     writerOptions.open = DbOptions::Open::READ_WRITE;
@@ -64,6 +68,9 @@ void Daemon::start() {
     writer_ = kj::heap<Writer>(config_.databasePath(), writerOptions);
     batcher_ = kj::heap<UsageBatcher>(*writer_);
     limits_ = kj::heap<LimitsService>(*batcher_, *writer_, clock_, log_);
+    // Baseline first: a CLI change between here and the load below is then either loaded or
+    // seen as a change by the next probe, never missed.
+    dataVersion_ = probeDataVersion().wait(io_.waitScope);
     UnixMillis loadStart = clock_.now();
     limits_->loadAll(*db);
     auth_.replaceAll(Catalog(*db).listAllTokens());
@@ -72,6 +79,7 @@ void Daemon::start() {
                            std::to_string(clock_.now() - loadStart) + " ms");
   }
   rest_ = kj::heap<RestContext>(RestContext{auth_, *limits_, clock_, log_});
+  secrets_ = kj::heap<SecretsService>(*writer_, keyring_, clock_, log_, metrics_);
 
   KJ_ASSERT(uv_loop_init(&uvLoop_) == 0);
   uvLoopInitialised_ = true;
@@ -80,6 +88,13 @@ void Daemon::start() {
   router_.add("GET", "/healthz",
               [](const HttpRequest&) { return HttpResponse(200, R"({"status":"ok"})"); });
   addLimitsRoutes(router_, *rest_);
+  addSecretsRoutes(router_, *rest_, *secrets_);
+  addAuditRoutes(router_, *rest_, *secrets_);
+  router_.add("GET", "/metrics", [this](const HttpRequest&) {
+    HttpResponse r(200, metrics_.render());
+    r.contentType = "text/plain; version=0.0.4";
+    return r;
+  });
   HttpOptions httpOptions{config_.maxBodyBytes, config_.requestTimeoutMs};
   http_ = std::make_unique<HttpServer>(
       uvLoop_, httpOptions, [this](const HttpRequest& r) { return router_.handle(r); }, log_,
@@ -114,6 +129,29 @@ void Daemon::start() {
   });
   // Only now: every listener is bound and the store is open.
   notifySystemd("READY=1\nSTATUS=REST " + rest + " RPC " + config_.socketPath);
+}
+
+void Daemon::loadKeys(Db& db) {
+  auto loaded = loadKeyring(config_, log_);
+  if (auto* e = std::get_if<KeyError>(&loaded)) KJ_FAIL_REQUIRE(e->message);
+  keyring_ = std::move(std::get<Keyring>(loaded));
+  // Refuse a key that cannot open what the store holds, rather than fail at the first read.
+  Statement ids(db, "SELECT DISTINCT key_id FROM secrets");
+  while (ids.step()) {
+    std::string id = ids.columnText(0);
+    if (keyring_.find(id) == nullptr) {
+      std::string loadedIds;
+      for (auto& k : keyring_.ids()) loadedIds += (loadedIds.empty() ? "" : ", ") + k;
+      KJ_FAIL_REQUIRE("wrong master key: secrets in the store were sealed with key " + id +
+                      ", which is not loaded (loaded: " + loadedIds +
+                      "); check [secrets] key_file and previous_key_files");
+    }
+  }
+  if (!config_.dev) {
+    // No core dumps and no ptrace by other processes of our uid: key pages are excluded from
+    // dumps already (sodium_malloc), but plaintext passes through ordinary buffers.
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  }
 }
 
 void Daemon::setUpDemoTenant(Db& db) {
@@ -179,24 +217,25 @@ kj::Promise<void> Daemon::housekeepingLoop() {
   });
 }
 
+kj::Promise<int64_t> Daemon::probeDataVersion() {
+  return writer_->submit<int64_t>([](WriterContext& ctx) {
+    Statement version(ctx.db, "PRAGMA data_version");
+    KJ_ASSERT(version.step());
+    int64_t v = version.columnInt(0);
+    version.reset();
+    return v;
+  });
+}
+
 kj::Promise<void> Daemon::refreshCatalog() {
   // PRAGMA data_version on the writer's connection moves only when another connection (the
   // offline CLI) committed: a cheap probe every second, a reload only on change.
-  return writer_
-      ->submit<int64_t>([](WriterContext& ctx) {
-        Statement version(ctx.db, "PRAGMA data_version");
-        KJ_ASSERT(version.step());
-        int64_t v = version.columnInt(0);
-        version.reset();
-        return v;
-      })
-      .then([this](int64_t version) -> kj::Promise<void> {
-        bool first = dataVersion_ < 0;
-        bool changed = version != dataVersion_;
-        dataVersion_ = version;
-        if (first || !changed) return kj::READY_NOW;
-        return reloadCatalog();
-      });
+  return probeDataVersion().then([this](int64_t version) -> kj::Promise<void> {
+    bool changed = version != dataVersion_;
+    dataVersion_ = version;
+    if (!changed) return kj::READY_NOW;
+    return reloadCatalog();
+  });
 }
 
 kj::Promise<void> Daemon::reloadCatalog() {
@@ -300,8 +339,11 @@ void Daemon::drain() {
   }
   // RPC calls answer synchronously today: none is in flight between two loop turns.
   rpcServer_ = nullptr;
-  batcher_ = nullptr;  // Hands its last batch to the writer.
-  writer_ = nullptr;   // Commits every job already submitted, then closes the store.
+  // Every write already accepted reaches the writer and settles before the writer goes.
+  batcher_->idle().exclusiveJoin(timer.afterDelay(deadline)).wait(io_.waitScope);
+  batcher_ = nullptr;
+  secrets_ = nullptr;
+  writer_ = nullptr;  // Commits every job already submitted, then closes the store.
   if (drained) {
     http_ = nullptr;
   } else {

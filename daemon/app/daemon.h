@@ -9,12 +9,15 @@
 #include "http/server.h"
 #include "loop/uv-bridge.h"
 #include "rest/rest-context.h"
+#include "secrets/keyring.h"
 #include "service/auth.h"
 #include "service/limits-service.h"
+#include "service/secrets-service.h"
 #include "service/usage-batcher.h"
 #include "store/writer.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/metrics.h"
 
 #include <capnp/rpc-twoparty.h>
 #include <kj/async-io.h>
@@ -47,12 +50,14 @@ private:
   kj::Promise<Signal> nextSignal();
   void reload();
   void setUpDemoTenant(Db& db);
+  void loadKeys(Db& db);
   void startRpc(std::optional<int> activatedFd);
   kj::Promise<void> watchdogLoop(uint64_t intervalUsec);
   // Every second: expire reservations and track ids; pick up tenants and tokens that the
   // offline CLI changed in the store.
   kj::Promise<void> housekeepingLoop();
   kj::Promise<void> refreshCatalog();
+  kj::Promise<int64_t> probeDataVersion();
   kj::Promise<void> reloadCatalog();
   class TaskErrors final : public kj::TaskSet::ErrorHandler {
   public:
@@ -75,8 +80,11 @@ private:
   UnixMillis startedAt_;
   std::string demoBanner_;  // --dev only: printed once with the addresses.
 
+  Metrics metrics_;
+  Keyring keyring_;  // Read-only once loaded; the writer thread seals and opens with it.
   kj::Own<Writer> writer_;
   Auth auth_{clock_};
+  kj::Own<SecretsService> secrets_;
   kj::Own<UsageBatcher> batcher_;
   kj::Own<LimitsService> limits_;
   kj::Own<RestContext> rest_;

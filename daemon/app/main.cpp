@@ -28,6 +28,24 @@ int runDaemon(const Command& cmd, Config config, Log& log, const Clock& clock) {
   daemon.start();
   return daemon.serveUntilStopped();
 }
+
+int dispatch(const Command& cmd, const Config& config, Log& log, const Clock& clock) {
+  auto& out = std::cout;
+  auto& err = std::cerr;
+  switch (cmd.kind) {
+    case CommandKind::RUN_DAEMON: return runDaemon(cmd, config, log, clock);
+    case CommandKind::TENANT_CREATE: return runTenantCreate(config, cmd, clock, out, err);
+    case CommandKind::TENANT_LIST: return runTenantList(config, out);
+    case CommandKind::TOKEN_CREATE: return runTokenCreate(config, cmd, clock, out, err);
+    case CommandKind::TOKEN_REVOKE: return runTokenRevoke(config, cmd, clock, out, err);
+    case CommandKind::CHECK_DB: return runCheckDb(config, out, err);
+    case CommandKind::KEYS_GENERATE: return runKeysGenerate(cmd, out, err);
+    case CommandKind::KEYS_ROTATE: return runKeysRotate(config, cmd, log, out, err);
+    case CommandKind::SECRETS_VERIFY: return runSecretsVerify(config, log, out, err);
+    case CommandKind::EXIT: return cmd.exitCode;
+  }
+  return 1;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -37,7 +55,7 @@ int main(int argc, char** argv) {
     std::cerr << "tenantd: libsodium failed to initialise\n";
     return 1;
   }
-  umask(0077);  // The store holds token hashes and, later, sealed secrets: owner only.
+  umask(0077);  // The store holds token hashes and sealed secrets: owner only.
 
   Config config;
   try {
@@ -49,33 +67,13 @@ int main(int argc, char** argv) {
   Log log(Log::detectSink(), config.logLevel);
   SystemClock clock;
 
-  KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() {
-                 switch (cmd.kind) {
-                   case CommandKind::RUN_DAEMON:
-                     cmd.exitCode = runDaemon(cmd, config, log, clock);
-                     break;
-                   case CommandKind::TENANT_CREATE:
-                     cmd.exitCode = runTenantCreate(config, cmd, clock, std::cout, std::cerr);
-                     break;
-                   case CommandKind::TENANT_LIST:
-                     cmd.exitCode = runTenantList(config, std::cout);
-                     break;
-                   case CommandKind::TOKEN_CREATE:
-                     cmd.exitCode = runTokenCreate(config, cmd, clock, std::cout, std::cerr);
-                     break;
-                   case CommandKind::TOKEN_REVOKE:
-                     cmd.exitCode = runTokenRevoke(config, cmd, clock, std::cout, std::cerr);
-                     break;
-                   case CommandKind::CHECK_DB:
-                     cmd.exitCode = runCheckDb(config, std::cout, std::cerr);
-                     break;
-                   case CommandKind::EXIT: break;
-                 }
-               })) {
+  int exitCode = 1;
+  KJ_IF_MAYBE (e,
+               kj::runCatchingExceptions([&]() { exitCode = dispatch(cmd, config, log, clock); })) {
     // Startup and maintenance faults: one line with the reason, no stack of internals.
     log.error("main", e->getDescription().cStr());
     std::cerr << "tenantd: " << e->getDescription().cStr() << "\n";
     return 1;
   }
-  return cmd.exitCode;
+  return exitCode;
 }

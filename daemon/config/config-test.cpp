@@ -23,6 +23,9 @@ shutdown_timeout_ms = 2000
 sync = "full"
 busy_timeout_ms = 100
 retention_days = 0
+[secrets]
+key_file = "/etc/tenantd/master.key"
+previous_key_files = ["/etc/tenantd/old.key"]
 [http]
 max_body_bytes = 2048
 request_timeout_ms = 500
@@ -38,6 +41,8 @@ request_timeout_ms = 500
   CHECK(c.busyTimeoutMs == 100);
   CHECK(c.retentionDays == 0);
   CHECK(c.maxBodyBytes == 2048);
+  CHECK(c.keyFile == "/etc/tenantd/master.key");
+  CHECK(c.previousKeyFiles == std::vector<std::string>{"/etc/tenantd/old.key"});
   CHECK(c.requestTimeoutMs == 500);
 }
 

@@ -138,6 +138,24 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
               c.retentionDays = static_cast<int>(days);
             }},
        }},
+      {"secrets",
+       {
+           {"key_file",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.keyFile = require<std::string>(n, at, "a string");
+            }},
+           {"previous_key_files",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              auto* list = n.as_array();
+              if (list == nullptr) throw ConfigError(at + ": expected an array of paths");
+              c.previousKeyFiles.clear();
+              for (auto& item : *list) {
+                auto path = item.value<std::string>();
+                if (!path) throw ConfigError(at + ": expected an array of paths");
+                c.previousKeyFiles.push_back(*path);
+              }
+            }},
+       }},
       {"http",
        {
            {"max_body_bytes",

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tenantd {
 
@@ -29,6 +30,9 @@ struct Config {
   int retentionDays = 400;  // Usage detail kept; 0 keeps it forever. >= 400 covers year rules.
   uint64_t maxBodyBytes = 1 << 20;
   int requestTimeoutMs = 10000;
+  // Master keys for tenant secrets. A systemd credential named master.key wins over key_file.
+  std::string keyFile;
+  std::vector<std::string> previousKeyFiles;  // Still open older values, e.g. during rotation.
   int shutdownTimeoutMs = 4000;
 
   std::string databasePath() const { return dataDir + "/tenantd.db"; }

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <limits>
 #include <map>
 #include <random>
 
@@ -186,6 +187,33 @@ TEST_CASE("Reservations count across a window change and survive new rules") {
   CHECK(l.usage("", T0 + 5 * MIN)[0].reserved == 8);
   l.settle("r", T0 + 6 * MIN);
   CHECK(l.usage("", T0 + 6 * MIN)[0].reserved == 0);
+}
+
+TEST_CASE("Counters of users whose window has passed are pruned without changing answers") {
+  Limiter l = withRules({rule("api", "calls", Period::MINUTE, 5, GateAction::BLOCK, Scope::USER)});
+  for (int u = 0; u < 100; ++u) l.record("user" + std::to_string(u), "api", "calls", 1, T0, T0);
+  l.reserve({"r", "keep", "api", "calls", 2, T0 + DAY}, T0);
+  CHECK(l.userCounters() == 101);
+  CHECK(l.prune(T0 + 30'000) == 0);  // Same minute: nothing to forget.
+  CHECK(l.prune(T0 + MIN) == 100);   // The reservation holder stays.
+  CHECK(l.userCounters() == 1);
+  CHECK(l.usage("user7", T0 + MIN)[0].current == 0);
+  CHECK(l.usage("keep", T0 + MIN)[0].reserved == 2);
+}
+
+TEST_CASE("Huge amounts saturate instead of wrapping past the limit") {
+  Limiter l = withRules({rule("api", "calls", Period::DAY, 100)});
+  int64_t big = int64_t{1} << 53;
+  for (int i = 0; i < 2000; ++i) l.record("", "api", "calls", big, T0, T0);
+  CHECK(l.usage("", T0)[0].current == std::numeric_limits<int64_t>::max());
+  CHECK_FALSE(l.check({"", "api", "calls", big}, T0).allowed);
+}
+
+TEST_CASE("A wall clock stepped back does not reset the current window") {
+  Limiter l = withRules({rule("api", "calls", Period::MINUTE, 5)});
+  l.record("", "api", "calls", 5, T0 + 30'000, T0 + 30'000);
+  CHECK_FALSE(l.check({"", "api", "calls", 1}, T0 - 10'000).allowed);
+  CHECK(l.usage("", T0 + 30'000)[0].current == 5);
 }
 
 TEST_CASE("New rules start from the usage the store already holds") {

@@ -1,5 +1,7 @@
 #include "limiter.h"
 
+#include "saturating.h"
+
 #include <algorithm>
 
 namespace tenantd {
@@ -32,7 +34,8 @@ void Limiter::setRules(std::vector<Rule> rules, const std::vector<SeedUsage>& se
   resolveLimits();
   for (auto& s : seed) {
     if (s.rule >= states_.size()) continue;
-    if (Counter* c = counter(s.rule, s.userKey, now, true)) c->used += s.amount;
+    if (Counter* c = counter(s.rule, s.userKey, now, true))
+      c->used = saturatingAdd(c->used, s.amount);
   }
   for (auto& [id, r] : reservations_) applyReservation(r, +1, now);
 }
@@ -53,14 +56,15 @@ const std::vector<size_t>* Limiter::rulesFor(std::string_view resource,
 }
 
 void Limiter::roll(size_t i, std::string_view key, Counter& c, UnixMillis now) {
-  if (c.window.contains(now)) return;
+  // Never back into an earlier window: a wall clock stepped back keeps the current counts.
+  if (c.window.contains(now) || (c.window.end > c.window.start && now < c.window.start)) return;
   RuleState& s = states_[i];
   c.window = windowAt(rules_[i].period, now, zone_);
   c.used = 0;
   // Usage recorded ahead of time for this window now counts; what has passed is dropped.
   auto& pending = s.pending;
   for (auto& p : pending) {
-    if (p.userKey == key && c.window.contains(p.at)) c.used += p.amount;
+    if (p.userKey == key && c.window.contains(p.at)) c.used = saturatingAdd(c.used, p.amount);
   }
   pending.erase(
       std::remove_if(pending.begin(), pending.end(),
@@ -87,7 +91,7 @@ Limiter::Counter Limiter::wouldBe(size_t i, std::string_view key, UnixMillis now
   Counter c;
   c.window = windowAt(rules_[i].period, now, zone_);
   for (auto& p : states_[i].pending) {
-    if (p.userKey == key && c.window.contains(p.at)) c.used += p.amount;
+    if (p.userKey == key && c.window.contains(p.at)) c.used = saturatingAdd(c.used, p.amount);
   }
   return c;
 }
@@ -113,7 +117,7 @@ Decision Limiter::check(const UsageQuery& q, UnixMillis now) {
     const Rule& rule = rules_[i];
     if (!applies(rule, q.userId)) continue;
     RuleUsage u = usageAt(i, q.userId, now);
-    int64_t total = u.current + u.reserved + q.amount;
+    int64_t total = saturatingAdd(saturatingAdd(u.current, u.reserved), q.amount);
     bool over = total > u.limit;
     bool blocks = over && rule.gateAction == GateAction::BLOCK;
     if (blocks) d.allowed = false;
@@ -140,7 +144,7 @@ void Limiter::record(std::string_view userId, std::string_view resource, std::st
     std::string_view key = keyFor(rule, userId);
     Counter* c = counter(i, key, now, true);
     if (c->window.contains(at)) {
-      c->used += amount;
+      c->used = saturatingAdd(c->used, amount);
     } else if (at >= c->window.end) {
       states_[i].pending.push_back(Pending{std::string(key), at, amount});
     }
@@ -157,7 +161,7 @@ void Limiter::unrecord(std::string_view userId, std::string_view resource, std::
     std::string_view key = keyFor(rule, userId);
     Counter* c = counter(i, key, now, true);
     if (c->window.contains(at)) {
-      c->used -= amount;
+      c->used = saturatingAdd(c->used, -amount);
     } else if (at >= c->window.end) {
       auto& pending = states_[i].pending;
       auto it = std::find_if(pending.begin(), pending.end(), [&](const Pending& p) {
@@ -183,7 +187,7 @@ void Limiter::applyReservation(const Reservation& r, int64_t sign, UnixMillis no
   for (size_t i : *indices) {
     if (!applies(rules_[i], r.userId)) continue;
     Counter* c = counter(i, keyFor(rules_[i], r.userId), now, true);
-    c->reserved += sign * r.amount;
+    c->reserved = saturatingAdd(c->reserved, sign * r.amount);
   }
 }
 
@@ -227,6 +231,30 @@ std::vector<Reservation> Limiter::expire(UnixMillis now) {
     }
   }
   return out;
+}
+
+size_t Limiter::prune(UnixMillis now) {
+  size_t dropped = 0;
+  for (size_t i = 0; i < states_.size(); ++i) {
+    RuleState& s = states_[i];
+    for (auto it = s.users.begin(); it != s.users.end();) {
+      // A user whose window has passed and who holds nothing counts zero: forget them.
+      if (it->second.window.end <= now && it->second.reserved == 0) {
+        it = s.users.erase(it);
+        ++dropped;
+      } else {
+        ++it;
+      }
+    }
+    UnixMillis currentStart = windowAt(rules_[i].period, now, zone_).start;
+    auto& pending = s.pending;
+    size_t before = pending.size();
+    pending.erase(std::remove_if(pending.begin(), pending.end(),
+                                 [&](const Pending& p) { return p.at < currentStart; }),
+                  pending.end());
+    dropped += before - pending.size();
+  }
+  return dropped;
 }
 
 std::vector<RuleUsage> Limiter::usage(std::string_view userId, UnixMillis now) {

@@ -89,6 +89,14 @@ public:
   // Removes and returns reservations whose expiresAt <= now.
   std::vector<Reservation> expire(UnixMillis now);
   size_t openReservations() const { return reservations_.size(); }
+  // Forgets per-user counters whose window has passed (they count zero) and pending usage whose
+  // window is gone, so a stream of one-off user ids cannot grow memory without bound.
+  size_t prune(UnixMillis now);
+  size_t userCounters() const {
+    size_t n = 0;
+    for (auto& s : states_) n += s.users.size();
+    return n;
+  }
 
   // One row per rule that applies to `userId` (user-scoped rules need a userId).
   std::vector<RuleUsage> usage(std::string_view userId, UnixMillis now);

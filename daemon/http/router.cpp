@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
+
 namespace tenantd {
 
 HttpResponse errorResponse(int status, std::string_view code, std::string_view message,
@@ -15,18 +17,67 @@ void Router::add(std::string method, std::string path, Route route) {
   routes_[std::move(path)][std::move(method)] = kj::mv(route);
 }
 
+void Router::addWithParam(std::string method, std::string prefix, ParamRoute route) {
+  paramRoutes_[std::move(prefix)][std::move(method)] = kj::mv(route);
+}
+
+namespace {
+int hexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::optional<std::string> percentDecode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    if (i + 2 >= s.size() || hexDigit(s[i + 1]) < 0 || hexDigit(s[i + 2]) < 0) return std::nullopt;
+    out += static_cast<char>(hexDigit(s[i + 1]) * 16 + hexDigit(s[i + 2]));
+    i += 2;
+  }
+  return out;
+}
+
+HttpResponse methodNotAllowed(std::string allow) {
+  auto response = errorResponse(405, "method_not_allowed", "method not allowed on this endpoint");
+  response.headers.emplace_back("allow", std::move(allow));
+  return response;
+}
+}  // namespace
+
 HttpResult Router::handle(const HttpRequest& request) {
   auto byPath = routes_.find(request.path);
-  if (byPath == routes_.end()) return errorResponse(404, "not_found", "no such endpoint");
+  if (byPath == routes_.end()) {
+    for (auto& [prefix, methods] : paramRoutes_) {
+      if (request.path.size() <= prefix.size() || request.path.substr(0, prefix.size()) != prefix) {
+        continue;
+      }
+      std::string_view segment = request.path.substr(prefix.size());
+      if (segment.find('/') != std::string_view::npos) continue;
+      auto method = methods.find(std::string(request.method));
+      if (method == methods.end()) {
+        std::string allow;
+        for (auto& [m, route] : methods) allow += (allow.empty() ? "" : ", ") + m;
+        return methodNotAllowed(allow);
+      }
+      auto decoded = percentDecode(segment);
+      if (!decoded) return errorResponse(400, "invalid_request", "bad percent-encoding in path");
+      return method->second(request, *decoded);
+    }
+    return errorResponse(404, "not_found", "no such endpoint");
+  }
   auto byMethod = byPath->second.find(std::string(request.method));
   if (byMethod == byPath->second.end()) {
     std::string allow;
     for (auto& [method, route] : byPath->second) {
       allow += (allow.empty() ? "" : ", ") + method;
     }
-    auto response = errorResponse(405, "method_not_allowed", "method not allowed on this endpoint");
-    response.headers.emplace_back("allow", allow);
-    return response;
+    return methodNotAllowed(allow);
   }
   return byMethod->second(request);
 }

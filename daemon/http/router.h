@@ -18,11 +18,16 @@ public:
   using Route = kj::Function<HttpResult(const HttpRequest&)>;
 
   void add(std::string method, std::string path, Route route);
+  // Routes "<prefix><one segment>", e.g. prefix "/tenant/secrets/" for DELETE /tenant/secrets/KEY;
+  // the handler gets the percent-decoded segment.
+  using ParamRoute = kj::Function<HttpResult(const HttpRequest&, std::string_view param)>;
+  void addWithParam(std::string method, std::string prefix, ParamRoute route);
   HttpResult handle(const HttpRequest& request);
 
 private:
   // path -> method -> route. Few routes: a map is plenty and keeps Allow sorted.
   std::map<std::string, std::map<std::string, Route>, std::less<>> routes_;
+  std::map<std::string, std::map<std::string, ParamRoute>, std::less<>> paramRoutes_;
 };
 
 }  // namespace tenantd

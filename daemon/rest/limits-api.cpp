@@ -43,10 +43,20 @@ std::optional<HttpResponse> checkNames(const UsageRequest& u) {
 }
 
 // ISO-8601 ("2024-01-01T10:00:00Z", "...T10:00:00.250+02:00") or Unix milliseconds.
+// Earlier than 2000-01-01 is refused: such usage belongs to no window that matters, and the
+// bound keeps bucket arithmetic far from the int64 edges.
 std::optional<UnixMillis> parseTimestamp(const nlohmann::json& v) {
-  if (v.is_number_integer()) return v.get<int64_t>();
-  if (!v.is_string()) return std::nullopt;
-  return parseIso8601(v.get_ref<const std::string&>());
+  constexpr UnixMillis YEAR_2000 = 946684800000;
+  std::optional<UnixMillis> t;
+  if (v.is_number_unsigned()) {
+    if (v.get<uint64_t>() <= uint64_t(INT64_MAX)) t = v.get<int64_t>();
+  } else if (v.is_number_integer()) {
+    t = v.get<int64_t>();
+  } else if (v.is_string()) {
+    t = parseIso8601(v.get_ref<const std::string&>());
+  }
+  if (t && *t < YEAR_2000) return std::nullopt;
+  return t;
 }
 
 // Runs a store-backed operation and maps its failure to 503: such a request changed nothing.
@@ -58,12 +68,6 @@ kj::Promise<HttpResponse> whenCommitted(kj::Promise<T> promise, F onSuccess, Log
   });
 }
 
-#define TAKE_OR_RETURN(var, expr)                              \
-  auto var##Result = (expr);                                   \
-  if (auto* error = std::get_if<HttpResponse>(&var##Result)) { \
-    return std::move(*error);                                  \
-  }                                                            \
-  auto& var = std::get<0>(var##Result)
 }  // namespace
 
 nlohmann::json decisionToJson(const Decision& d) {
@@ -114,7 +118,7 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     TenantState& tenant = caller.tenant;
     std::string tokenId = caller.principal.tokenId;
     return whenCommitted(
-        ctx.limits.putRules(tenant, std::get<std::vector<Rule>>(std::move(parsed))),
+        ctx.limits.putRules(tenant, std::get<std::vector<Rule>>(std::move(parsed)), tokenId),
         [&ctx, &tenant, tokenId](std::optional<int64_t> version) {
           if (!version) {
             return errorResponse(409, "conflict", "another update of these limits is in progress");

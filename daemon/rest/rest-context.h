@@ -36,6 +36,14 @@ std::variant<Caller, HttpResponse> authorize(RestContext& ctx, const HttpRequest
 // The body as a JSON value: 415 if a Content-Type other than JSON is declared, 400 if malformed.
 std::variant<nlohmann::json, HttpResponse> parseJsonBody(const HttpRequest& request);
 
+// Unwraps a std::variant<T, HttpResponse>: binds `var` to the T, or returns the response.
+#define TAKE_OR_RETURN(var, expr)                              \
+  auto var##Result = (expr);                                   \
+  if (auto* error = std::get_if<HttpResponse>(&var##Result)) { \
+    return std::move(*error);                                  \
+  }                                                            \
+  auto& var = std::get<0>(var##Result)
+
 // The first value of `name` in a query string, percent-decoded ('+' is a space).
 std::optional<std::string> queryParam(std::string_view query, std::string_view name);
 

@@ -127,10 +127,14 @@ kj::Promise<TrackResult> LimitsService::track(TenantState& t, TrackRequest reque
   }
   recordUsage(t, request.usage, at, now);
   auto& u = request.usage;
-  kj::Promise<void> committed =
-      batcher_.add(StoreOp::usage(t.info.id, u.userId, u.resource, u.metric, u.amount, at));
+  // Usage and its idempotency id land together or not at all.
+  std::vector<StoreOp> ops;
+  ops.push_back(StoreOp::usage(t.info.id, u.userId, u.resource, u.metric, u.amount, at));
   if (!request.id.empty()) {
-    committed = batcher_.add(StoreOp::trackId(t.info.id, request.id, now + DEDUPE_WINDOW_MS));
+    ops.push_back(StoreOp::trackId(t.info.id, request.id, now + DEDUPE_WINDOW_MS));
+  }
+  kj::Promise<void> committed = batcher_.addAll(std::move(ops));
+  if (!request.id.empty()) {
     auto forked = committed.fork();
     committed = forked.addBranch();
     t.committingIds.emplace(request.id, kj::mv(forked));
@@ -199,12 +203,15 @@ kj::Promise<std::optional<TrackResult>> LimitsService::commit(TenantState& t,
   auto settled = t.limiter.settle(reservationId, now);
   if (!settled) return std::optional<TrackResult>();
   UsageRequest usage{settled->userId, settled->resource, settled->metric, actualAmount};
-  kj::Promise<void> committed = batcher_.add(StoreOp::deleteReservation(t.info.id, reservationId));
+  // The reservation goes and its actual usage lands together, or neither does.
+  std::vector<StoreOp> ops;
+  ops.push_back(StoreOp::deleteReservation(t.info.id, reservationId));
   if (actualAmount > 0) {
     recordUsage(t, usage, now, now);
-    committed = batcher_.add(
+    ops.push_back(
         StoreOp::usage(t.info.id, usage.userId, usage.resource, usage.metric, actualAmount, now));
   }
+  kj::Promise<void> committed = batcher_.addAll(std::move(ops));
   return committed.then(
       [this, &t, usage]() -> std::optional<TrackResult> {
         return TrackResult{
@@ -232,8 +239,8 @@ std::vector<RuleUsage> LimitsService::usage(TenantState& t, std::string_view use
   return t.limiter.usage(userId, clock_.now());
 }
 
-kj::Promise<std::optional<int64_t>> LimitsService::putRules(TenantState& t,
-                                                            std::vector<Rule> rules) {
+kj::Promise<std::optional<int64_t>> LimitsService::putRules(TenantState& t, std::vector<Rule> rules,
+                                                            std::string actor) {
   if (t.sinceRulesSnapshot) return std::optional<int64_t>();
   std::string json = rulesToJson(rules).dump();
   std::set<std::pair<std::string, std::string>> metrics;
@@ -250,9 +257,11 @@ kj::Promise<std::optional<int64_t>> LimitsService::putRules(TenantState& t,
   std::string tenantId = t.info.id;
   const date::time_zone* zone = t.zone;
   return writer_
-      .submit<Snapshot>([tenantId, json, metrics, rules, snapshotAt, zone](WriterContext& ctx) {
+      .submit<Snapshot>([tenantId, json, metrics, rules, snapshotAt, zone,
+                         actor](WriterContext& ctx) {
         Snapshot s;
         s.version = ctx.usage().putRules(tenantId, json, snapshotAt);
+        ctx.secrets().audit({0, tenantId, snapshotAt, actor, "limits.put", "limits", s.version});
         for (auto& [resource, metric] : metrics) {
           UnixMillis from = std::numeric_limits<int64_t>::max();
           for (auto& r : rules) {
@@ -312,7 +321,9 @@ kj::Promise<size_t> LimitsService::maintainStorage(int retentionDays) {
 
 void LimitsService::expire() {
   UnixMillis now = clock_.now();
+  bool prune = ++expireCalls_ % 60 == 0;
   for (auto& [id, t] : tenants_) {
+    if (prune) t->limiter.prune(now);
     for (auto& r : t->limiter.expire(now)) {
       batcher_.add(StoreOp::deleteReservation(id, r.id)).detach([this](kj::Exception&& e) {
         log_.warn("limits", std::string("could not delete an expired reservation: ") +

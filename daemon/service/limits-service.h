@@ -103,7 +103,8 @@ public:
 
   // Validated rules replace the tenant's list atomically; resolves with the new version, or
   // nullopt if another update of this tenant's rules is still being installed.
-  kj::Promise<std::optional<int64_t>> putRules(TenantState& t, std::vector<Rule> rules);
+  kj::Promise<std::optional<int64_t>> putRules(TenantState& t, std::vector<Rule> rules,
+                                               std::string actor);
 
   // Periodic housekeeping: expire reservations and idempotency keys (memory and store).
   void expire();
@@ -121,6 +122,7 @@ private:
   const Clock& clock_;
   Log& log_;
   std::unordered_map<std::string, std::unique_ptr<TenantState>> tenants_;
+  uint64_t expireCalls_ = 0;
 };
 
 }  // namespace tenantd

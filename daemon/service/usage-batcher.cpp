@@ -1,5 +1,7 @@
 #include "usage-batcher.h"
 
+#include <kj/debug.h>
+
 namespace tenantd {
 
 StoreOp StoreOp::usage(std::string tenantId, std::string_view userId, std::string_view resource,
@@ -36,59 +38,115 @@ StoreOp StoreOp::deleteReservation(std::string tenantId, std::string_view id) {
 UsageBatcher::UsageBatcher(Writer& writer) : writer_(writer) {}
 
 UsageBatcher::~UsageBatcher() noexcept(false) {
-  if (!pending_.empty()) flush();
+  // The owner waits for idle() first; anything still here would be cancelled with tasks_.
+  KJ_ASSERT(pending_.empty(), "UsageBatcher destroyed with writes never handed to the writer") {
+    break;
+  }
 }
 
 kj::Promise<void> UsageBatcher::add(StoreOp op) {
-  if (pending_.empty()) {
-    auto paf = kj::newPromiseAndFulfiller<void>();
-    committed_ = paf.promise.fork();
-    fulfiller_ = kj::mv(paf.fulfiller);
+  std::vector<StoreOp> ops;
+  ops.push_back(std::move(op));
+  return addAll(std::move(ops));
+}
+
+kj::Promise<void> UsageBatcher::addAll(std::vector<StoreOp> ops) {
+  auto paf = kj::newPromiseAndFulfiller<void>();
+  pending_.push_back(Caller{std::move(ops), kj::mv(paf.fulfiller)});
+  if (pending_.size() >= MAX_BATCH) {
+    flush();
+  } else if (!flushScheduled_) {
+    flushScheduled_ = true;
     // evalLater, not evalLast: a saturated loop never drains its queue, and evalLast would
-    // then wait forever. Requests that arrive in the same uv pass or kj turn share a batch.
-    tasks_.add(kj::evalLater([this]() { flush(); }));
+    // then wait forever. Requests of the same uv pass or kj turn share a batch.
+    tasks_.add(kj::evalLater([this]() {
+      flushScheduled_ = false;
+      flush();
+    }));
   }
-  pending_.push_back(std::move(op));
-  KJ_IF_MAYBE (c, committed_) {
-    auto branch = c->addBranch();
-    if (pending_.size() >= MAX_BATCH) flush();
-    return branch;
-  }
-  KJ_UNREACHABLE;
+  return kj::mv(paf.promise);
 }
 
 void UsageBatcher::flush() {
   if (pending_.empty()) return;
-  auto ops = std::move(pending_);
+  auto callers = std::make_shared<std::vector<Caller>>(std::move(pending_));
   pending_.clear();
-  auto fulfiller = kj::mv(fulfiller_);
-  committed_ = nullptr;
+  std::vector<std::vector<StoreOp>> work;
+  for (auto& c : *callers) work.push_back(std::move(c.ops));
   ++batches_;
-  tasks_.add(
-      writer_
-          .submit<void>([ops = std::move(ops)](WriterContext& ctx) {
-            auto& store = ctx.usage();
-            for (auto& op : ops) {
-              switch (op.kind) {
-                case StoreOp::Kind::USAGE:
-                  store.addUsage(op.tenantId, op.resource, op.metric, op.userId, op.at, op.amount);
-                  break;
-                case StoreOp::Kind::TRACK_ID:
-                  store.rememberTrackId(op.tenantId, op.id, op.at);
-                  break;
-                case StoreOp::Kind::PUT_RESERVATION:
-                  store.putReservation(op.tenantId, Reservation{op.id, op.userId, op.resource,
+  ++inFlight_;
+  // Per caller: "" if applied, else why not. The job's own promise fails only if the commit
+  // does, and then every caller fails.
+  auto applied =
+      writer_.submit<std::vector<std::string>>([work = std::move(work)](WriterContext& ctx) {
+        auto& store = ctx.usage();
+        Statement savepoint(ctx.db, "SAVEPOINT op");
+        Statement release(ctx.db, "RELEASE op");
+        Statement rollback(ctx.db, "ROLLBACK TO op");
+        std::vector<std::string> outcome(work.size());
+        for (size_t i = 0; i < work.size(); ++i) {
+          savepoint.run();
+          KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() {
+                         for (auto& op : work[i]) {
+                           switch (op.kind) {
+                             case StoreOp::Kind::USAGE:
+                               store.addUsage(op.tenantId, op.resource, op.metric, op.userId, op.at,
+                                              op.amount);
+                               break;
+                             case StoreOp::Kind::TRACK_ID:
+                               store.rememberTrackId(op.tenantId, op.id, op.at);
+                               break;
+                             case StoreOp::Kind::PUT_RESERVATION:
+                               store.putReservation(op.tenantId,
+                                                    Reservation{op.id, op.userId, op.resource,
                                                                 op.metric, op.amount, op.at});
-                  break;
-                case StoreOp::Kind::DELETE_RESERVATION:
-                  store.deleteReservation(op.tenantId, op.id);
-                  break;
-              }
-            }
-          })
-          .then([f = fulfiller.get()]() { f->fulfill(); },
-                [f = fulfiller.get()](kj::Exception&& e) { f->reject(kj::mv(e)); })
-          .attach(kj::mv(fulfiller)));
+                               break;
+                             case StoreOp::Kind::DELETE_RESERVATION:
+                               store.deleteReservation(op.tenantId, op.id);
+                               break;
+                           }
+                         }
+                       })) {
+            rollback.run();
+            outcome[i] = e->getDescription().cStr();
+            if (outcome[i].empty()) outcome[i] = "store write failed";
+          }
+          release.run();
+        }
+        return outcome;
+      });
+  tasks_.add(applied
+                 .then(
+                     [callers](std::vector<std::string> outcome) {
+                       for (size_t i = 0; i < callers->size(); ++i) {
+                         auto& done = (*callers)[i].done;
+                         if (outcome[i].empty()) {
+                           done->fulfill();
+                         } else {
+                           done->reject(KJ_EXCEPTION(FAILED, outcome[i]));
+                         }
+                       }
+                     },
+                     [callers](kj::Exception&& e) {
+                       for (auto& c : *callers) c.done->reject(kj::cp(e));
+                     })
+                 .then([this]() { settled(); }));
+}
+
+void UsageBatcher::settled() {
+  --inFlight_;
+  if (inFlight_ == 0 && pending_.empty()) {
+    for (auto& w : idleWaiters_) w->fulfill();
+    idleWaiters_.clear();
+  }
+}
+
+kj::Promise<void> UsageBatcher::idle() {
+  flush();
+  if (inFlight_ == 0) return kj::READY_NOW;
+  auto paf = kj::newPromiseAndFulfiller<void>();
+  idleWaiters_.add(kj::mv(paf.fulfiller));
+  return kj::mv(paf.promise);
 }
 
 }  // namespace tenantd

@@ -1,11 +1,13 @@
 #pragma once
 // Collects the store writes of one event-loop turn (usage, track ids, reservations) and hands
-// them to the writer as one job: one savepoint and one cross-thread hop for many requests. Every
-// caller's promise resolves after the commit that holds its write, or rejects if it failed.
+// them to the writer as one job: one cross-thread hop and one commit for many requests. Each
+// caller's writes run in their own savepoint, so one that fails is refused alone; every
+// caller's promise resolves after the commit that holds its writes, or rejects.
 
 #include "store/writer.h"
 
 #include <kj/async.h>
+#include <kj/vector.h>
 
 #include <string>
 #include <vector>
@@ -30,28 +32,38 @@ struct StoreOp {
 
 class UsageBatcher {
 public:
-  static constexpr size_t MAX_BATCH = 8192;
+  static constexpr size_t MAX_BATCH = 8192;  // Callers per writer job.
 
   explicit UsageBatcher(Writer& writer);
   ~UsageBatcher() noexcept(false);
   KJ_DISALLOW_COPY(UsageBatcher);
 
   kj::Promise<void> add(StoreOp op);
+  // All of `ops` land together or not at all (one savepoint, one batch).
+  kj::Promise<void> addAll(std::vector<StoreOp> ops);
   // Hands what is pending to the writer now, ahead of any job submitted after this call.
   void flushNow() { flush(); }
+  // Resolves once nothing is pending and every batch handed to the writer has settled.
+  kj::Promise<void> idle();
   uint64_t batches() const { return batches_; }
 
 private:
+  struct Caller {
+    std::vector<StoreOp> ops;
+    kj::Own<kj::PromiseFulfiller<void>> done;
+  };
   class ErrorHandler final : public kj::TaskSet::ErrorHandler {
   public:
     void taskFailed(kj::Exception&&) override {}  // Failures reach each caller's promise.
   };
   void flush();
+  void settled();
 
   Writer& writer_;
-  std::vector<StoreOp> pending_;
-  kj::Maybe<kj::ForkedPromise<void>> committed_;
-  kj::Own<kj::PromiseFulfiller<void>> fulfiller_;
+  std::vector<Caller> pending_;
+  bool flushScheduled_ = false;
+  size_t inFlight_ = 0;
+  kj::Vector<kj::Own<kj::PromiseFulfiller<void>>> idleWaiters_;
   uint64_t batches_ = 0;
   ErrorHandler errorHandler_;
   kj::TaskSet tasks_{errorHandler_};

@@ -66,6 +66,32 @@ const Migration MIGRATIONS[] = {
         PRIMARY KEY (tenant_id, id)
       ) STRICT, WITHOUT ROWID;
     )sql"},
+    {3, R"sql(
+      -- Tenant secrets, sealed (secrets/sealer.h). Only the latest version of a name is kept:
+      -- superseded values are not left decryptable. key_id names the master key that sealed it.
+      CREATE TABLE secrets (
+        tenant_id   TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        name        TEXT NOT NULL,
+        version     INTEGER NOT NULL CHECK (version >= 1),
+        key_id      TEXT NOT NULL,
+        nonce       BLOB NOT NULL,
+        ciphertext  BLOB NOT NULL,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER,
+        PRIMARY KEY (tenant_id, name)
+      ) STRICT, WITHOUT ROWID;
+      -- Every change: when, who (token id or peer, never a token), what, the new version.
+      CREATE TABLE audit (
+        id          INTEGER PRIMARY KEY,
+        tenant_id   TEXT NOT NULL,
+        at          INTEGER NOT NULL,
+        actor       TEXT NOT NULL,
+        action      TEXT NOT NULL,
+        target      TEXT NOT NULL,
+        version     INTEGER
+      ) STRICT;
+      CREATE INDEX audit_by_tenant ON audit(tenant_id, id);
+    )sql"},
 };
 }  // namespace
 

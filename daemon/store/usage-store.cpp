@@ -1,5 +1,7 @@
 #include "usage-store.h"
 
+#include "core/saturating.h"
+
 #include <kj/debug.h>
 
 #include <map>
@@ -12,7 +14,9 @@ UsageStore::UsageStore(Db& db)
       upsertUsage_(db,
                    "INSERT INTO usage (tenant_id, resource, metric, user_id, bucket, amount) "
                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO UPDATE "
-                   "SET amount = amount + excluded.amount"),
+                   // Saturating: a sum past int64 would turn REAL and fail the STRICT column.
+                   "SET amount = CASE WHEN amount > 9223372036854775807 - excluded.amount "
+                   "THEN 9223372036854775807 ELSE amount + excluded.amount END"),
       upsertTrackId_(db,
                      "INSERT INTO track_ids (tenant_id, id, expires_at) VALUES (?1, ?2, ?3) "
                      "ON CONFLICT DO UPDATE SET expires_at = excluded.expires_at"),
@@ -111,8 +115,9 @@ size_t UsageStore::compact(std::string_view tenantId, UnixMillis cutoff,
   selectOld_.bind(1, tenantId).bind(2, LIFETIME_BASE_BUCKET).bind(3, cutoff);
   while (selectOld_.step()) {
     UnixMillis day = windowAt(Period::DAY, selectOld_.columnInt(3), zone).start;
-    days[BucketKey{selectOld_.columnText(0), selectOld_.columnText(1), selectOld_.columnText(2),
-                   minuteBucket(day)}] += selectOld_.columnInt(4);
+    int64_t& sum = days[BucketKey{selectOld_.columnText(0), selectOld_.columnText(1),
+                                  selectOld_.columnText(2), minuteBucket(day)}];
+    sum = saturatingAdd(sum, selectOld_.columnInt(4));
     ++rows;
   }
   if (rows == days.size()) return 0;  // Already one row per day.
@@ -129,8 +134,9 @@ size_t UsageStore::retire(std::string_view tenantId, UnixMillis before) {
   size_t rows = 0;
   selectOld_.bind(1, tenantId).bind(2, LIFETIME_BASE_BUCKET).bind(3, before);
   while (selectOld_.step()) {
-    totals[BucketKey{selectOld_.columnText(0), selectOld_.columnText(1), selectOld_.columnText(2),
-                     LIFETIME_BASE_BUCKET}] += selectOld_.columnInt(4);
+    int64_t& sum = totals[BucketKey{selectOld_.columnText(0), selectOld_.columnText(1),
+                                    selectOld_.columnText(2), LIFETIME_BASE_BUCKET}];
+    sum = saturatingAdd(sum, selectOld_.columnInt(4));
     ++rows;
   }
   if (rows == 0) return 0;

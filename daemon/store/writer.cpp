@@ -75,8 +75,14 @@ void Writer::threadMain(std::string path, DbOptions options) {
 
 void Writer::runJob(kj::FunctionParam<void()> body) {
   KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() { body(); })) {
-    db_->exec("ROLLBACK TO job");
-    db_->exec("RELEASE job");
+    if (sqlite3_get_autocommit(db_->handle()) != 0) {
+      // SQLite rolled the whole transaction back (disk full, I/O error): every job of this
+      // batch is lost, not just this one. Fail them all; the next job opens a new transaction.
+      failBatch(kj::cp(*e));
+    } else {
+      db_->exec("ROLLBACK TO job");
+      db_->exec("RELEASE job");
+    }
     kj::throwFatalException(kj::mv(*e));
   }
   db_->exec("RELEASE job");
@@ -106,12 +112,22 @@ kj::Promise<void> Writer::afterJob(Batch& batch) {
   return committed;
 }
 
+void Writer::failBatch(kj::Exception error) {
+  KJ_IF_MAYBE (b, batch_) {
+    auto batch = kj::mv(*b);
+    batch_ = nullptr;
+    batch->fulfiller->reject(kj::mv(error));
+  }
+}
+
 void Writer::commitBatch() {
   KJ_IF_MAYBE (b, batch_) {
     auto batch = kj::mv(*b);
     batch_ = nullptr;
     KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() { db_->exec("COMMIT"); })) {
-      sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+      if (sqlite3_get_autocommit(db_->handle()) == 0) {
+        sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+      }
       batch->fulfiller->reject(kj::mv(*e));
     } else {
       commits_.fetch_add(1);

@@ -9,6 +9,7 @@
 // are pending. Under load batches grow by themselves; an idle writer commits each job at once.
 
 #include "catalog.h"
+#include "secret-store.h"
 #include "sqlite.h"
 #include "usage-store.h"
 
@@ -38,8 +39,13 @@ public:
     if (catalog_.get() == nullptr) catalog_ = kj::heap<Catalog>(db);
     return *catalog_;
   }
+  SecretStore& secrets() {
+    if (secrets_.get() == nullptr) secrets_ = kj::heap<SecretStore>(db);
+    return *secrets_;
+  }
 
 private:
+  kj::Own<SecretStore> secrets_;
   kj::Own<UsageStore> usage_;
   kj::Own<Catalog> catalog_;
 };
@@ -101,6 +107,7 @@ private:
   Batch& openBatch();
   kj::Promise<void> afterJob(Batch& batch);
   void commitBatch();
+  void failBatch(kj::Exception error);
 
   kj::Own<Db> db_;  // Writer thread only, like everything down to started_.
   kj::Own<WriterContext> context_;

@@ -105,15 +105,16 @@ std::optional<int> Process::waitForExit(std::chrono::milliseconds deadline) {
   return 128 + WTERMSIG(status);
 }
 
-bool waitForPath(const std::string& path, std::chrono::milliseconds deadline) {
+bool waitForFileText(const std::string& path, const std::string& needle,
+                     std::chrono::milliseconds deadline) {
   auto until = deadlineFrom(deadline);
   std::string dir = path.substr(0, path.rfind('/'));
   int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
   if (fd < 0) throw std::runtime_error("inotify_init1 failed");
-  inotify_add_watch(fd, dir.c_str(), IN_CREATE | IN_MOVED_TO);
+  inotify_add_watch(fd, dir.c_str(), IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE);
   bool found = false;
-  // Check after adding the watch, so a file created in between is not missed.
-  while (!(found = access(path.c_str(), F_OK) == 0)) {
+  // Check after adding the watch, so text written in between is not missed.
+  while (!(found = readFile(path).find(needle) != std::string::npos)) {
     pollfd pfd{fd, POLLIN, 0};
     if (poll(&pfd, 1, remainingMs(until)) <= 0) break;
     char buf[4096];

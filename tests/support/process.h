@@ -15,8 +15,9 @@ namespace tenantd::testing {
 
 std::string readFile(const std::string& path);
 
-// Waits (inotify on the parent directory) until `path` exists; false at the deadline.
-bool waitForPath(const std::string& path, std::chrono::milliseconds deadline);
+// Waits (inotify) until the file at `path` contains `needle`; false at the deadline.
+bool waitForFileText(const std::string& path, const std::string& needle,
+                     std::chrono::milliseconds deadline);
 
 class Process {
 public:

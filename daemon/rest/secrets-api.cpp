@@ -1,0 +1,119 @@
+#include "secrets-api.h"
+
+#include "util/iso8601.h"
+
+#include <sodium.h>
+
+namespace tenantd {
+
+namespace {
+template <typename T, typename F>
+kj::Promise<HttpResponse> whenDone(kj::Promise<T> promise, F onSuccess, Log& log) {
+  return promise.then(kj::mv(onSuccess), [&log](kj::Exception&& e) {
+    log.error("secrets", std::string("store failed: ") + e.getDescription().cStr());
+    return storeUnavailable();
+  });
+}
+
+}  // namespace
+
+void addSecretsRoutes(Router& router, RestContext& ctx, SecretsService& secrets) {
+  router.add("GET", "/tenant/secrets", [&ctx, &secrets](const HttpRequest& r) -> HttpResult {
+    TAKE_OR_RETURN(caller, authorize(ctx, r, Access::READ));
+    return whenDone(
+        secrets.list(caller.tenant.info.id),
+        [](std::vector<std::string> names) {
+          return jsonResponse(200, {{"secrets", names}});
+        },
+        ctx.log);
+  });
+
+  router.add("POST", "/tenant/secrets", [&ctx, &secrets](const HttpRequest& r) -> HttpResult {
+    TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
+    TAKE_OR_RETURN(doc, parseJsonBody(r));
+    // The request body held the plaintext; it is not needed past this point.
+    auto wipeBody =
+        kj::defer([&r]() { sodium_memzero(const_cast<char*>(r.body.data()), r.body.size()); });
+    FieldReader in(doc);
+    auto name = in.string("key", true, 128);
+    const nlohmann::json* value = in.raw("value");
+    const nlohmann::json* expires = in.raw("expiresAt");
+    auto wipeValue = kj::defer([value]() {
+      if (value != nullptr && value->is_string()) {
+        auto& s = const_cast<std::string&>(value->get_ref<const std::string&>());
+        sodium_memzero(s.data(), s.size());
+      }
+    });
+    if (auto e = in.finish()) return *e;
+    if (!isValidSecretName(*name))
+      return badRequest("key", "must match [A-Za-z_][A-Za-z0-9_.-]{0,127}");
+    if (value == nullptr || !value->is_string()) return badRequest("value", "required string");
+    auto& plain = value->get_ref<const std::string&>();
+    if (plain.size() > MAX_SECRET_BYTES) return badRequest("value", "at most 65536 bytes");
+    std::optional<UnixMillis> expiresAt;
+    if (expires != nullptr) {
+      expiresAt = expires->is_string() ? parseIso8601(expires->get_ref<const std::string&>())
+                                       : std::nullopt;
+      if (!expiresAt)
+        return badRequest("expiresAt", "expected ISO-8601, e.g. 2025-01-01T00:00:00Z");
+    }
+    return whenDone(
+        secrets.put(caller.tenant.info.id, *name, SecretValue(plain.data(), plain.size()),
+                    expiresAt, caller.principal.tokenId),
+        [](int64_t) {
+          return jsonResponse(200, {{"success", true}, {"message", "Secret stored"}});
+        },
+        ctx.log);
+  });
+
+  router.addWithParam(
+      "DELETE", "/tenant/secrets/",
+      [&ctx, &secrets](const HttpRequest& r, std::string_view key) -> HttpResult {
+        TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
+        if (!isValidSecretName(key)) return errorResponse(404, "not_found", "no such secret");
+        return whenDone(
+            secrets.remove(caller.tenant.info.id, std::string(key), caller.principal.tokenId),
+            [](bool removed) {
+              if (!removed) return errorResponse(404, "not_found", "no such secret");
+              return jsonResponse(200, {{"success", true}, {"message", "Secret deleted"}});
+            },
+            ctx.log);
+      });
+}
+
+void addAuditRoutes(Router& router, RestContext& ctx, SecretsService& secrets) {
+  router.add("GET", "/tenant/audit", [&ctx, &secrets](const HttpRequest& r) -> HttpResult {
+    TAKE_OR_RETURN(caller, authorize(ctx, r, Access::READ));
+    int64_t limit = 50;
+    std::optional<int64_t> before;
+    for (auto [name, target] : {std::pair<const char*, int>{"limit", 0}, {"before", 1}}) {
+      if (auto text = queryParam(r.query, name)) {
+        char* end = nullptr;
+        long long v = strtoll(text->c_str(), &end, 10);
+        if (text->empty() || *end != '\0' || v < 1 || (target == 0 && v > 1000)) {
+          return badRequest(name, target == 0 ? "an integer from 1 to 1000" : "a positive id");
+        }
+        if (target == 0)
+          limit = v;
+        else
+          before = v;
+      }
+    }
+    return whenDone(
+        secrets.audit(caller.tenant.info.id, static_cast<size_t>(limit), before),
+        [](std::vector<AuditRow> rows) {
+          nlohmann::json out = nlohmann::json::array();
+          for (auto& row : rows) {
+            nlohmann::json j = {{"id", row.id},         {"at", formatIso8601(row.at)},
+                                {"actor", row.actor},   {"action", row.action},
+                                {"target", row.target}, {"version", nullptr}};
+            if (row.version) j["version"] = *row.version;
+            out.push_back(j);
+          }
+          return jsonResponse(200, {{"entries", out}});
+        },
+        ctx.log);
+  });
+}
+
+}  // namespace tenantd
