@@ -13,6 +13,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <random>
 
 #include "support/daemon-fixture.h"
 #include "support/http-client.h"
@@ -148,17 +149,24 @@ TEST_CASE("Wrong HTTP method and unknown path get JSON errors from the real daem
 namespace tenantd::testing {
 
 namespace {
-// A loopback port that is free now (bound, read, released).
+// A loopback port that is free now, below the kernel's ephemeral range (32768+ by default), so
+// daemons of tests running in parallel, which listen on port 0, cannot take it meanwhile.
 int freePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
+  std::random_device seed;
+  std::uniform_int_distribution<int> pick(20000, 29999);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    int port = pick(seed);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    bool free = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    close(fd);
+    if (free) return port;
+  }
+  FAIL("no free port in 20000-29999");
+  return 0;
 }
 }  // namespace
 

@@ -12,6 +12,9 @@
 
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <kj/debug.h>
@@ -22,7 +25,20 @@ namespace tenantd {
 
 namespace {
 constexpr const char* DEMO_TENANT_ID = "tenant-123";
+
+// The group of the file a listening Unix socket is bound to (fstat of the fd would describe the
+// socket inode, not the file).
+std::optional<gid_t> socketFileGroup(int fd) {
+  sockaddr_un addr{};
+  socklen_t len = sizeof(addr);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 || addr.sun_path[0] == 0) {
+    return std::nullopt;
+  }
+  struct stat st;
+  if (stat(addr.sun_path, &st) != 0) return std::nullopt;
+  return st.st_gid;
 }
+}  // namespace
 
 Daemon::Daemon(Overrides overrides, Config config, Log& log, const Clock& clock,
                kj::AsyncIoContext& io, std::ostream& out)
@@ -178,7 +194,11 @@ void Daemon::startRpc(std::optional<int> activatedFd) {
   }
   rpcListener_ =
       io_.lowLevelProvider->wrapListenSocketFd(fd, kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP);
-  rpcServer_ = kj::heap<capnp::TwoPartyServer>(kj::heap<SidecarImpl>(clock_, startedAt_));
+  rpcServices_ =
+      kj::heap<RpcServices>(RpcServices{clock_, startedAt_, limits_.get(), secrets_.get()});
+  // The socket file's group may act for tenants (it is 0660: nobody else can even connect).
+  PeerPolicy policy{getuid(), socketFileGroup(fd)};
+  rpcServer_ = kj::heap<RpcServer>(*rpcServices_, policy, log_);
   rpcAccepting_ = rpcServer_->listen(*rpcListener_).eagerlyEvaluate([this](kj::Exception&& e) {
     log_.error("rpc", std::string("accept loop failed: ") + e.getDescription().cStr());
   });

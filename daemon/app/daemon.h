@@ -9,6 +9,7 @@
 #include "http/server.h"
 #include "loop/uv-bridge.h"
 #include "rest/rest-context.h"
+#include "rpc/rpc-server.h"
 #include "secrets/keyring.h"
 #include "service/auth.h"
 #include "service/limits-service.h"
@@ -101,7 +102,8 @@ private:
   std::unique_ptr<HttpServer> http_;  // unique_ptr: see drain() for why it may be released.
   ListenAddress restAddress_;
   kj::Own<kj::ConnectionReceiver> rpcListener_;
-  kj::Own<capnp::TwoPartyServer> rpcServer_;
+  kj::Own<RpcServices> rpcServices_;
+  kj::Own<RpcServer> rpcServer_;
   kj::Promise<void> rpcAccepting_ = nullptr;
   bool ownsSocketFile_ = false;
   kj::Promise<void> watchdog_ = nullptr;

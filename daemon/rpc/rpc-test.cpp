@@ -1,11 +1,10 @@
+#include "rpc-server.h"
 #include "sidecar.h"
 #include "unix-listener.h"
 
-#include "app/version.h"
-
+#include <sodium.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <capnp/rpc-twoparty.h>
@@ -14,22 +13,177 @@
 
 #include <fstream>
 
+#include "app/version.h"
+#include "store/catalog.h"
+#include "store/schema.h"
 #include "support/temp-dir.h"
 
 namespace tenantd {
 
-TEST_CASE("Sidecar.health answers ok with the version over a socket pair") {
-  auto io = kj::setupAsyncIo();
-  ManualClock clock(10'000);
-  auto pipe = io.provider->newTwoWayPipe();
-  capnp::TwoPartyClient serverSide(*pipe.ends[0], kj::heap<SidecarImpl>(clock, 4'000),
-                                   capnp::rpc::twoparty::Side::SERVER);
-  capnp::TwoPartyClient client(*pipe.ends[1]);
-  auto sidecar = client.bootstrap().castAs<rpc::Sidecar>();
-  auto response = sidecar.healthRequest().send().wait(io.waitScope);
+namespace {
+// Client and server in one process over a real socket pair (so SO_PEERCRED is real), with the
+// daemon's services on a real SQLite store.
+struct Fixture {
+  testing::TempDir dir;
+  std::string path = dir.file("r.db");
+  kj::AsyncIoContext io = kj::setupAsyncIo();
+  ManualClock clock{10'000};
+  Log log{Log::Sink::STDERR, LogLevel::ERROR};
+  Metrics metrics;
+  Keyring keyring;
+  kj::Own<Writer> writer;
+  kj::Own<UsageBatcher> batcher;
+  kj::Own<LimitsService> limits;
+  kj::Own<SecretsService> secrets;
+  RpcServices services{clock, 4'000};
+  kj::Own<RpcServer> server;
+  kj::Own<kj::AsyncIoStream> clientEnd;
+  kj::Own<capnp::TwoPartyClient> client;
+
+  Fixture() {
+    REQUIRE(sodium_init() >= 0);
+    {
+      Db db(path, {});
+      migrate(db);
+      Catalog(db).createTenant(Tenant{"t1", "One", "pro", "UTC", 0});
+      Catalog(db).createTenant(Tenant{"t2", "Two", "pro", "UTC", 0});
+    }
+    auto key = std::make_unique<SecretKey>();
+    randombytes_buf(key->data(), MASTER_KEY_BYTES);
+    keyring.setPrimary(std::move(key));
+    DbOptions options;
+    options.open = DbOptions::Open::READ_WRITE;
+    writer = kj::heap<Writer>(path, options);
+    batcher = kj::heap<UsageBatcher>(*writer);
+    limits = kj::heap<LimitsService>(*batcher, *writer, clock, log);
+    {
+      Db db(path, {});
+      limits->loadAll(db);
+    }
+    secrets = kj::heap<SecretsService>(*writer, keyring, clock, log, metrics);
+    services.limits = limits.get();
+    services.secrets = secrets.get();
+    server = kj::heap<RpcServer>(services, PeerPolicy{getuid(), std::nullopt}, log);
+    int fds[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
+    server->serve(
+        io.lowLevelProvider->wrapSocketFd(fds[0], kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP));
+    clientEnd =
+        io.lowLevelProvider->wrapSocketFd(fds[1], kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP);
+    client = kj::heap<capnp::TwoPartyClient>(*clientEnd);
+  }
+  ~Fixture() {
+    client = nullptr;
+    clientEnd = nullptr;
+    batcher->idle().wait(io.waitScope);
+  }
+
+  rpc::Sidecar::Client sidecar() { return client->bootstrap().castAs<rpc::Sidecar>(); }
+  void store(const char* tenant, const char* name, const char* value) {
+    secrets->put(tenant, name, SecretValue(value, strlen(value)), std::nullopt, "test")
+        .wait(io.waitScope);
+  }
+  // The error description as the client sees it, or "" on success.
+  std::string errorOf(kj::Promise<void> call) {
+    KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() { call.wait(io.waitScope); })) {
+      return e->getDescription().cStr();
+    }
+    return "";
+  }
+};
+}  // namespace
+
+TEST_CASE("Sidecar.health answers ok with the version") {
+  Fixture f;
+  auto response = f.sidecar().healthRequest().send().wait(f.io.waitScope);
   CHECK(response.getStatus() == "ok");
   CHECK(response.getVersion() == TENANTD_VERSION);
   CHECK(response.getUptimeSeconds() == 6);
+}
+
+TEST_CASE("getSecret pipelined through tenant() returns the value and version in one call") {
+  Fixture f;
+  f.store("t1", "STRIPE_SECRET_KEY", "sk_live_1");
+  f.store("t1", "STRIPE_SECRET_KEY", "sk_live_2");
+  auto request = f.sidecar().tenantRequest();
+  request.setId("t1");
+  auto tenant = request.send().getTenant();  // Not awaited: pipelined.
+  auto get = tenant.getSecretRequest();
+  get.setName("STRIPE_SECRET_KEY");
+  auto reply = get.send().wait(f.io.waitScope);
+  auto value = reply.getValue();
+  CHECK(std::string(reinterpret_cast<const char*>(value.begin()), value.size()) == "sk_live_2");
+  CHECK(reply.getVersion() == 2);
+  CHECK(f.metrics.render().find(R"(tenantd_secret_reads_total{outcome="ok"} 1)") !=
+        std::string::npos);
+}
+
+TEST_CASE("A tenant capability sees only its own tenant's secrets") {
+  Fixture f;
+  f.store("t2", "ONLY_T2", "x");
+  auto request = f.sidecar().tenantRequest();
+  request.setId("t1");
+  auto get = request.send().getTenant().getSecretRequest();
+  get.setName("ONLY_T2");
+  CHECK(f.errorOf(get.send().ignoreResult()).find("not-found: no such secret") !=
+        std::string::npos);
+}
+
+TEST_CASE("Errors carry their kind: not-found, invalid-argument") {
+  Fixture f;
+  auto unknown = f.sidecar().tenantRequest();
+  unknown.setId("nobody");
+  CHECK(f.errorOf(unknown.send().ignoreResult()).find("not-found: no such tenant") !=
+        std::string::npos);
+  auto bad = f.sidecar().tenantRequest();
+  bad.setId("bad id");
+  CHECK(f.errorOf(bad.send().ignoreResult()).find("invalid-argument:") != std::string::npos);
+  auto request = f.sidecar().tenantRequest();
+  request.setId("t1");
+  auto badName = request.send().getTenant().getSecretRequest();
+  badName.setName("no/slash");
+  CHECK(f.errorOf(badName.send().ignoreResult()).find("invalid-argument:") != std::string::npos);
+}
+
+TEST_CASE("A tampered secret is refused as unavailable, audited and counted, never returned") {
+  Fixture f;
+  f.store("t1", "K", "value-before-tampering");
+  {
+    Db other(f.path, {});
+    other.exec("UPDATE secrets SET ciphertext = zeroblob(length(ciphertext)) WHERE name = 'K'");
+  }
+  auto request = f.sidecar().tenantRequest();
+  request.setId("t1");
+  auto get = request.send().getTenant().getSecretRequest();
+  get.setName("K");
+  std::string error = f.errorOf(get.send().ignoreResult());
+  CHECK(error.find("unavailable: the stored secret failed its integrity check") !=
+        std::string::npos);
+  CHECK(error.find("value-before") == std::string::npos);
+  auto audit = f.secrets->audit("t1", 10, std::nullopt).wait(f.io.waitScope);
+  REQUIRE_FALSE(audit.empty());
+  CHECK(audit[0].action == "secret.open_failed");
+  CHECK(audit[0].target == "K");
+  CHECK(f.metrics.render().find(R"(tenantd_secret_reads_total{outcome="open_failed"} 1)") !=
+        std::string::npos);
+}
+
+TEST_CASE("A peer without a role may check health but not act for a tenant") {
+  Fixture f;
+  rpc::Sidecar::Client stranger = kj::heap<SidecarImpl>(f.services, PeerRole::NONE, "uid:4242");
+  CHECK(stranger.healthRequest().send().wait(f.io.waitScope).getStatus() == "ok");
+  auto request = stranger.tenantRequest();
+  request.setId("t1");
+  CHECK(f.errorOf(request.send().ignoreResult()).find("permission-denied:") != std::string::npos);
+}
+
+TEST_CASE("Peer roles follow uid and group") {
+  PeerPolicy policy{1000, 2000};
+  CHECK(policy.roleOf({1, 0, 0}) == PeerRole::ADMIN);
+  CHECK(policy.roleOf({1, 1000, 5}) == PeerRole::ADMIN);
+  CHECK(policy.roleOf({1, 1001, 2000}) == PeerRole::APP);
+  CHECK(policy.roleOf({1, 1001, 2001}) == PeerRole::NONE);
+  CHECK(PeerPolicy{1000, std::nullopt}.roleOf({1, 1001, 2000}) == PeerRole::NONE);
 }
 
 TEST_CASE("bindUnixSocket creates a 0660 socket in a 0750 directory") {
