@@ -100,7 +100,7 @@ std::string freshDb(const std::string& dir, const std::string& name) {
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
   Db db(path, {});
   migrate(db);
-  Catalog(db).createTenant(Tenant{"t1", "Bench", "pro", "UTC", 0});
+  Catalog(db).createTenant(Tenant{"t1", "Bench", "pro", "UTC", 0, {}, {}, {}});
   UsageStore(db).putRules("t1", rulesToJson(typicalRules()).dump(), 0);
   return path;
 }

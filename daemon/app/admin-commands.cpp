@@ -6,12 +6,32 @@
 
 #include <sys/stat.h>
 
+#include <date/tz.h>
+
 #include <kj/debug.h>
 
 #include <filesystem>
 #include <ostream>
 
 namespace tenantd {
+
+namespace {
+bool isKnownTimezone(const std::string& name) {
+  if (name == "UTC") return true;
+  try {
+    date::locate_zone(name);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+void applyLimits(const Command& cmd, Tenant& t) {
+  if (cmd.apiCalls >= 0) t.apiCallsLimit = cmd.apiCalls;
+  if (cmd.llmTokens >= 0) t.llmTokensLimit = cmd.llmTokens;
+  if (cmd.storage >= 0) t.storageLimit = cmd.storage;
+}
+}  // namespace
 
 kj::Own<Db> openStore(const Config& config) {
   std::filesystem::path dir(config.dataDir);
@@ -41,14 +61,43 @@ int runTenantCreate(const Config& config, const Command& cmd, const Clock& clock
     err << "tenantd: invalid --plan: 1-32 lowercase letters, digits, '_', '-'\n";
     return 2;
   }
+  if (!isKnownTimezone(cmd.timezone)) {
+    err << "tenantd: unknown --timezone: use an IANA name such as Europe/Berlin\n";
+    return 2;
+  }
   auto db = openStore(config);
   Catalog catalog(*db);
-  Tenant tenant{cmd.tenantId, cmd.tenantName, cmd.plan, cmd.timezone, clock.now()};
+  Tenant tenant{cmd.tenantId, cmd.tenantName, cmd.plan, cmd.timezone, clock.now(), {}, {}, {}};
+  applyLimits(cmd, tenant);
   if (catalog.createTenant(tenant) == Catalog::Created::ALREADY_EXISTS) {
     err << "tenantd: tenant " << cmd.tenantId << " already exists\n";
     return 1;
   }
   out << "created tenant " << tenant.id << " (" << tenant.name << ", plan " << tenant.plan << ")\n";
+  return 0;
+}
+
+int runTenantUpdate(const Config& config, const Command& cmd, std::ostream& out,
+                    std::ostream& err) {
+  auto db = openStore(config);
+  Catalog catalog(*db);
+  auto tenant = catalog.findTenant(cmd.tenantId);
+  if (!tenant) {
+    err << "tenantd: no such tenant: " << cmd.tenantId << "\n";
+    return 1;
+  }
+  if (!cmd.tenantName.empty()) tenant->name = cmd.tenantName;
+  if (!cmd.plan.empty()) tenant->plan = cmd.plan;
+  if (cmd.timezoneGiven) tenant->timezone = cmd.timezone;
+  if (!isValidTenantName(tenant->name) || !isValidPlan(tenant->plan) ||
+      !isKnownTimezone(tenant->timezone)) {
+    err << "tenantd: invalid --name, --plan or --timezone\n";
+    return 2;
+  }
+  applyLimits(cmd, *tenant);
+  catalog.updateTenant(*tenant);
+  out << "updated tenant " << tenant->id << " (" << tenant->name << ", plan " << tenant->plan
+      << ")\n";
   return 0;
 }
 

@@ -67,6 +67,24 @@ Command parseCommandLine(int argc, const char* const* argv) {
   tenantCreate->add_option("--name", cmd.tenantName, "Display name")->required();
   tenantCreate->add_option("--plan", cmd.plan, "Plan (picks limit tiers)")->required();
   tenantCreate->add_option("--timezone", cmd.timezone, "IANA timezone for calendar periods");
+  tenantCreate->add_option("--api-calls", cmd.apiCalls, "Limit shown by /tenant/info")
+      ->check(CLI::NonNegativeNumber);
+  tenantCreate->add_option("--llm-tokens", cmd.llmTokens, "Limit shown by /tenant/info")
+      ->check(CLI::NonNegativeNumber);
+  tenantCreate->add_option("--storage", cmd.storage, "Limit in bytes shown by /tenant/info")
+      ->check(CLI::NonNegativeNumber);
+  auto* tenantUpdate = tenant->add_subcommand("update", "Change a tenant's name, plan or limits");
+  tenantUpdate->add_option("id", cmd.tenantId, "Tenant id")->required();
+  tenantUpdate->add_option("--name", cmd.tenantName, "Display name");
+  tenantUpdate->add_option("--plan", cmd.plan, "Plan (picks limit tiers)");
+  auto* updateTimezone =
+      tenantUpdate->add_option("--timezone", cmd.timezone, "IANA timezone (applies at restart)");
+  tenantUpdate->add_option("--api-calls", cmd.apiCalls, "Limit shown by /tenant/info")
+      ->check(CLI::NonNegativeNumber);
+  tenantUpdate->add_option("--llm-tokens", cmd.llmTokens, "Limit shown by /tenant/info")
+      ->check(CLI::NonNegativeNumber);
+  tenantUpdate->add_option("--storage", cmd.storage, "Limit in bytes shown by /tenant/info")
+      ->check(CLI::NonNegativeNumber);
   auto* tenantList = tenant->add_subcommand("list", "List tenants");
 
   auto* token = app.add_subcommand("token", "Manage API tokens (offline)");
@@ -121,9 +139,12 @@ Command parseCommandLine(int argc, const char* const* argv) {
     cmd.overrides.logLevel = level;
   }
   if (!ttlText.empty()) cmd.ttlSeconds = parseDuration(ttlText);
+  cmd.timezoneGiven = updateTimezone->count() > 0;
 
   if (tenantCreate->parsed())
     cmd.kind = CommandKind::TENANT_CREATE;
+  else if (tenantUpdate->parsed())
+    cmd.kind = CommandKind::TENANT_UPDATE;
   else if (tenantList->parsed())
     cmd.kind = CommandKind::TENANT_LIST;
   else if (tokenCreate->parsed())

@@ -13,6 +13,7 @@ namespace tenantd {
 enum class CommandKind {
   RUN_DAEMON,
   TENANT_CREATE,
+  TENANT_UPDATE,
   TENANT_LIST,
   TOKEN_CREATE,
   TOKEN_REVOKE,
@@ -39,6 +40,9 @@ struct Command {
   Overrides overrides;
   // tenant create
   std::string tenantId, tenantName, plan, timezone = "UTC";
+  // tenant create/update: GET /tenant/info limits; -1 leaves them as they are (unset on create).
+  int64_t apiCalls = -1, llmTokens = -1, storage = -1;
+  bool timezoneGiven = false;
   // token create / revoke
   std::string role = "admin";
   std::optional<int64_t> ttlSeconds;

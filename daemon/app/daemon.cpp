@@ -6,6 +6,7 @@
 #include "app/version.h"
 #include "rest/limits-api.h"
 #include "rest/secrets-api.h"
+#include "rest/tenant-api.h"
 #include "rpc/sidecar.h"
 #include "rpc/unix-listener.h"
 #include "store/catalog.h"
@@ -96,6 +97,9 @@ void Daemon::start() {
   }
   rest_ = kj::heap<RestContext>(RestContext{auth_, *limits_, clock_, log_});
   secrets_ = kj::heap<SecretsService>(*writer_, keyring_, clock_, log_, metrics_);
+  settings_ = kj::heap<SettingsService>(*writer_, clock_, log_);
+  rateLimiter_ = kj::heap<RestRateLimiter>(*rest_);
+  storeOkAt_ = clock_.now();
 
   KJ_ASSERT(uv_loop_init(&uvLoop_) == 0);
   uvLoopInitialised_ = true;
@@ -106,6 +110,8 @@ void Daemon::start() {
   addLimitsRoutes(router_, *rest_);
   addSecretsRoutes(router_, *rest_, *secrets_);
   addAuditRoutes(router_, *rest_, *secrets_);
+  addTenantRoutes(router_, *rest_, *settings_);
+  router_.add("GET", "/readyz", [this](const HttpRequest&) { return readiness(); });
   router_.add("GET", "/metrics", [this](const HttpRequest&) {
     HttpResponse r(200, metrics_.render());
     r.contentType = "text/plain; version=0.0.4";
@@ -113,7 +119,7 @@ void Daemon::start() {
   });
   HttpOptions httpOptions{config_.maxBodyBytes, config_.requestTimeoutMs};
   http_ = std::make_unique<HttpServer>(
-      uvLoop_, httpOptions, [this](const HttpRequest& r) { return router_.handle(r); }, log_,
+      uvLoop_, httpOptions, [this](const HttpRequest& r) { return handleHttp(r); }, log_,
       [this]() { bridge_->kick(); });
   restAddress_ = activated.http ? http_->adopt(*activated.http) : http_->listen(config_.listen);
 
@@ -147,6 +153,36 @@ void Daemon::start() {
   notifySystemd("READY=1\nSTATUS=REST " + rest + " RPC " + config_.socketPath);
 }
 
+HttpResult Daemon::handleHttp(const HttpRequest& request) {
+  std::vector<std::pair<std::string, std::string>> rateHeaders;
+  if (auto refused = rateLimiter_->admit(request, rateHeaders)) {
+    metrics_.restErrors(429).Increment();
+    return kj::mv(*refused);
+  }
+  auto finish = [this, rateHeaders](HttpResponse response) {
+    for (auto& h : rateHeaders) response.headers.push_back(h);
+    if (response.status >= 400) metrics_.restErrors(response.status).Increment();
+    return response;
+  };
+  HttpResult result = router_.handle(request);
+  KJ_IF_MAYBE (now, result.tryGet<HttpResponse>()) {
+    return finish(kj::mv(*now));
+  }
+  return result.get<kj::Promise<HttpResponse>>().then(kj::mv(finish));
+}
+
+HttpResponse Daemon::readiness() {
+  // Not ready when the store has not answered for 5 s (the probe runs every second).
+  if (clock_.now() - storeOkAt_ > 5000) {
+    return HttpResponse(503, R"({"status":"not ready","reason":"the store is not answering"})");
+  }
+  if (!degradedReason_.empty()) {
+    return HttpResponse(200,
+                        nlohmann::json{{"status", "degraded"}, {"reason", degradedReason_}}.dump());
+  }
+  return HttpResponse(200, R"({"status":"ready"})");
+}
+
 void Daemon::loadKeys(Db& db) {
   auto loaded = loadKeyring(config_, log_);
   if (auto* e = std::get_if<KeyError>(&loaded)) KJ_FAIL_REQUIRE(e->message);
@@ -172,7 +208,9 @@ void Daemon::loadKeys(Db& db) {
 
 void Daemon::setUpDemoTenant(Db& db) {
   Catalog catalog(db);
-  Tenant demo{DEMO_TENANT_ID, "Acme Corp", "pro", "UTC", clock_.now()};
+  // The spec's example tenant, limits included, so GET /tenant/info answers as it shows.
+  Tenant demo{DEMO_TENANT_ID, "Acme Corp", "pro",     "UTC",
+              clock_.now(),   100'000,     1'000'000, 10'737'418'240LL};
   if (catalog.createTenant(demo) == Catalog::Created::CREATED) {
     log_.info("daemon", "dev mode: created demo tenant tenant-123");
   }
@@ -223,11 +261,21 @@ kj::Promise<void> Daemon::housekeepingLoop() {
     limits_->expire();
     // Storage upkeep shortly after start, then hourly.
     if (housekeepingTicks_++ % 3600 == 10) {
-      tasks_.add(limits_->maintainStorage(config_.retentionDays).then([this](size_t removed) {
-        if (removed > 0) {
-          log_.info("store", "compacted usage: " + std::to_string(removed) + " rows merged");
-        }
-      }));
+      rateLimiter_->prune();
+      tasks_.add(limits_->maintainStorage(config_.retentionDays)
+                     .then(
+                         [this](size_t removed) {
+                           degradedReason_.clear();
+                           if (removed > 0) {
+                             log_.info("store", "compacted usage: " + std::to_string(removed) +
+                                                    " rows merged");
+                           }
+                         },
+                         [this](kj::Exception&& e) {
+                           degradedReason_ = "storage upkeep failed; usage keeps growing";
+                           log_.error("store", std::string("storage upkeep failed: ") +
+                                                   e.getDescription().cStr());
+                         }));
     }
     return refreshCatalog()
         .catch_([this](kj::Exception&& e) {
@@ -251,6 +299,7 @@ kj::Promise<void> Daemon::refreshCatalog() {
   // PRAGMA data_version on the writer's connection moves only when another connection (the
   // offline CLI) committed: a cheap probe every second, a reload only on change.
   return probeDataVersion().then([this](int64_t version) -> kj::Promise<void> {
+    storeOkAt_ = clock_.now();
     bool changed = version != dataVersion_;
     dataVersion_ = version;
     if (!changed) return kj::READY_NOW;
@@ -262,6 +311,7 @@ kj::Promise<void> Daemon::reloadCatalog() {
   struct Changes {
     std::vector<std::pair<TokenHash, TokenRecord>> tokens;
     std::vector<std::unique_ptr<TenantState>> newTenants;
+    std::vector<Tenant> known;  // Current info of tenants already loaded.
   };
   std::set<std::string> known;  // A copy: the writer thread must not read loop-thread state.
   for (auto& tenant : limits_->tenantIds()) known.insert(tenant);
@@ -273,12 +323,15 @@ kj::Promise<void> Daemon::reloadCatalog() {
         for (auto& tenant : ctx.catalog().listTenants()) {
           if (!known.count(tenant.id)) {
             changes->newTenants.push_back(limits_->loadTenant(ctx.db, tenant, now));
+          } else {
+            changes->known.push_back(tenant);
           }
         }
         return changes;
       })
       .then([this](kj::Own<Changes> changes) {
         auth_.replaceAll(std::move(changes->tokens));
+        for (auto& info : changes->known) limits_->updateInfo(info);
         for (auto& t : changes->newTenants) {
           log_.info("store", "tenant " + t->info.id + " added");
           limits_->adopt(std::move(t));

@@ -8,12 +8,14 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "loop/uv-bridge.h"
+#include "rest/rate-limit.h"
 #include "rest/rest-context.h"
 #include "rpc/rpc-server.h"
 #include "secrets/keyring.h"
 #include "service/auth.h"
 #include "service/limits-service.h"
 #include "service/secrets-service.h"
+#include "service/settings-service.h"
 #include "service/usage-batcher.h"
 #include "store/writer.h"
 #include "util/clock.h"
@@ -59,6 +61,8 @@ private:
   kj::Promise<void> housekeepingLoop();
   kj::Promise<void> refreshCatalog();
   kj::Promise<int64_t> probeDataVersion();
+  HttpResult handleHttp(const HttpRequest& request);
+  HttpResponse readiness();
   kj::Promise<void> reloadCatalog();
   class TaskErrors final : public kj::TaskSet::ErrorHandler {
   public:
@@ -86,6 +90,11 @@ private:
   kj::Own<Writer> writer_;
   Auth auth_{clock_};
   kj::Own<SecretsService> secrets_;
+  kj::Own<SettingsService> settings_;
+  kj::Own<RestRateLimiter> rateLimiter_;
+  // Readiness: when the store last answered a probe, and whether upkeep last failed.
+  UnixMillis storeOkAt_ = 0;
+  std::string degradedReason_;
   kj::Own<UsageBatcher> batcher_;
   kj::Own<LimitsService> limits_;
   kj::Own<RestContext> rest_;

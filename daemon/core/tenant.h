@@ -20,6 +20,10 @@ struct Tenant {
   std::string plan;
   std::string timezone = "UTC";
   int64_t createdAtMs = 0;
+  // Shown by GET /tenant/info; set by the operator. Unset: null.
+  std::optional<int64_t> apiCallsLimit;
+  std::optional<int64_t> llmTokensLimit;
+  std::optional<int64_t> storageLimit;
 };
 
 // Tenant ids appear in URLs, headers and logs: letters, digits, '_', '.', '-'; 1–64 chars,

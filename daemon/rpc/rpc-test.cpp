@@ -45,8 +45,8 @@ struct Fixture {
     {
       Db db(path, {});
       migrate(db);
-      Catalog(db).createTenant(Tenant{"t1", "One", "pro", "UTC", 0});
-      Catalog(db).createTenant(Tenant{"t2", "Two", "pro", "UTC", 0});
+      Catalog(db).createTenant(Tenant{"t1", "One", "pro", "UTC", 0, {}, {}, {}});
+      Catalog(db).createTenant(Tenant{"t2", "Two", "pro", "UTC", 0, {}, {}, {}});
     }
     auto key = std::make_unique<SecretKey>();
     randombytes_buf(key->data(), MASTER_KEY_BYTES);

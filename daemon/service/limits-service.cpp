@@ -1,6 +1,7 @@
 #include "limits-service.h"
 
 #include "rules-json.h"
+#include "settings-service.h"
 #include "store/catalog.h"
 #include "store/usage-store.h"
 
@@ -57,6 +58,7 @@ std::unique_ptr<TenantState> LimitsService::loadTenant(Db& db, const Tenant& ten
     }
   }
   for (auto& r : store.loadReservations(tenant.id)) t->limiter.restoreReservation(r, now);
+  SettingsService::load(db, *t);
   return t;
 }
 
@@ -75,6 +77,18 @@ void LimitsService::loadAll(Db& db) {
 void LimitsService::adopt(std::unique_ptr<TenantState> tenant) {
   std::string id = tenant->info.id;
   tenants_.emplace(std::move(id), std::move(tenant));
+}
+
+void LimitsService::updateInfo(const Tenant& info) {
+  TenantState* t = find(info.id);
+  if (t == nullptr) return;
+  if (info.timezone != t->info.timezone) {
+    log_.warn("limits", "tenant " + info.id + ": a new timezone takes effect at restart");
+  }
+  std::string zone = t->info.timezone;
+  if (info.plan != t->info.plan) t->limiter.setPlan(info.plan);
+  t->info = info;
+  t->info.timezone = zone;
 }
 
 TenantState* LimitsService::find(std::string_view tenantId) {

@@ -6,6 +6,7 @@
 #include "core/idempotency.h"
 #include "core/limiter.h"
 #include "core/tenant.h"
+#include "service/tenant-config.h"
 #include "service/usage-batcher.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -42,6 +43,12 @@ struct TenantState {
     UnixMillis at;
   };
   std::optional<std::vector<Recorded>> sinceRulesSnapshot;
+
+  // /tenant/config and /tenant/rbac (SettingsService keeps them).
+  TenantConfig config;
+  int64_t configVersion = 0;
+  Rbac rbac = Rbac::defaults();
+  int64_t rbacVersion = 0;
 };
 
 struct UsageRequest {
@@ -84,6 +91,8 @@ public:
   // the writer thread), then handed to adopt() on the event-loop thread.
   std::unique_ptr<TenantState> loadTenant(Db& db, const Tenant& tenant, UnixMillis now);
   void adopt(std::unique_ptr<TenantState> tenant);
+  // New name, plan, limits from the store (tenantd tenant update); the plan picks tiers at once.
+  void updateInfo(const Tenant& info);
   size_t tenantCount() const { return tenants_.size(); }
   std::vector<std::string> tenantIds() const {
     std::vector<std::string> ids;

@@ -18,7 +18,7 @@ struct Fixture {
 };
 
 Tenant acme() {
-  return Tenant{"tenant-123", "Acme Corp", "pro", "UTC", 1704067200000};
+  return Tenant{"tenant-123", "Acme Corp", "pro", "UTC", 1704067200000, {}, {}, {}};
 }
 }  // namespace
 

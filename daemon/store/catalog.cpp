@@ -9,10 +9,17 @@ namespace tenantd {
 Catalog::Catalog(Db& db)
     : db_(db),
       insertTenant_(db,
-                    "INSERT INTO tenants (id, name, plan, timezone, created_at) "
-                    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO NOTHING"),
-      selectTenant_(db, "SELECT id, name, plan, timezone, created_at FROM tenants WHERE id = ?1"),
-      selectTenants_(db, "SELECT id, name, plan, timezone, created_at FROM tenants ORDER BY id"),
+                    "INSERT INTO tenants (id, name, plan, timezone, created_at, "
+                    "api_calls_limit, llm_tokens_limit, storage_limit) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO NOTHING"),
+      selectTenant_(
+          db,
+          "SELECT id, name, plan, timezone, created_at, api_calls_limit, llm_tokens_limit, "
+          "storage_limit FROM tenants WHERE id = ?1"),
+      selectTenants_(
+          db,
+          "SELECT id, name, plan, timezone, created_at, api_calls_limit, llm_tokens_limit, "
+          "storage_limit FROM tenants ORDER BY id"),
       insertToken_(db,
                    "INSERT INTO tokens (id, tenant_id, role, hash, created_at, expires_at) "
                    "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS "
@@ -37,6 +44,9 @@ Tenant readTenant(Statement& stmt) {
   t.plan = stmt.columnText(2);
   t.timezone = stmt.columnText(3);
   t.createdAtMs = stmt.columnInt(4);
+  t.apiCallsLimit = stmt.columnOptionalInt(5);
+  t.llmTokensLimit = stmt.columnOptionalInt(6);
+  t.storageLimit = stmt.columnOptionalInt(7);
   return t;
 }
 }  // namespace
@@ -46,8 +56,22 @@ Catalog::Created Catalog::createTenant(const Tenant& tenant) {
   KJ_REQUIRE(isValidTenantName(tenant.name), "invalid tenant name");
   KJ_REQUIRE(isValidPlan(tenant.plan), "invalid plan");
   insertTenant_.bind(1, tenant.id).bind(2, tenant.name).bind(3, tenant.plan);
-  insertTenant_.bind(4, tenant.timezone).bind(5, tenant.createdAtMs).run();
+  insertTenant_.bind(4, tenant.timezone).bind(5, tenant.createdAtMs).bind(6, tenant.apiCallsLimit);
+  insertTenant_.bind(7, tenant.llmTokensLimit).bind(8, tenant.storageLimit).run();
   return db_.changes() == 1 ? Created::CREATED : Created::ALREADY_EXISTS;
+}
+
+bool Catalog::updateTenant(const Tenant& tenant) {
+  KJ_REQUIRE(isValidTenantName(tenant.name), "invalid tenant name");
+  KJ_REQUIRE(isValidPlan(tenant.plan), "invalid plan");
+  Statement update(db_,
+                   "UPDATE tenants SET name = ?2, plan = ?3, timezone = ?4, "
+                   "api_calls_limit = ?5, llm_tokens_limit = ?6, storage_limit = ?7 "
+                   "WHERE id = ?1");
+  update.bind(1, tenant.id).bind(2, tenant.name).bind(3, tenant.plan).bind(4, tenant.timezone);
+  update.bind(5, tenant.apiCallsLimit).bind(6, tenant.llmTokensLimit).bind(7, tenant.storageLimit);
+  update.run();
+  return db_.changes() == 1;
 }
 
 std::optional<Tenant> Catalog::findTenant(std::string_view id) {

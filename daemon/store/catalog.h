@@ -28,6 +28,8 @@ public:
 
   enum class Created { CREATED, ALREADY_EXISTS };
   Created createTenant(const Tenant& tenant);
+  // Replaces name, plan, timezone and limits; false if there is no such tenant.
+  bool updateTenant(const Tenant& tenant);
   std::optional<Tenant> findTenant(std::string_view id);
   std::vector<Tenant> listTenants();
 

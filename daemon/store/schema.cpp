@@ -92,6 +92,25 @@ const Migration MIGRATIONS[] = {
       ) STRICT;
       CREATE INDEX audit_by_tenant ON audit(tenant_id, id);
     )sql"},
+    {4, R"sql(
+      -- GET/POST /tenant/config and /tenant/rbac: one JSON document each, versioned.
+      CREATE TABLE tenant_config (
+        tenant_id   TEXT PRIMARY KEY NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        doc         TEXT NOT NULL,
+        version     INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE tenant_rbac (
+        tenant_id   TEXT PRIMARY KEY NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        doc         TEXT NOT NULL,
+        version     INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+      ) STRICT;
+      -- The limits GET /tenant/info shows, set by the operator.
+      ALTER TABLE tenants ADD COLUMN api_calls_limit INTEGER;
+      ALTER TABLE tenants ADD COLUMN llm_tokens_limit INTEGER;
+      ALTER TABLE tenants ADD COLUMN storage_limit INTEGER;
+    )sql"},
 };
 }  // namespace
 

@@ -41,8 +41,8 @@ struct Fixture {
   Keyring ring;
   Fixture() {
     REQUIRE(sodium_init() >= 0);
-    Catalog(db).createTenant(Tenant{"t1", "One", "pro", "UTC", 0});
-    Catalog(db).createTenant(Tenant{"t2", "Two", "pro", "UTC", 0});
+    Catalog(db).createTenant(Tenant{"t1", "One", "pro", "UTC", 0, {}, {}, {}});
+    Catalog(db).createTenant(Tenant{"t2", "Two", "pro", "UTC", 0, {}, {}, {}});
     ring.setPrimary(randomKey());
   }
   std::optional<std::string> read(std::string_view tenant, std::string_view name) {

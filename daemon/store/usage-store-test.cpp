@@ -16,7 +16,7 @@ struct Fixture {
   testing::TempDir dir;
   Db db{dir.file("u.db"), {}};
   UsageStore store{(migrate(db), db)};
-  Fixture() { Catalog(db).createTenant(Tenant{"t1", "T", "pro", "UTC", 0}); }
+  Fixture() { Catalog(db).createTenant(Tenant{"t1", "T", "pro", "UTC", 0, {}, {}, {}}); }
 
   int64_t sum(UnixMillis from, UnixMillis to) {
     int64_t total = 0;

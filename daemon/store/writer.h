@@ -92,15 +92,12 @@ private:
       committed = afterJob(batch);
       return committed;
     } else {
-      kj::Maybe<T> result;
-      runJob([&]() { result = job(*context_); });
+      // On the heap: GCC 12 misreads a kj::Maybe<T> moved into the continuation as
+      // maybe-uninitialized for many T.
+      kj::Own<T> result;
+      runJob([&]() { result = kj::heap<T>(job(*context_)); });
       committed = afterJob(batch);
-      return committed.then([result = kj::mv(result)]() mutable -> T {
-        KJ_IF_MAYBE (r, result) {
-          return kj::mv(*r);
-        }
-        KJ_UNREACHABLE;
-      });
+      return committed.then([result = kj::mv(result)]() mutable -> T { return kj::mv(*result); });
     }
   }
   void runJob(kj::FunctionParam<void()> body);

@@ -30,7 +30,7 @@ void RunningDaemon::restart() {
                                                               {{"NOTIFY_SOCKET", notify->path()}},
                                                               dir.file("stdout" + suffix),
                                                               dir.file("stderr" + suffix)});
-  auto ready = notify->waitFor("READY=1", READY_DEADLINE);
+  auto ready = notify->waitFor("READY=1", READY_DEADLINE, process.get());
   if (!ready) {
     throw std::runtime_error("tenantd did not become ready; stderr:\n" + process->err());
   }

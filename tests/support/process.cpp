@@ -151,11 +151,15 @@ NotifySocket::~NotifySocket() {
 }
 
 std::optional<std::string> NotifySocket::waitFor(const std::string& needle,
-                                                 std::chrono::milliseconds deadline) {
+                                                 std::chrono::milliseconds deadline,
+                                                 const Process* process) {
   auto until = deadlineFrom(deadline);
   for (;;) {
-    pollfd pfd{fd_, POLLIN, 0};
-    if (poll(&pfd, 1, remainingMs(until)) <= 0) return std::nullopt;
+    pollfd pfds[2] = {{fd_, POLLIN, 0}, {process ? process->pidfd() : -1, POLLIN, 0}};
+    if (poll(pfds, process ? 2 : 1, remainingMs(until)) <= 0) return std::nullopt;
+    if (process && (pfds[1].revents & POLLIN) && !(pfds[0].revents & POLLIN)) {
+      return std::nullopt;  // It exited without saying it.
+    }
     char buf[4096];
     ssize_t n = recv(fd_, buf, sizeof(buf), 0);
     if (n <= 0) continue;

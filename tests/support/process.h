@@ -35,6 +35,7 @@ public:
   Process& operator=(const Process&) = delete;
 
   pid_t pid() const { return pid_; }
+  int pidfd() const { return pidfd_; }
   void signal(int sig);
   // The exit status (WEXITSTATUS, or 128 + signal), or nullopt if still running at the deadline.
   std::optional<int> waitForExit(std::chrono::milliseconds deadline);
@@ -66,7 +67,9 @@ public:
   const std::string& path() const { return path_; }
   // Waits for a message containing `needle` ("READY=1"); returns the whole message, or nullopt
   // at the deadline. Messages before it are consumed.
-  std::optional<std::string> waitFor(const std::string& needle, std::chrono::milliseconds deadline);
+  // If `process` is given, also stops waiting (nullopt) as soon as that process exits.
+  std::optional<std::string> waitFor(const std::string& needle, std::chrono::milliseconds deadline,
+                                     const Process* process = nullptr);
 
 private:
   std::string path_;

@@ -1,0 +1,228 @@
+#include "tenant-api.h"
+
+#include <date/date.h>
+
+#include <charconv>
+
+namespace tenantd {
+
+namespace {
+template <typename T, typename F>
+kj::Promise<HttpResponse> whenDone(kj::Promise<T> promise, F onSuccess, Log& log) {
+  return promise.then(kj::mv(onSuccess), [&log](kj::Exception&& e) {
+    log.error("rest", std::string("store failed: ") + e.getDescription().cStr());
+    return storeUnavailable();
+  });
+}
+
+std::string etag(int64_t version) {
+  return "\"" + std::to_string(version) + "\"";
+}
+
+// If-Match: "*" or one quoted version. nullopt: absent; -1: malformed.
+std::optional<int64_t> ifMatch(const HttpRequest& r, bool* malformed) {
+  auto header = r.header("if-match");
+  *malformed = false;
+  if (!header) return std::nullopt;
+  std::string_view v = *header;
+  if (v == "*") return std::nullopt;
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  int64_t version = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), version);
+  if (ec != std::errc() || end != v.data() + v.size()) {
+    *malformed = true;
+    return std::nullopt;
+  }
+  return version;
+}
+
+// "YYYY-MM" -> [first day, first day of next month) in UTC ms.
+std::optional<std::pair<UnixMillis, UnixMillis>> monthRange(std::string_view period) {
+  if (period.size() != 7 || period[4] != '-') return std::nullopt;
+  int y = 0;
+  unsigned m = 0;
+  if (std::from_chars(period.data(), period.data() + 4, y).ec != std::errc() ||
+      std::from_chars(period.data() + 5, period.data() + 7, m).ec != std::errc() || m < 1 ||
+      m > 12 || y < 1970) {
+    return std::nullopt;
+  }
+  using namespace date;
+  auto first = sys_days{year{y} / month{m} / 1};
+  auto next = sys_days{(year{y} / month{m} + months{1}) / 1};
+  auto ms = [](sys_days d) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d.time_since_epoch()).count();
+  };
+  return std::make_pair(ms(first), ms(next));
+}
+
+std::string currentPeriod(UnixMillis now) {
+  return formatIso8601(now).substr(0, 7);
+}
+
+HttpResponse saveFailure(const SaveOutcome& out) {
+  switch (out.kind) {
+    case SaveOutcome::Kind::STALE: {
+      auto r = errorResponse(412, "precondition_failed",
+                             "the configuration changed since it was read (If-Match)");
+      r.headers.emplace_back("etag", etag(out.version));
+      return r;
+    }
+    case SaveOutcome::Kind::MISSING_SECRET:
+      return errorResponse(400, "invalid_request",
+                           "credentials must name secrets of this tenant (POST /tenant/secrets)",
+                           out.field);
+    case SaveOutcome::Kind::CONFLICT:
+      return errorResponse(409, "conflict", "the role exists, or is the default role");
+    case SaveOutcome::Kind::NOT_FOUND: return errorResponse(404, "not_found", "no such role");
+    case SaveOutcome::Kind::SAVED: break;
+  }
+  return errorResponse(500, "internal", "internal error");
+}
+}  // namespace
+
+void addTenantRoutes(Router& router, RestContext& ctx, SettingsService& settings) {
+  router.add("GET", "/tenant/config", [&ctx](const HttpRequest& r) -> HttpResult {
+    TAKE_OR_RETURN(caller, authorize(ctx, r, Access::READ));
+    auto response = jsonResponse(200, caller.tenant.config.doc);
+    response.headers.emplace_back("etag", etag(caller.tenant.configVersion));
+    return response;
+  });
+
+  router.add("POST", "/tenant/config", [&ctx, &settings](const HttpRequest& r) -> HttpResult {
+    TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
+    TAKE_OR_RETURN(doc, parseJsonBody(r));
+    bool malformed = false;
+    auto expected = ifMatch(r, &malformed);
+    if (malformed) return badRequest("If-Match", "expected \"<version>\" as sent in ETag");
+    auto parsed = parseTenantConfig(doc);
+    if (auto* e = std::get_if<RuleError>(&parsed)) return badRequest(e->field, e->message);
+    return whenDone(
+        settings.saveConfig(caller.tenant, std::get<TenantConfig>(std::move(parsed)), expected,
+                            caller.principal.tokenId),
+        [](SaveOutcome out) {
+          if (out.kind != SaveOutcome::Kind::SAVED) return saveFailure(out);
+          auto response =
+              jsonResponse(200, {{"success", true}, {"message", "Configuration saved"}});
+          response.headers.emplace_back("etag", etag(out.version));
+          return response;
+        },
+        ctx.log);
+  });
+
+  router.add("GET", "/tenant/rbac", [&ctx](const HttpRequest& r) -> HttpResult {
+    TAKE_OR_RETURN(caller, authorize(ctx, r, Access::READ));
+    return jsonResponse(200, rbacToJson(caller.tenant.rbac));
+  });
+
+  router.add("POST", "/tenant/rbac/roles", [&ctx, &settings](const HttpRequest& r) -> HttpResult {
+    TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
+    TAKE_OR_RETURN(doc, parseJsonBody(r));
+    auto role = parseRole(doc, std::nullopt);
+    if (auto* e = std::get_if<RuleError>(&role)) return badRequest(e->field, e->message);
+    return whenDone(
+        settings.createRole(caller.tenant, std::get<RbacRole>(std::move(role)),
+                            caller.principal.tokenId),
+        [](SaveOutcome out) {
+          if (out.kind != SaveOutcome::Kind::SAVED) {
+            if (out.kind == SaveOutcome::Kind::CONFLICT) {
+              return errorResponse(409, "conflict", "a role with this name exists");
+            }
+            return saveFailure(out);
+          }
+          return jsonResponse(201, {{"success", true}, {"message", "Role created"}});
+        },
+        ctx.log);
+  });
+
+  router.addWithParam(
+      "PUT", "/tenant/rbac/roles/",
+      [&ctx, &settings](const HttpRequest& r, std::string_view name) -> HttpResult {
+        TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
+        TAKE_OR_RETURN(doc, parseJsonBody(r));
+        if (!isValidRoleName(name)) return errorResponse(404, "not_found", "no such role");
+        auto role = parseRole(doc, std::string(name));
+        if (auto* e = std::get_if<RuleError>(&role)) return badRequest(e->field, e->message);
+        return whenDone(
+            settings.updateRole(caller.tenant, std::get<RbacRole>(std::move(role)),
+                                caller.principal.tokenId),
+            [](SaveOutcome out) {
+              if (out.kind != SaveOutcome::Kind::SAVED) return saveFailure(out);
+              return jsonResponse(200, {{"success", true}, {"message", "Role updated"}});
+            },
+            ctx.log);
+      });
+
+  router.addWithParam(
+      "DELETE", "/tenant/rbac/roles/",
+      [&ctx, &settings](const HttpRequest& r, std::string_view name) -> HttpResult {
+        TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
+        if (!isValidRoleName(name)) return errorResponse(404, "not_found", "no such role");
+        return whenDone(
+            settings.deleteRole(caller.tenant, std::string(name), caller.principal.tokenId),
+            [](SaveOutcome out) {
+              if (out.kind == SaveOutcome::Kind::CONFLICT) {
+                return errorResponse(409, "conflict", "the default role cannot be deleted");
+              }
+              if (out.kind != SaveOutcome::Kind::SAVED) return saveFailure(out);
+              return jsonResponse(200, {{"success", true}, {"message", "Role deleted"}});
+            },
+            ctx.log);
+      });
+
+  router.add("GET", "/tenant/info", [&ctx](const HttpRequest& r) -> HttpResult {
+    TAKE_OR_RETURN(caller, authorize(ctx, r, Access::READ));
+    const Tenant& t = caller.tenant.info;
+    auto limit = [](const std::optional<int64_t>& v) -> nlohmann::json {
+      return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+    };
+    return jsonResponse(200, {{"id", t.id},
+                              {"name", t.name},
+                              {"plan", t.plan},
+                              {"createdAt", formatIso8601(t.createdAtMs)},
+                              {"limits",
+                               {{"apiCalls", limit(t.apiCallsLimit)},
+                                {"llmTokens", limit(t.llmTokensLimit)},
+                                {"storage", limit(t.storageLimit)}}}});
+  });
+
+  router.add("GET", "/usage/summary", [&ctx, &settings](const HttpRequest& r) -> HttpResult {
+    TAKE_OR_RETURN(caller, authorize(ctx, r, Access::READ));
+    std::string period = queryParam(r.query, "period").value_or(currentPeriod(ctx.clock.now()));
+    auto range = monthRange(period);
+    if (!range) return badRequest("period", "expected YYYY-MM");
+    std::string tenantId = caller.tenant.info.id;
+    return whenDone(
+        settings.totals(tenantId, range->first, range->second),
+        [tenantId, period](UsageTotals t) {
+          return jsonResponse(200, {{"tenant_id", tenantId},
+                                    {"period", period},
+                                    {"api_calls", t.apiCalls},
+                                    {"llm_tokens", t.llmTokens},
+                                    {"storage_bytes", t.storageBytes},
+                                    {"bandwidth_bytes", t.bandwidthBytes}});
+        },
+        ctx.log);
+  });
+
+  router.add("GET", "/usage/history", [&ctx, &settings](const HttpRequest& r) -> HttpResult {
+    TAKE_OR_RETURN(caller, authorize(ctx, r, Access::READ));
+    std::string period = queryParam(r.query, "period").value_or(currentPeriod(ctx.clock.now()));
+    auto range = monthRange(period);
+    if (!range) return badRequest("period", "expected YYYY-MM");
+    return whenDone(
+        settings.days(caller.tenant.info.id, range->first, range->second),
+        [](std::vector<DayUsage> days) {
+          nlohmann::json rows = nlohmann::json::array();
+          for (auto& d : days) {
+            rows.push_back({{"date", d.date},
+                            {"api_calls", d.apiCalls},
+                            {"llm_tokens", d.llmTokens},
+                            {"bandwidth_bytes", d.bandwidthBytes}});
+          }
+          return jsonResponse(200, {{"history", rows}});
+        },
+        ctx.log);
+  });
+}
+
+}  // namespace tenantd

@@ -1,0 +1,160 @@
+#include "settings-service.h"
+
+namespace tenantd {
+
+SettingsService::SettingsService(Writer& writer, const Clock& clock, Log& log)
+    : writer_(writer), clock_(clock), log_(log) {}
+
+void SettingsService::load(Db& db, TenantState& t) {
+  SettingsStore store(db);
+  if (auto config = store.getConfig(t.info.id)) {
+    auto parsed = parseTenantConfig(nlohmann::json::parse(config->doc));
+    if (auto* c = std::get_if<TenantConfig>(&parsed)) t.config = std::move(*c);
+    t.configVersion = config->version;
+  }
+  if (auto rbac = store.getRbac(t.info.id)) {
+    // Our own canonical document: parseRbac trusts its types.
+    auto parsed = parseRbac(nlohmann::json::parse(rbac->doc));
+    if (auto* r = std::get_if<Rbac>(&parsed)) t.rbac = std::move(*r);
+    t.rbacVersion = rbac->version;
+  }
+}
+
+kj::Promise<SaveOutcome> SettingsService::saveConfig(TenantState& t, TenantConfig config,
+                                                     std::optional<int64_t> ifMatch,
+                                                     std::string actor) {
+  UnixMillis now = clock_.now();
+  std::string tenantId = t.info.id;
+  std::string doc = config.doc.dump();
+  std::vector<std::string> secrets = config.credentialSecrets;
+  auto names = config.doc.value("credentials", nlohmann::json::object());
+  return writer_
+      .submit<SaveOutcome>(
+          [tenantId, doc, secrets, names, ifMatch, actor, now](WriterContext& ctx) {
+            SettingsStore store(ctx.db);
+            SaveOutcome out;
+            int64_t current = 0;
+            if (auto existing = store.getConfig(tenantId)) current = existing->version;
+            if (ifMatch && *ifMatch != current) {
+              out.kind = SaveOutcome::Kind::STALE;
+              out.version = current;
+              return out;
+            }
+            auto known = ctx.secrets().names(tenantId);
+            for (auto& [credential, ref] : names.items()) {
+              if (std::find(known.begin(), known.end(), ref.get<std::string>()) == known.end()) {
+                out.kind = SaveOutcome::Kind::MISSING_SECRET;
+                out.field = "credentials." + credential;
+                return out;
+              }
+            }
+            out.version = store.putConfig(tenantId, doc, now);
+            ctx.secrets().audit({0, tenantId, now, actor, "config.put", "config", out.version});
+            return out;
+          })
+      .then([this, &t, config = std::move(config), actor](SaveOutcome out) mutable {
+        if (out.kind == SaveOutcome::Kind::SAVED) {
+          t.config = std::move(config);
+          t.configVersion = out.version;
+          log_.info("audit", "tenant " + t.info.id + ": configuration version " +
+                                 std::to_string(out.version) + " saved by " + actor);
+        }
+        return out;
+      });
+}
+
+kj::Promise<SaveOutcome> SettingsService::createRole(TenantState& t, RbacRole role,
+                                                     std::string actor) {
+  return changeRole(t, RoleChange::CREATE, std::move(role), std::move(actor));
+}
+kj::Promise<SaveOutcome> SettingsService::updateRole(TenantState& t, RbacRole role,
+                                                     std::string actor) {
+  return changeRole(t, RoleChange::UPDATE, std::move(role), std::move(actor));
+}
+kj::Promise<SaveOutcome> SettingsService::deleteRole(TenantState& t, std::string name,
+                                                     std::string actor) {
+  RbacRole role;
+  role.name = std::move(name);
+  return changeRole(t, RoleChange::DELETE, std::move(role), std::move(actor));
+}
+
+kj::Promise<SaveOutcome> SettingsService::changeRole(TenantState& t, RoleChange change,
+                                                     RbacRole role, std::string actor) {
+  UnixMillis now = clock_.now();
+  std::string tenantId = t.info.id;
+  struct Result {
+    SaveOutcome outcome;
+    Rbac rbac;
+  };
+  return writer_
+      .submit<Result>([tenantId, change, role, actor, now](WriterContext& ctx) {
+        SettingsStore store(ctx.db);
+        Result r;
+        r.rbac = Rbac::defaults();
+        if (auto stored = store.getRbac(tenantId)) {
+          auto parsed = parseRbac(nlohmann::json::parse(stored->doc));
+          if (auto* rbac = std::get_if<Rbac>(&parsed)) r.rbac = std::move(*rbac);
+        }
+        auto it = std::find_if(r.rbac.roles.begin(), r.rbac.roles.end(),
+                               [&](const RbacRole& x) { return x.name == role.name; });
+        bool exists = it != r.rbac.roles.end();
+        const char* action = "rbac.role.create";
+        switch (change) {
+          case RoleChange::CREATE:
+            if (exists) {
+              r.outcome.kind = SaveOutcome::Kind::CONFLICT;
+              return r;
+            }
+            r.rbac.roles.push_back(role);
+            break;
+          case RoleChange::UPDATE:
+            if (!exists) {
+              r.outcome.kind = SaveOutcome::Kind::NOT_FOUND;
+              return r;
+            }
+            *it = role;
+            action = "rbac.role.update";
+            break;
+          case RoleChange::DELETE:
+            if (!exists) {
+              r.outcome.kind = SaveOutcome::Kind::NOT_FOUND;
+              return r;
+            }
+            if (role.name == r.rbac.defaultRole) {
+              r.outcome.kind = SaveOutcome::Kind::CONFLICT;
+              return r;
+            }
+            r.rbac.roles.erase(it);
+            action = "rbac.role.delete";
+            break;
+        }
+        r.outcome.version = store.putRbac(tenantId, rbacToJson(r.rbac).dump(), now);
+        ctx.secrets().audit({0, tenantId, now, actor, action, role.name, r.outcome.version});
+        return r;
+      })
+      .then([this, &t, actor](Result r) {
+        if (r.outcome.kind == SaveOutcome::Kind::SAVED) {
+          t.rbac = std::move(r.rbac);
+          t.rbacVersion = r.outcome.version;
+          log_.info("audit", "tenant " + t.info.id + ": roles version " +
+                                 std::to_string(r.outcome.version) + " saved by " + actor);
+        }
+        return r.outcome;
+      });
+}
+
+kj::Promise<UsageTotals> SettingsService::totals(std::string tenantId, UnixMillis from,
+                                                 UnixMillis to) {
+  return writer_.submit<UsageTotals>([tenantId, from, to](WriterContext& ctx) {
+    return SettingsStore(ctx.db).totals(tenantId, from, to);
+  });
+}
+
+kj::Promise<std::vector<DayUsage>> SettingsService::days(std::string tenantId, UnixMillis from,
+                                                         UnixMillis to) {
+  return writer_.submit<std::vector<DayUsage>>([tenantId, from, to](WriterContext& ctx) {
+    return SettingsStore(ctx.db).days(tenantId, from, to);
+  });
+}
+
+}  // namespace tenantd
