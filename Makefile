@@ -35,6 +35,7 @@ asan: deps
 # Speed targets live here, each measured beside its floor in the same run (BENCHMARKS.md).
 bench: build
 	@$(BUILD)/bin/limits-bench
+	@bench/rest-bench $(BUILD)
 
 format:
 	@scripts/check-format --fix

@@ -90,6 +90,16 @@ TEST_CASE("Tenants and tokens are managed offline and token create prints the to
       run(TENANTD_BIN, {"token", "create", "--tenant", "ghost", "--data-dir", data}, dir.path());
   CHECK(orphan.exitCode == 1);
   CHECK(orphan.err.find("no such tenant") != std::string::npos);
+
+  // Every offline change left an audit row naming the CLI's uid, never the token.
+  auto audit = run("/usr/bin/sqlite3",
+                   {data + "/tenantd.db",
+                    "SELECT action || ' ' || target || ' ' || actor FROM audit ORDER BY id"},
+                   dir.path());
+  CHECK(audit.out.find("tenant.create t-1 cli:uid:") != std::string::npos);
+  CHECK(audit.out.find("token.create " + id + " cli:uid:") != std::string::npos);
+  CHECK(audit.out.find("token.revoke " + id) != std::string::npos);
+  CHECK(audit.out.find(secret) == std::string::npos);
 }
 
 TEST_CASE("Invalid tenant fields are refused before touching the store") {

@@ -2,6 +2,7 @@
 // acknowledged tracks across SIGKILL.
 
 #include <signal.h>
+#include <sqlite3.h>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -277,6 +278,44 @@ TEST_CASE("No tenant can read or change another tenant's limits or usage") {
   CHECK(acme.ok("GET", LIMITS + "/usage")[0]["current"] == 7);
   CHECK(them.ok("GET", LIMITS + "/usage")[0]["current"] == 1);
   CHECK(them.ok("GET", LIMITS + "/usage")[1]["limit"] == 10);  // Their plan's tier.
+}
+
+TEST_CASE("When the store cannot commit, writes get 503 and change nothing") {
+  // No waiting for locks, so a lock held by another process makes the daemon's commit fail.
+  RunningDaemon d({"--config", "tenantd.toml"}, [](RunningDaemon& self) {
+    std::ofstream(self.dir.file("tenantd.toml")) << "[store]\nbusy_timeout_ms = 0\n";
+  });
+  Api api{d, d.demoToken()};
+  api.ok(
+      "PUT", LIMITS,
+      json::array({{{"resource", "api"}, {"metric", "calls"}, {"period", "day"}, {"limit", 100}}}));
+  json t = {{"resource", "api"}, {"metric", "calls"}, {"amount", 5}, {"id", "r-1"}};
+  sqlite3* other = nullptr;
+  REQUIRE(sqlite3_open((d.dataDir() + "/tenantd.db").c_str(), &other) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  auto refused = api.call("POST", LIMITS + "/track", t);
+  CHECK(refused.status == 503);
+  CHECK(json::parse(refused.body)["error"]["code"] == "unavailable");
+  CHECK(api.call("POST", LIMITS + "/consume", {{"resource", "api"}, {"metric", "calls"}}).status ==
+        503);
+  CHECK(api.ok("GET", LIMITS + "/usage")[0]["current"] == 0);  // Undone in memory too.
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  // The same id was not remembered: the retry counts.
+  auto retried = api.ok("POST", LIMITS + "/track", t);
+  CHECK(retried["duplicate"] == false);
+  CHECK(api.ok("GET", LIMITS + "/usage")[0]["current"] == 5);
+}
+
+TEST_CASE("A body over the limit gets 413 in the JSON error shape") {
+  RunningDaemon d;
+  Api api{d, d.demoToken()};
+  auto big =
+      httpRequest("PUT", d.restUrl + LIMITS,
+                  {{"Authorization", "Bearer " + api.token}, {"Content-Type", "application/json"}},
+                  "[" + std::string(1 << 20, ' ') + "]");
+  CHECK(big.status == 413);
+  CHECK(json::parse(big.body)["error"]["code"] == "payload_too_large");
 }
 
 TEST_CASE("A repeated track id is acknowledged once and counted once, across restarts") {

@@ -10,6 +10,8 @@
 
 #include <kj/debug.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <ostream>
 
@@ -24,6 +26,13 @@ bool isKnownTimezone(const std::string& name) {
   } catch (const std::exception&) {
     return false;
   }
+}
+
+// Offline changes are audited like the daemon's: who (the CLI's uid), what, never a token.
+void audit(Db& db, const std::string& tenantId, const Clock& clock, const char* action,
+           const std::string& target) {
+  SecretStore(db).audit({0, tenantId, clock.now(), "cli:uid:" + std::to_string(getuid()), action,
+                         target, std::nullopt});
 }
 
 void applyLimits(const Command& cmd, Tenant& t) {
@@ -73,6 +82,7 @@ int runTenantCreate(const Config& config, const Command& cmd, const Clock& clock
     err << "tenantd: tenant " << cmd.tenantId << " already exists\n";
     return 1;
   }
+  audit(*db, tenant.id, clock, "tenant.create", tenant.id);
   out << "created tenant " << tenant.id << " (" << tenant.name << ", plan " << tenant.plan << ")\n";
   return 0;
 }
@@ -96,6 +106,7 @@ int runTenantUpdate(const Config& config, const Command& cmd, std::ostream& out,
   }
   applyLimits(cmd, *tenant);
   catalog.updateTenant(*tenant);
+  audit(*db, tenant->id, SystemClock(), "tenant.update", tenant->id);
   out << "updated tenant " << tenant->id << " (" << tenant->name << ", plan " << tenant->plan
       << ")\n";
   return 0;
@@ -136,6 +147,7 @@ int runTokenCreate(const Config& config, const Command& cmd, const Clock& clock,
     err << "tenantd: no such tenant: " << cmd.tenantId << "\n";
     return 1;
   }
+  audit(*db, cmd.tenantId, clock, "token.create", issued->id);
   out << "created token " << issued->id << " for tenant " << cmd.tenantId << " (role " << cmd.role;
   if (cmd.ttlSeconds) out << ", expires " << formatIso8601(clock.now() + *cmd.ttlSeconds * 1000);
   out << "); it is shown once:\n" << issued->secret << "\n";
@@ -146,8 +158,12 @@ int runTokenRevoke(const Config& config, const Command& cmd, const Clock& clock,
                    std::ostream& err) {
   auto db = openStore(config);
   Catalog catalog(*db);
+  auto tenant = catalog.tenantOfToken(cmd.tokenId);
   switch (catalog.revokeToken(cmd.tokenId, clock.now())) {
-    case Catalog::Revoked::REVOKED: out << "revoked " << cmd.tokenId << "\n"; return 0;
+    case Catalog::Revoked::REVOKED:
+      audit(*db, *tenant, clock, "token.revoke", cmd.tokenId);
+      out << "revoked " << cmd.tokenId << "\n";
+      return 0;
     case Catalog::Revoked::ALREADY_REVOKED:
       out << cmd.tokenId << " was already revoked\n";
       return 0;

@@ -95,7 +95,7 @@ void Daemon::start() {
                            std::to_string(auth_.size()) + " token(s) in " +
                            std::to_string(clock_.now() - loadStart) + " ms");
   }
-  rest_ = kj::heap<RestContext>(RestContext{auth_, *limits_, clock_, log_});
+  rest_ = kj::heap<RestContext>(auth_, *limits_, clock_, log_);
   secrets_ = kj::heap<SecretsService>(*writer_, keyring_, clock_, log_, metrics_);
   settings_ = kj::heap<SettingsService>(*writer_, clock_, log_);
   rateLimiter_ = kj::heap<RestRateLimiter>(*rest_);
@@ -165,6 +165,7 @@ HttpResult Daemon::handleHttp(const HttpRequest& request) {
     return response;
   };
   HttpResult result = router_.handle(request);
+  rest_->endRequest();  // The memo points into this request's headers.
   KJ_IF_MAYBE (now, result.tryGet<HttpResponse>()) {
     return finish(kj::mv(*now));
   }

@@ -172,6 +172,10 @@ TEST_CASE("A body over the configured limit is refused with 413") {
   std::string big(4096, 'x');
   auto r = f.request(kj::HttpMethod::POST, "/echo", kj::StringPtr(big.c_str()));
   CHECK(r.status == 413);
+  std::string over(1025, 'x');  // Just over our limit: our JSON shape.
+  auto json = f.request(kj::HttpMethod::POST, "/echo", kj::StringPtr(over.c_str()));
+  CHECK(json.status == 413);
+  CHECK(json.body.find("payload_too_large") != std::string::npos);
 }
 
 TEST_CASE("Shutdown closes idle keep-alive connections and resolves") {

@@ -94,6 +94,7 @@ private:
   uv_loop_t& loop_;
   HttpHandler handler_;
   Log& log_;
+  uint64_t maxBodyBytes_;
   kj::Function<void()> wake_;
   TaskErrors taskErrors_{log_};
   kj::TaskSet deferred_{taskErrors_};      // Responses waiting on a promise.

@@ -2,6 +2,8 @@
 
 #include <strings.h>
 
+#include <algorithm>
+
 namespace tenantd {
 
 namespace {
@@ -48,9 +50,19 @@ HttpResponse storeUnavailable() {
   return errorResponse(503, "unavailable", "the store could not commit; nothing was recorded");
 }
 
+std::variant<Principal, AuthFailure> RestContext::authenticate(
+    std::optional<std::string_view> header) {
+  if (memo_ && header && header->data() == memo_->data && header->size() == memo_->size) {
+    return memo_->result;
+  }
+  auto result = auth.authenticate(header);
+  if (header) memo_ = Memo{header->data(), header->size(), result};
+  return result;
+}
+
 std::variant<Caller, HttpResponse> authorize(RestContext& ctx, const HttpRequest& request,
                                              Access access) {
-  auto result = ctx.auth.authenticate(request.header("authorization"));
+  auto result = ctx.authenticate(request.header("authorization"));
   if (auto* failure = std::get_if<AuthFailure>(&result)) {
     const char* message = "a valid bearer token is required";
     std::string challenge = "Bearer";
@@ -107,7 +119,7 @@ FieldReader::FieldReader(const nlohmann::json& object) : object_(object) {
 
 std::optional<std::string> FieldReader::string(const char* name, bool required, size_t maxLength) {
   if (error_) return std::nullopt;
-  read_.insert(name);
+  read_.push_back(name);
   auto it = object_.find(name);
   if (it == object_.end() || it->is_null()) {
     if (required) error_ = {name, "required"};
@@ -134,7 +146,7 @@ std::optional<std::string> FieldReader::string(const char* name, bool required, 
 std::optional<int64_t> FieldReader::integer(const char* name, bool required, int64_t min,
                                             int64_t max) {
   if (error_) return std::nullopt;
-  read_.insert(name);
+  read_.push_back(name);
   auto it = object_.find(name);
   if (it == object_.end() || it->is_null()) {
     if (required) error_ = {name, "required"};
@@ -153,7 +165,7 @@ std::optional<int64_t> FieldReader::integer(const char* name, bool required, int
 
 const nlohmann::json* FieldReader::raw(const char* name) {
   if (error_) return nullptr;
-  read_.insert(name);
+  read_.push_back(name);
   auto it = object_.find(name);
   return it == object_.end() || it->is_null() ? nullptr : &*it;
 }
@@ -161,7 +173,7 @@ const nlohmann::json* FieldReader::raw(const char* name) {
 std::optional<HttpResponse> FieldReader::finish() {
   if (!error_ && object_.is_object()) {
     for (auto& [key, value] : object_.items()) {
-      if (!read_.count(key)) {
+      if (std::find(read_.begin(), read_.end(), key) == read_.end()) {
         error_ = {key, "unknown field"};
         break;
       }

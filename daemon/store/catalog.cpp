@@ -125,6 +125,15 @@ std::optional<TokenRecord> Catalog::findTokenByHash(const TokenHash& hash) {
   return t;
 }
 
+std::optional<std::string> Catalog::tenantOfToken(std::string_view tokenId) {
+  Statement select(db_, "SELECT tenant_id FROM tokens WHERE id = ?1");
+  select.bind(1, tokenId);
+  if (!select.step()) return std::nullopt;
+  std::string tenant = select.columnText(0);
+  select.reset();
+  return tenant;
+}
+
 std::vector<TokenRecord> Catalog::listTokens(std::string_view tenantId) {
   std::vector<TokenRecord> out;
   selectTokensOfTenant_.bind(1, tenantId);

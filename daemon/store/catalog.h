@@ -38,6 +38,7 @@ public:
   enum class Revoked { REVOKED, NOT_FOUND, ALREADY_REVOKED };
   Revoked revokeToken(std::string_view id, int64_t nowMs);
   std::optional<TokenRecord> findTokenByHash(const TokenHash& hash);
+  std::optional<std::string> tenantOfToken(std::string_view tokenId);
   std::vector<TokenRecord> listTokens(std::string_view tenantId);
   // Every token with its hash (the daemon's in-memory index).
   std::vector<std::pair<TokenHash, TokenRecord>> listAllTokens();
