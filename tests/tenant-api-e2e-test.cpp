@@ -275,7 +275,8 @@ TEST_CASE("No tenant can read or change another's config, roles, info, usage or 
   CHECK(them.ok("GET", "/tenant/info")["id"] == "tenant-456");
   CHECK(them.ok("GET", "/usage/summary")["tenant_id"] == "tenant-456");
   // Their audit trail holds their own entries only (their offline creation), none of Acme's.
-  for (auto& entry : them.ok("GET", "/tenant/audit")["entries"]) {
+  json theirAudit = them.ok("GET", "/tenant/audit");  // Named: a range-for over a temporary's
+  for (auto& entry : theirAudit["entries"]) {         // member would dangle.
     CHECK(entry["action"] != "config.put");
     CHECK(entry["target"] != "acme-role");
     CHECK(entry["target"] != "tenant-123");

@@ -177,6 +177,148 @@ TEST_CASE("A peer without a role may check health but not act for a tenant") {
   CHECK(f.errorOf(request.send().ignoreResult()).find("permission-denied:") != std::string::npos);
 }
 
+namespace {
+rpc::Tenant::Client tenantCap(Fixture& f, const char* id) {
+  auto request = f.sidecar().tenantRequest();
+  request.setId(id);
+  return request.send().getTenant();
+}
+void setUsage(rpc::UsageRequest::Builder b, const char* user, const char* resource,
+              const char* metric, int64_t amount) {
+  b.setUserId(user);
+  b.setResource(resource);
+  b.setMetric(metric);
+  b.setAmount(amount);
+}
+void limitRules(Fixture& f, int64_t limit) {
+  Rule r;
+  r.resource = "api";
+  r.metric = "calls";
+  r.period = Period::DAY;
+  r.limit = limit;
+  f.limits->putRules(*f.limits->find("t1"), {r}, "test").wait(f.io.waitScope);
+}
+}  // namespace
+
+TEST_CASE("Tenant.consume allows up to the limit and check reports the rule") {
+  Fixture f;
+  limitRules(f, 2);
+  auto t = tenantCap(f, "t1");
+  for (int i = 0; i < 2; ++i) {
+    auto c = t.consumeRequest();
+    setUsage(c.initRequest(), "", "api", "calls", 1);
+    CHECK(c.send().wait(f.io.waitScope).getDecision().getAllowed());
+  }
+  auto check = t.checkRequest();
+  setUsage(check.initRequest(), "", "api", "calls", 1);
+  auto d = check.send().wait(f.io.waitScope).getDecision();
+  CHECK_FALSE(d.getAllowed());
+  CHECK(d.getMatched());
+  CHECK(d.getCurrent() == 2);
+  CHECK(d.getLimit() == 2);
+  CHECK(d.getGateAction() == "block");
+  CHECK(d.getPeriod() == "day");
+  CHECK(d.getResetAtMs() > 0);
+}
+
+TEST_CASE("Tenant.track is idempotent by id and answers with the rule usage") {
+  Fixture f;
+  limitRules(f, 100);
+  auto t = tenantCap(f, "t1");
+  for (int i = 0; i < 2; ++i) {
+    auto req = t.trackRequest();
+    auto r = req.initRequest();
+    setUsage(r.initUsage(), "u", "api", "calls", 5);
+    r.setId("req-1");
+    auto result = req.send().wait(f.io.waitScope).getResult();
+    CHECK(result.getDuplicate() == (i == 1));
+    REQUIRE(result.getUsage().size() == 1);
+    CHECK(result.getUsage()[0].getCurrent() == 5);
+  }
+}
+
+TEST_CASE("Batch calls answer each item in order in one round trip") {
+  Fixture f;
+  limitRules(f, 3);
+  auto t = tenantCap(f, "t1");
+  auto consume = t.consumeBatchRequest();
+  auto items = consume.initRequests(5);
+  for (uint i = 0; i < 5; ++i) setUsage(items[i], "", "api", "calls", 1);
+  auto decisions = consume.send().wait(f.io.waitScope).getDecisions();
+  REQUIRE(decisions.size() == 5);
+  for (uint i = 0; i < 5; ++i) CHECK(decisions[i].getAllowed() == (i < 3));
+  auto check = t.checkBatchRequest();
+  auto checks = check.initRequests(128);
+  for (uint i = 0; i < 128; ++i) setUsage(checks[i], "", "api", "calls", 1);
+  auto answers = check.send().wait(f.io.waitScope).getDecisions();
+  REQUIRE(answers.size() == 128);
+  CHECK_FALSE(answers[127].getAllowed());
+  auto track = t.trackBatchRequest();
+  auto tracks = track.initRequests(3);
+  for (uint i = 0; i < 3; ++i) setUsage(tracks[i].initUsage(), "", "api", "calls", 2);
+  auto results = track.send().wait(f.io.waitScope).getResults();
+  REQUIRE(results.size() == 3);
+  CHECK(results[2].getError() == "");
+  CHECK(results[2].getUsage()[0].getCurrent() == 9);
+}
+
+TEST_CASE("Reservations over RPC hold capacity and settle once") {
+  Fixture f;
+  limitRules(f, 10);
+  auto t = tenantCap(f, "t1");
+  auto reserve = t.reserveRequest();
+  setUsage(reserve.initRequest(), "", "api", "calls", 8);
+  auto held = reserve.send().wait(f.io.waitScope);
+  CHECK(held.getDecision().getAllowed());
+  std::string id = held.getReservationId();
+  auto check = t.checkRequest();
+  setUsage(check.initRequest(), "", "api", "calls", 3);
+  CHECK_FALSE(check.send().wait(f.io.waitScope).getDecision().getAllowed());
+  auto commit = t.commitRequest();
+  commit.setReservationId(id);
+  commit.setAmount(4);
+  commit.send().wait(f.io.waitScope);
+  auto again = t.commitRequest();
+  again.setReservationId(id);
+  CHECK(f.errorOf(again.send().ignoreResult()).find("not-found:") != std::string::npos);
+  auto release = t.releaseRequest();
+  release.setReservationId("rsv_nope");
+  CHECK(f.errorOf(release.send().ignoreResult()).find("not-found:") != std::string::npos);
+}
+
+TEST_CASE("Tenant.info, config and hasPermission answer from the tenant's state") {
+  Fixture f;
+  auto t = tenantCap(f, "t1");
+  auto info = t.infoRequest().send().wait(f.io.waitScope);
+  CHECK(info.getId() == "t1");
+  CHECK(info.getName() == "One");
+  CHECK(info.getPlan() == "pro");
+  auto config = t.configRequest().send().wait(f.io.waitScope);
+  CHECK(config.getJson() == "{}");
+  CHECK(config.getVersion() == 0);
+  auto perm = t.hasPermissionRequest();
+  perm.setRole("admin");
+  perm.setPermission("delete");
+  CHECK(perm.send().wait(f.io.waitScope).getAllowed());
+  auto denied = t.hasPermissionRequest();
+  denied.setRole("viewer");
+  denied.setPermission("write");
+  CHECK_FALSE(denied.send().wait(f.io.waitScope).getAllowed());
+}
+
+TEST_CASE("Bad usage requests over RPC are invalid-argument and change nothing") {
+  Fixture f;
+  limitRules(f, 10);
+  auto t = tenantCap(f, "t1");
+  auto bad = t.consumeRequest();
+  setUsage(bad.initRequest(), "", "API", "calls", 1);
+  CHECK(f.errorOf(bad.send().ignoreResult()).find("invalid-argument:") != std::string::npos);
+  auto zero = t.trackRequest();
+  setUsage(zero.initRequest().initUsage(), "", "api", "calls", 0);
+  CHECK(f.errorOf(zero.send().ignoreResult()).find("invalid-argument:") != std::string::npos);
+  CHECK(f.limits->usage(*f.limits->find("t1"), "")[0].current == 0);
+}
+
 TEST_CASE("Peer roles follow uid and group") {
   PeerPolicy policy{1000, 2000};
   CHECK(policy.roleOf({1, 0, 0}) == PeerRole::ADMIN);

@@ -3,6 +3,9 @@
 #include "app/version.h"
 
 #include <kj/debug.h>
+#include <kj/vector.h>
+
+#include <algorithm>
 
 namespace tenantd {
 
@@ -10,6 +13,80 @@ void throwRpcError(kj::StringPtr kind, kj::StringPtr message) {
   kj::throwFatalException(
       kj::Exception(kj::Exception::Type::FAILED, __FILE__, __LINE__, kj::str(kind, ": ", message)));
 }
+
+namespace {
+constexpr int64_t MAX_AMOUNT = int64_t{1} << 53;
+
+UsageRequest readUsage(rpc::UsageRequest::Reader r) {
+  UsageRequest u;
+  u.userId = r.getUserId();
+  u.resource = r.getResource();
+  u.metric = r.getMetric();
+  u.amount = r.getAmount();
+  if (!isValidMetricName(u.resource) || !isValidMetricName(u.metric)) {
+    throwRpcError("invalid-argument", "resource and metric must match [a-z][a-z0-9_.-]{0,63}");
+  }
+  if (u.userId.size() > 128) throwRpcError("invalid-argument", "userId is at most 128 bytes");
+  if (u.amount < 1 || u.amount > MAX_AMOUNT) {
+    throwRpcError("invalid-argument", "amount must be from 1 to 2^53");
+  }
+  return u;
+}
+
+int64_t resetAt(const Window& w) {
+  return w.end == LIFETIME_WINDOW.end ? 0 : w.end;
+}
+
+void fillDecision(rpc::Decision::Builder b, const Decision& d) {
+  b.setAllowed(d.allowed);
+  b.setWarning(d.warning);
+  b.setMatched(d.matched);
+  if (!d.matched) return;
+  const RuleUsage& u = d.reported;
+  b.setGateAction(std::string(gateActionName(u.rule->gateAction)));
+  b.setCurrent(u.current);
+  b.setReserved(u.reserved);
+  b.setLimit(u.limit);
+  b.setRemaining(std::max<int64_t>(0, u.limit - u.current - u.reserved));
+  b.setPeriod(std::string(periodName(u.rule->period)));
+  b.setScope(std::string(scopeName(u.rule->scope)));
+  b.setResetAtMs(resetAt(u.window));
+}
+
+void fillUsage(capnp::List<rpc::RuleUsage>::Builder list, const std::vector<RuleUsage>& rows) {
+  for (size_t i = 0; i < rows.size(); ++i) {
+    auto b = list[i];
+    const RuleUsage& u = rows[i];
+    b.setResource(u.rule->resource);
+    b.setMetric(u.rule->metric);
+    b.setPeriod(std::string(periodName(u.rule->period)));
+    b.setScope(std::string(scopeName(u.rule->scope)));
+    b.setCurrent(u.current);
+    b.setReserved(u.reserved);
+    b.setLimit(u.limit);
+    b.setResetAtMs(resetAt(u.window));
+  }
+}
+
+TrackRequest readTrack(rpc::TrackRequest::Reader r, const Clock& clock) {
+  TrackRequest t;
+  t.usage = readUsage(r.getUsage());
+  t.id = r.getId();
+  if (t.id.size() > 128) throwRpcError("invalid-argument", "id is at most 128 bytes");
+  if (r.getTimestampMs() != 0) {
+    if (r.getTimestampMs() < 946684800000 ||
+        r.getTimestampMs() > clock.now() + LimitsService::MAX_FUTURE_MS) {
+      throwRpcError("invalid-argument", "timestampMs before 2000 or more than 5 minutes ahead");
+    }
+    t.at = r.getTimestampMs();
+  }
+  return t;
+}
+
+[[noreturn]] void storeFailed() {
+  throwRpcError("unavailable", "the store could not commit; nothing was recorded");
+}
+}  // namespace
 
 kj::Promise<void> SidecarImpl::health(HealthContext context) {
   auto results = context.getResults(capnp::MessageSize{8, 0});
@@ -52,6 +129,154 @@ kj::Promise<void> TenantImpl::getSecret(GetSecretContext context) {
         results.setValue(capnp::Data::Reader(value.data(), value.size()));
         results.setVersion(static_cast<uint64_t>(opened.version));
       });
+}
+
+TenantState& TenantImpl::state() {
+  TenantState* t = services_.limits == nullptr ? nullptr : services_.limits->find(tenantId_);
+  if (t == nullptr) throwRpcError("not-found", "no such tenant");
+  return *t;
+}
+
+kj::Promise<void> TenantImpl::check(CheckContext context) {
+  auto usage = readUsage(context.getParams().getRequest());
+  auto d = services_.limits->check(state(), usage.view());
+  fillDecision(context.getResults().initDecision(), d);
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> TenantImpl::track(TrackContext context) {
+  auto request = readTrack(context.getParams().getRequest(), services_.clock);
+  return services_.limits->track(state(), kj::mv(request))
+      .then(
+          [context](TrackResult r) mutable {
+            auto out = context.getResults().initResult();
+            out.setDuplicate(r.duplicate);
+            fillUsage(out.initUsage(r.usage.size()), r.usage);
+          },
+          [](kj::Exception&&) { storeFailed(); });
+}
+
+kj::Promise<void> TenantImpl::consume(ConsumeContext context) {
+  auto usage = readUsage(context.getParams().getRequest());
+  return services_.limits->consume(state(), kj::mv(usage))
+      .then([context](Decision d) mutable { fillDecision(context.getResults().initDecision(), d); },
+            [](kj::Exception&&) { storeFailed(); });
+}
+
+kj::Promise<void> TenantImpl::reserve(ReserveContext context) {
+  auto usage = readUsage(context.getParams().getRequest());
+  uint32_t ttl = context.getParams().getTtlSeconds();
+  if (ttl == 0) ttl = 300;
+  if (ttl > 86400) throwRpcError("invalid-argument", "ttlSeconds is at most 86400");
+  return services_.limits->reserve(state(), kj::mv(usage), int64_t{ttl} * 1000)
+      .then(
+          [context](ReserveResult r) mutable {
+            auto results = context.getResults();
+            fillDecision(results.initDecision(), r.decision);
+            results.setReservationId(r.reservationId);
+          },
+          [](kj::Exception&&) { storeFailed(); });
+}
+
+kj::Promise<void> TenantImpl::commit(CommitContext context) {
+  std::string id = context.getParams().getReservationId();
+  int64_t amount = context.getParams().getAmount();
+  if (amount < 0 || amount > MAX_AMOUNT) throwRpcError("invalid-argument", "amount 0 to 2^53");
+  return services_.limits->commit(state(), id, amount)
+      .then(
+          [](std::optional<TrackResult> r) {
+            if (!r) throwRpcError("not-found", "no open reservation with this id");
+          },
+          [](kj::Exception&&) { storeFailed(); });
+}
+
+kj::Promise<void> TenantImpl::release(ReleaseContext context) {
+  return services_.limits->release(state(), context.getParams().getReservationId())
+      .then(
+          [](bool released) {
+            if (!released) throwRpcError("not-found", "no open reservation with this id");
+          },
+          [](kj::Exception&&) { storeFailed(); });
+}
+
+kj::Promise<void> TenantImpl::checkBatch(CheckBatchContext context) {
+  auto requests = context.getParams().getRequests();
+  TenantState& t = state();
+  auto out = context.getResults().initDecisions(requests.size());
+  for (uint i = 0; i < requests.size(); ++i) {
+    fillDecision(out[i], services_.limits->check(t, readUsage(requests[i]).view()));
+  }
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> TenantImpl::trackBatch(TrackBatchContext context) {
+  auto requests = context.getParams().getRequests();
+  TenantState& t = state();
+  kj::Vector<kj::Promise<kj::Maybe<TrackResult>>> pending;
+  for (auto r : requests) {
+    pending.add(services_.limits->track(t, readTrack(r, services_.clock))
+                    .then([](TrackResult r) -> kj::Maybe<TrackResult> { return kj::mv(r); },
+                          [](kj::Exception&&) -> kj::Maybe<TrackResult> { return nullptr; }));
+  }
+  return kj::joinPromises(pending.releaseAsArray())
+      .then([context](kj::Array<kj::Maybe<TrackResult>> results) mutable {
+        auto out = context.getResults().initResults(results.size());
+        for (size_t i = 0; i < results.size(); ++i) {
+          KJ_IF_MAYBE (r, results[i]) {
+            out[i].setDuplicate(r->duplicate);
+            fillUsage(out[i].initUsage(r->usage.size()), r->usage);
+          } else {
+            out[i].setError("unavailable: the store could not commit; nothing was recorded");
+          }
+        }
+      });
+}
+
+kj::Promise<void> TenantImpl::consumeBatch(ConsumeBatchContext context) {
+  auto requests = context.getParams().getRequests();
+  TenantState& t = state();
+  kj::Vector<kj::Promise<kj::Maybe<Decision>>> pending;
+  for (auto r : requests) {
+    pending.add(services_.limits->consume(t, readUsage(r))
+                    .then([](Decision d) -> kj::Maybe<Decision> { return d; },
+                          [](kj::Exception&&) -> kj::Maybe<Decision> { return nullptr; }));
+  }
+  return kj::joinPromises(pending.releaseAsArray())
+      .then([context](kj::Array<kj::Maybe<Decision>> decisions) mutable {
+        auto out = context.getResults().initDecisions(decisions.size());
+        for (size_t i = 0; i < decisions.size(); ++i) {
+          KJ_IF_MAYBE (d, decisions[i]) {
+            fillDecision(out[i], *d);
+          } else {
+            out[i].setError("unavailable: the store could not commit; nothing was recorded");
+          }
+        }
+      });
+}
+
+kj::Promise<void> TenantImpl::hasPermission(HasPermissionContext context) {
+  auto params = context.getParams();
+  context.getResults().setAllowed(
+      state().rbac.hasPermission(params.getRole().cStr(), params.getPermission().cStr()));
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> TenantImpl::info(InfoContext context) {
+  const Tenant& t = state().info;
+  auto results = context.getResults();
+  results.setId(t.id);
+  results.setName(t.name);
+  results.setPlan(t.plan);
+  results.setCreatedAt(formatIso8601(t.createdAtMs));
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> TenantImpl::config(ConfigContext context) {
+  TenantState& t = state();
+  auto results = context.getResults();
+  results.setJson(t.config.doc.dump());
+  results.setVersion(static_cast<uint64_t>(t.configVersion));
+  return kj::READY_NOW;
 }
 
 }  // namespace tenantd

@@ -42,8 +42,23 @@ public:
 
 protected:
   kj::Promise<void> getSecret(GetSecretContext context) override;
+  kj::Promise<void> check(CheckContext context) override;
+  kj::Promise<void> track(TrackContext context) override;
+  kj::Promise<void> consume(ConsumeContext context) override;
+  kj::Promise<void> reserve(ReserveContext context) override;
+  kj::Promise<void> commit(CommitContext context) override;
+  kj::Promise<void> release(ReleaseContext context) override;
+  kj::Promise<void> checkBatch(CheckBatchContext context) override;
+  kj::Promise<void> trackBatch(TrackBatchContext context) override;
+  kj::Promise<void> consumeBatch(ConsumeBatchContext context) override;
+  kj::Promise<void> hasPermission(HasPermissionContext context) override;
+  kj::Promise<void> info(InfoContext context) override;
+  kj::Promise<void> config(ConfigContext context) override;
 
 private:
+  // The tenant's state; tenants are never removed while the daemon runs.
+  TenantState& state();
+
   RpcServices& services_;
   std::string tenantId_;
   std::string peer_;
