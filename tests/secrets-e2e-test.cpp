@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <fstream>
 
 #include "support/daemon-fixture.h"
@@ -218,6 +219,40 @@ TEST_CASE(
     CHECK(wrong.exitCode == 1);
     CHECK(wrong.err.find("wrong master key") != std::string::npos);
   }
+}
+
+TEST_CASE("A systemd credential supplies the master key, with no key file and no --dev") {
+  TempDir dir;
+  std::string creds = dir.file("credentials");
+  std::filesystem::create_directories(creds);
+  REQUIRE(run(TENANTD_BIN, {"keys", "generate", creds + "/master.key"}, dir.path()).exitCode == 0);
+  NotifySocket notify(dir.file("notify.sock"));
+  Process daemon(TENANTD_BIN, {{"--data-dir", dir.file("var"), "--socket", dir.file("t.sock"),
+                                "--listen", "127.0.0.1:0"},
+                               dir.path().string(),
+                               {{"NOTIFY_SOCKET", notify.path()}, {"CREDENTIALS_DIRECTORY", creds}},
+                               dir.file("out"),
+                               dir.file("err")});
+  REQUIRE(notify.waitFor("READY=1", READY_DEADLINE, &daemon).has_value());
+  CHECK(daemon.err().find("from the systemd credential") != std::string::npos);
+  CHECK(daemon.err().find("DEV MODE") == std::string::npos);
+  daemon.signal(SIGTERM);
+  CHECK(daemon.waitForExit(5s) == 0);
+}
+
+TEST_CASE("An expired secret is listed but no longer served") {
+  RunningDaemon d;
+  std::string t = d.demoToken();
+  REQUIRE(call(d, t, "POST", "/tenant/secrets",
+               R"({"key": "OLD", "value": "v", "expiresAt": "2001-01-01T00:00:00Z"})")
+              .status == 200);
+  auto bad =
+      call(d, t, "POST", "/tenant/secrets", R"({"key": "X", "value": "v", "expiresAt": "soon"})");
+  CHECK(json::parse(bad.body)["error"]["field"] == "expiresAt");
+  CHECK(json::parse(call(d, t, "GET", "/tenant/secrets").body)["secrets"] == json{"OLD"});
+  CHECK(rpcRead(d, "tenant-123", "OLD").find("not-found:") != std::string::npos);
+  CHECK(httpRequest("GET", d.restUrl + "/metrics")
+            .body.find(R"(tenantd_secret_reads_total{outcome="expired"} 1)") != std::string::npos);
 }
 
 TEST_CASE("keys rotate re-seals every secret under the new key") {

@@ -211,7 +211,8 @@ TEST_CASE("Tenant.consume allows up to the limit and check reports the rule") {
   }
   auto check = t.checkRequest();
   setUsage(check.initRequest(), "", "api", "calls", 1);
-  auto d = check.send().wait(f.io.waitScope).getDecision();
+  auto response = check.send().wait(f.io.waitScope);  // Owns the message the readers point into.
+  auto d = response.getDecision();
   CHECK_FALSE(d.getAllowed());
   CHECK(d.getMatched());
   CHECK(d.getCurrent() == 2);
@@ -230,7 +231,8 @@ TEST_CASE("Tenant.track is idempotent by id and answers with the rule usage") {
     auto r = req.initRequest();
     setUsage(r.initUsage(), "u", "api", "calls", 5);
     r.setId("req-1");
-    auto result = req.send().wait(f.io.waitScope).getResult();
+    auto response = req.send().wait(f.io.waitScope);
+    auto result = response.getResult();
     CHECK(result.getDuplicate() == (i == 1));
     REQUIRE(result.getUsage().size() == 1);
     CHECK(result.getUsage()[0].getCurrent() == 5);
@@ -244,19 +246,22 @@ TEST_CASE("Batch calls answer each item in order in one round trip") {
   auto consume = t.consumeBatchRequest();
   auto items = consume.initRequests(5);
   for (uint i = 0; i < 5; ++i) setUsage(items[i], "", "api", "calls", 1);
-  auto decisions = consume.send().wait(f.io.waitScope).getDecisions();
+  auto consumed = consume.send().wait(f.io.waitScope);
+  auto decisions = consumed.getDecisions();
   REQUIRE(decisions.size() == 5);
   for (uint i = 0; i < 5; ++i) CHECK(decisions[i].getAllowed() == (i < 3));
   auto check = t.checkBatchRequest();
   auto checks = check.initRequests(128);
   for (uint i = 0; i < 128; ++i) setUsage(checks[i], "", "api", "calls", 1);
-  auto answers = check.send().wait(f.io.waitScope).getDecisions();
+  auto checked = check.send().wait(f.io.waitScope);
+  auto answers = checked.getDecisions();
   REQUIRE(answers.size() == 128);
   CHECK_FALSE(answers[127].getAllowed());
   auto track = t.trackBatchRequest();
   auto tracks = track.initRequests(3);
   for (uint i = 0; i < 3; ++i) setUsage(tracks[i].initUsage(), "", "api", "calls", 2);
-  auto results = track.send().wait(f.io.waitScope).getResults();
+  auto tracked = track.send().wait(f.io.waitScope);
+  auto results = tracked.getResults();
   REQUIRE(results.size() == 3);
   CHECK(results[2].getError() == "");
   CHECK(results[2].getUsage()[0].getCurrent() == 9);
