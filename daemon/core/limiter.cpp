@@ -136,23 +136,16 @@ Decision Limiter::check(const UsageQuery& q, UnixMillis now) {
 
 void Limiter::record(std::string_view userId, std::string_view resource, std::string_view metric,
                      int64_t amount, UnixMillis at, UnixMillis now) {
-  const auto* indices = rulesFor(resource, metric);
-  if (indices == nullptr) return;
-  for (size_t i : *indices) {
-    const Rule& rule = rules_[i];
-    if (!applies(rule, userId)) continue;
-    std::string_view key = keyFor(rule, userId);
-    Counter* c = counter(i, key, now, true);
-    if (c->window.contains(at)) {
-      c->used = saturatingAdd(c->used, amount);
-    } else if (at >= c->window.end) {
-      states_[i].pending.push_back(Pending{std::string(key), at, amount});
-    }
-  }
+  apply(userId, resource, metric, amount, at, now);
 }
 
 void Limiter::unrecord(std::string_view userId, std::string_view resource, std::string_view metric,
                        int64_t amount, UnixMillis at, UnixMillis now) {
+  apply(userId, resource, metric, -amount, at, now);
+}
+
+void Limiter::apply(std::string_view userId, std::string_view resource, std::string_view metric,
+                    int64_t delta, UnixMillis at, UnixMillis now) {
   const auto* indices = rulesFor(resource, metric);
   if (indices == nullptr) return;
   for (size_t i : *indices) {
@@ -161,13 +154,18 @@ void Limiter::unrecord(std::string_view userId, std::string_view resource, std::
     std::string_view key = keyFor(rule, userId);
     Counter* c = counter(i, key, now, true);
     if (c->window.contains(at)) {
-      c->used = saturatingAdd(c->used, -amount);
+      c->used = saturatingAdd(c->used, delta);
     } else if (at >= c->window.end) {
+      // Usage for a window that has not started yet waits as pending; undoing removes it.
       auto& pending = states_[i].pending;
-      auto it = std::find_if(pending.begin(), pending.end(), [&](const Pending& p) {
-        return p.userKey == key && p.at == at && p.amount == amount;
-      });
-      if (it != pending.end()) pending.erase(it);
+      if (delta > 0) {
+        pending.push_back(Pending{std::string(key), at, delta});
+      } else {
+        auto it = std::find_if(pending.begin(), pending.end(), [&](const Pending& p) {
+          return p.userKey == key && p.at == at && p.amount == -delta;
+        });
+        if (it != pending.end()) pending.erase(it);
+      }
     }
   }
 }

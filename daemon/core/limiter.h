@@ -137,6 +137,9 @@ private:
   };
 
   const std::vector<size_t>* rulesFor(std::string_view resource, std::string_view metric) const;
+  // record() with delta > 0, unrecord() with delta < 0.
+  void apply(std::string_view userId, std::string_view resource, std::string_view metric,
+             int64_t delta, UnixMillis at, UnixMillis now);
   // The counter of `key` in rule `i`, rolled forward to `now`; created if `create`.
   Counter* counter(size_t i, std::string_view key, UnixMillis now, bool create);
   void roll(size_t i, std::string_view key, Counter& c, UnixMillis now);

@@ -59,15 +59,6 @@ std::optional<UnixMillis> parseTimestamp(const nlohmann::json& v) {
   return t;
 }
 
-// Runs a store-backed operation and maps its failure to 503: such a request changed nothing.
-template <typename T, typename F>
-kj::Promise<HttpResponse> whenCommitted(kj::Promise<T> promise, F onSuccess, Log& log) {
-  return promise.then(kj::mv(onSuccess), [&log](kj::Exception&& e) {
-    log.error("limits", std::string("store write failed: ") + e.getDescription().cStr());
-    return storeUnavailable();
-  });
-}
-
 }  // namespace
 
 nlohmann::json decisionToJson(const Decision& d) {
@@ -117,7 +108,7 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     if (auto* e = std::get_if<RuleError>(&parsed)) return badRequest(e->field, e->message);
     TenantState& tenant = caller.tenant;
     std::string tokenId = caller.principal.tokenId;
-    return whenCommitted(
+    return whenDone(
         ctx.limits.putRules(tenant, std::get<std::vector<Rule>>(std::move(parsed)), tokenId),
         [&ctx, &tenant, tokenId](std::optional<int64_t> version) {
           if (!version) {
@@ -170,7 +161,7 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
       }
     }
     TrackRequest request{std::move(*usage), id.value_or(""), at};
-    return whenCommitted(
+    return whenDone(
         ctx.limits.track(caller.tenant, std::move(request)),
         [](TrackResult result) {
           nlohmann::json rows = nlohmann::json::array();
@@ -188,7 +179,7 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     auto usage = readUsage(in, false, 1);
     if (auto e = in.finish()) return *e;
     if (auto e = checkNames(*usage)) return *e;
-    return whenCommitted(
+    return whenDone(
         ctx.limits.consume(caller.tenant, std::move(*usage)),
         [](Decision d) {
           auto body = decisionToJson(d);
@@ -206,7 +197,7 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     auto ttl = in.integer("ttlSeconds", false, 1, 86400);
     if (auto e = in.finish()) return *e;
     if (auto e = checkNames(*usage)) return *e;
-    return whenCommitted(
+    return whenDone(
         ctx.limits.reserve(caller.tenant, std::move(*usage), ttl.value_or(300) * 1000),
         [](ReserveResult result) {
           auto body = decisionToJson(result.decision);
@@ -226,7 +217,7 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     auto id = in.string("reservationId", true, MAX_ID);
     auto amount = in.integer("amount", true, 0, MAX_AMOUNT);
     if (auto e = in.finish()) return *e;
-    return whenCommitted(
+    return whenDone(
         ctx.limits.commit(caller.tenant, *id, *amount),
         [](std::optional<TrackResult> result) {
           if (!result) return errorResponse(404, "not_found", "no open reservation with this id");
@@ -243,7 +234,7 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     FieldReader in(doc);
     auto id = in.string("reservationId", true, MAX_ID);
     if (auto e = in.finish()) return *e;
-    return whenCommitted(
+    return whenDone(
         ctx.limits.release(caller.tenant, *id),
         [](bool released) {
           if (!released) return errorResponse(404, "not_found", "no open reservation with this id");

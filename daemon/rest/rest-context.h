@@ -64,8 +64,18 @@ std::variant<nlohmann::json, HttpResponse> parseJsonBody(const HttpRequest& requ
 std::optional<std::string> queryParam(std::string_view query, std::string_view name);
 
 HttpResponse jsonResponse(int status, const nlohmann::json& body);
-HttpResponse badRequest(std::string_view field, std::string_view message);
 HttpResponse storeUnavailable();
+
+// Answers from a store-backed promise: `onSuccess` shapes the response; a rejected promise (the
+// store could not commit or read) becomes 503 and is logged, and such a request changed nothing.
+template <typename T, typename F>
+kj::Promise<HttpResponse> whenDone(kj::Promise<T> promise, F onSuccess, Log& log) {
+  return promise.then(kj::mv(onSuccess), [&log](kj::Exception&& e) {
+    log.error("rest", std::string("store failed: ") + e.getDescription().cStr());
+    return storeUnavailable();
+  });
+}
+HttpResponse badRequest(std::string_view field, std::string_view message);
 
 // Reads named fields from a JSON object, remembering the first problem and refusing fields it
 // was not asked about.

@@ -6,16 +6,7 @@
 
 namespace tenantd {
 
-namespace {
-template <typename T, typename F>
-kj::Promise<HttpResponse> whenDone(kj::Promise<T> promise, F onSuccess, Log& log) {
-  return promise.then(kj::mv(onSuccess), [&log](kj::Exception&& e) {
-    log.error("secrets", std::string("store failed: ") + e.getDescription().cStr());
-    return storeUnavailable();
-  });
-}
-
-}  // namespace
+namespace {}  // namespace
 
 void addSecretsRoutes(Router& router, RestContext& ctx, SecretsService& secrets) {
   router.add("GET", "/tenant/secrets", [&ctx, &secrets](const HttpRequest& r) -> HttpResult {

@@ -7,14 +7,6 @@
 namespace tenantd {
 
 namespace {
-template <typename T, typename F>
-kj::Promise<HttpResponse> whenDone(kj::Promise<T> promise, F onSuccess, Log& log) {
-  return promise.then(kj::mv(onSuccess), [&log](kj::Exception&& e) {
-    log.error("rest", std::string("store failed: ") + e.getDescription().cStr());
-    return storeUnavailable();
-  });
-}
-
 std::string etag(int64_t version) {
   return "\"" + std::to_string(version) + "\"";
 }
