@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <capnp/rpc-twoparty.h>
+#include <capnp/rpc.capnp.h>
+#include <capnp/serialize-async.h>
 #include <kj/async-io.h>
 #include <catch2/catch.hpp>
 
@@ -322,6 +324,116 @@ TEST_CASE("Bad usage requests over RPC are invalid-argument and change nothing")
   setUsage(zero.initRequest().initUsage(), "", "api", "calls", 0);
   CHECK(f.errorOf(zero.send().ignoreResult()).find("invalid-argument:") != std::string::npos);
   CHECK(f.limits->usage(*f.limits->find("t1"), "")[0].current == 0);
+}
+
+namespace {
+// A second, raw connection to the same RpcServer: for bytes no well-behaved client would send.
+struct RawPeer {
+  kj::Own<kj::AsyncIoStream> stream;
+  explicit RawPeer(Fixture& f) {
+    int fds[2];
+    KJ_ASSERT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
+    f.server->serve(
+        f.io.lowLevelProvider->wrapSocketFd(fds[0], kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP));
+    stream =
+        f.io.lowLevelProvider->wrapSocketFd(fds[1], kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP);
+  }
+  void send(kj::ArrayPtr<const capnp::word> words, Fixture& f) {
+    stream->write(words.begin(), words.size() * sizeof(capnp::word)).wait(f.io.waitScope);
+  }
+  void sendMessage(capnp::MessageBuilder& message, Fixture& f) {
+    capnp::writeMessage(*stream, message).wait(f.io.waitScope);
+  }
+  // True once the server has closed this connection (EOF within the deadline).
+  bool closedByServer(Fixture& f) {
+    char buf[4096];
+    auto read = stream->tryRead(buf, 1, sizeof(buf));
+    for (;;) {
+      size_t n = read.exclusiveJoin(
+                         f.io.provider->getTimer().afterDelay(5 * kj::SECONDS).then([]() -> size_t {
+                           return 9999;
+                         }))
+                     .wait(f.io.waitScope);
+      if (n == 0) return true;
+      if (n == 9999) return false;
+      read = stream->tryRead(buf, 1, sizeof(buf));
+    }
+  }
+};
+
+// Health over the well-behaved connection: the server is still up and serving others.
+void stillServes(Fixture& f) {
+  CHECK(f.sidecar().healthRequest().send().wait(f.io.waitScope).getStatus() == "ok");
+}
+}  // namespace
+
+TEST_CASE("A truncated frame ends only that connection") {
+  Fixture f;
+  stillServes(f);
+  RawPeer raw(f);
+  uint32_t header[2] = {0, 10};  // One segment of 10 words, then nothing.
+  raw.stream->write(header, sizeof(header)).wait(f.io.waitScope);
+  raw.stream->shutdownWrite();
+  CHECK(raw.closedByServer(f));
+  stillServes(f);
+}
+
+TEST_CASE("A 4 GiB segment-size claim is refused without allocating it") {
+  Fixture f;
+  RawPeer raw(f);
+  uint32_t header[2] = {0, 0xffffffffu};  // 32 GiB in words: far over the reader's limit.
+  raw.stream->write(header, sizeof(header)).wait(f.io.waitScope);
+  CHECK(raw.closedByServer(f));
+  stillServes(f);
+}
+
+TEST_CASE("A 512-deep pointer chain in a call does not hurt the server") {
+  Fixture f;
+  RawPeer raw(f);
+  {
+    capnp::MallocMessageBuilder message;
+    message.initRoot<capnp::rpc::Message>().initBootstrap().setQuestionId(0);
+    raw.sendMessage(message, f);
+  }
+  capnp::MallocMessageBuilder message;
+  auto call = message.initRoot<capnp::rpc::Message>().initCall();
+  call.setQuestionId(1);
+  call.initTarget().initPromisedAnswer().setQuestionId(0);
+  call.setInterfaceId(capnp::typeId<rpc::Sidecar>());
+  call.setMethodId(0);  // health: takes no parameters, so the chain is never needed.
+  // A chain of structs with one pointer each, 512 levels deep.
+  capnp::AnyPointer::Builder cursor = call.initParams().getContent();
+  for (int depth = 0; depth < 512; ++depth) {
+    cursor = cursor.initAsAnyStruct(0, 1).getPointerSection()[0];
+  }
+  raw.sendMessage(message, f);
+  stillServes(f);
+}
+
+TEST_CASE("A call on an unknown interface fails that call and nothing else") {
+  Fixture f;
+  RawPeer raw(f);
+  {
+    capnp::MallocMessageBuilder message;
+    message.initRoot<capnp::rpc::Message>().initBootstrap().setQuestionId(0);
+    raw.sendMessage(message, f);
+  }
+  capnp::MallocMessageBuilder message;
+  auto call = message.initRoot<capnp::rpc::Message>().initCall();
+  call.setQuestionId(1);
+  call.initTarget().initPromisedAnswer().setQuestionId(0);
+  call.setInterfaceId(0x1234567812345678ull);
+  call.setMethodId(7);
+  call.initParams();
+  raw.sendMessage(message, f);
+  // The server answers with a Return carrying an exception; the connection stays open.
+  auto reply = capnp::readMessage(*raw.stream).wait(f.io.waitScope);  // Bootstrap's return.
+  auto second = capnp::readMessage(*raw.stream).wait(f.io.waitScope);
+  auto ret = second->getRoot<capnp::rpc::Message>();
+  REQUIRE(ret.isReturn());
+  CHECK(ret.getReturn().isException());
+  (void)reply;
+  stillServes(f);
 }
 
 TEST_CASE("Peer roles follow uid and group") {
