@@ -123,24 +123,34 @@ double plainUpsertsPerSecond(const std::string& dir, int64_t n) {
   return static_cast<double>(n) / seconds(start);
 }
 
+// The daemon's write path on `path`: a kj loop, the writer thread, the batcher, the service.
+struct Service {
+  explicit Service(const std::string& path)
+      : writer(path, writerOptions()), batcher(writer), limits(batcher, writer, clock, log) {}
+  static DbOptions writerOptions() {
+    DbOptions options;
+    options.open = DbOptions::Open::READ_WRITE;
+    return options;
+  }
+  kj::EventLoop loop;
+  kj::WaitScope ws{loop};
+  Writer writer;
+  UsageBatcher batcher;
+  SystemClock clock;
+  Log log{Log::Sink::STDERR, LogLevel::WARN};
+  LimitsService limits;
+};
+
 // Tracks through the real service: requests arrive 1000 per loop turn (one uv pass over many
 // busy connections), each answered after the group commit that holds it.
 double durableTracksPerSecond(const std::string& dir, int64_t n, bool withIds) {
   std::string path = freshDb(dir, withIds ? "tracks-ids.db" : "tracks.db");
-  kj::EventLoop loop;
-  kj::WaitScope ws(loop);
-  DbOptions options;
-  options.open = DbOptions::Open::READ_WRITE;
-  Writer writer(path, options);
-  UsageBatcher batcher(writer);
-  SystemClock clock;
-  Log log(Log::Sink::STDERR, LogLevel::WARN);
-  LimitsService limits(batcher, writer, clock, log);
+  Service svc(path);
   {
     Db db(path, {});
-    limits.loadAll(db);
+    svc.limits.loadAll(db);
   }
-  TenantState& tenant = *limits.find("t1");
+  TenantState& tenant = *svc.limits.find("t1");
   auto names = userNames(1000);
   kj::Vector<kj::Promise<TrackResult>> pending;
   auto start = Steady::now();
@@ -150,10 +160,10 @@ double durableTracksPerSecond(const std::string& dir, int64_t n, bool withIds) {
     r.usage.resource = "llm";
     r.usage.metric = "tokens";
     if (withIds) r.id = "id-" + std::to_string(i);
-    pending.add(limits.track(tenant, std::move(r)));
-    if (i % 1000 == 999) ws.poll();
+    pending.add(svc.limits.track(tenant, std::move(r)));
+    if (i % 1000 == 999) svc.ws.poll();
   }
-  auto results = kj::joinPromises(pending.releaseAsArray()).wait(ws);
+  auto results = kj::joinPromises(pending.releaseAsArray()).wait(svc.ws);
   double s = seconds(start);
   if (results.size() != static_cast<size_t>(n)) std::abort();
   return static_cast<double>(n) / s;
@@ -179,18 +189,10 @@ double rebuildSeconds(const std::string& dir, int64_t* rowsOut) {
     }
     tx.commit();
   }
-  kj::EventLoop loop;
-  kj::WaitScope ws(loop);
-  DbOptions options;
-  options.open = DbOptions::Open::READ_WRITE;
-  Writer writer(path, options);
-  UsageBatcher batcher(writer);
-  SystemClock clock;
-  Log log(Log::Sink::STDERR, LogLevel::WARN);
-  LimitsService limits(batcher, writer, clock, log);
+  Service svc(path);
   Db db(path, {});
   auto start = Steady::now();
-  limits.loadAll(db);
+  svc.limits.loadAll(db);
   double s = seconds(start);
   *rowsOut = rows;
   return s;

@@ -29,11 +29,18 @@ int hexDigit(char c) {
   return -1;
 }
 
-std::optional<std::string> percentDecode(std::string_view s) {
+HttpResponse methodNotAllowed(std::string allow) {
+  auto response = errorResponse(405, "method_not_allowed", "method not allowed on this endpoint");
+  response.headers.emplace_back("allow", std::move(allow));
+  return response;
+}
+}  // namespace
+
+std::optional<std::string> percentDecode(std::string_view s, Plus plus) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] != '%') {
-      out += s[i];
+      out += plus == Plus::SPACE && s[i] == '+' ? ' ' : s[i];
       continue;
     }
     if (i + 2 >= s.size() || hexDigit(s[i + 1]) < 0 || hexDigit(s[i + 2]) < 0) return std::nullopt;
@@ -42,13 +49,6 @@ std::optional<std::string> percentDecode(std::string_view s) {
   }
   return out;
 }
-
-HttpResponse methodNotAllowed(std::string allow) {
-  auto response = errorResponse(405, "method_not_allowed", "method not allowed on this endpoint");
-  response.headers.emplace_back("allow", std::move(allow));
-  return response;
-}
-}  // namespace
 
 HttpResult Router::handle(const HttpRequest& request) {
   auto byPath = routes_.find(request.path);

@@ -5,9 +5,14 @@
 #include "server.h"
 
 #include <map>
+#include <optional>
 #include <string>
 
 namespace tenantd {
+
+// Decodes %XX escapes; nullopt if one is malformed. In query strings '+' also means a space.
+enum class Plus { LITERAL, SPACE };
+std::optional<std::string> percentDecode(std::string_view text, Plus plus = Plus::LITERAL);
 
 // {"error": {"code": ..., "message": ..., "field"?: ...}} with the given status.
 HttpResponse errorResponse(int status, std::string_view code, std::string_view message,

@@ -6,15 +6,6 @@
 
 namespace tenantd {
 
-namespace {
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-}  // namespace
-
 std::optional<std::string> queryParam(std::string_view query, std::string_view name) {
   while (!query.empty()) {
     auto amp = query.find('&');
@@ -23,17 +14,8 @@ std::optional<std::string> queryParam(std::string_view query, std::string_view n
     auto eq = pair.find('=');
     if (pair.substr(0, eq) != name) continue;
     std::string_view raw = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    std::string out;
-    for (size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] == '%' && i + 2 < raw.size() && hexValue(raw[i + 1]) >= 0 &&
-          hexValue(raw[i + 2]) >= 0) {
-        out += static_cast<char>(hexValue(raw[i + 1]) * 16 + hexValue(raw[i + 2]));
-        i += 2;
-      } else {
-        out += raw[i] == '+' ? ' ' : raw[i];
-      }
-    }
-    return out;
+    // A malformed escape is taken literally rather than refused.
+    return percentDecode(raw, Plus::SPACE).value_or(std::string(raw));
   }
   return std::nullopt;
 }
@@ -117,14 +99,20 @@ FieldReader::FieldReader(const nlohmann::json& object) : object_(object) {
   if (!object_.is_object()) error_ = {"", "expected a JSON object"};
 }
 
-std::optional<std::string> FieldReader::string(const char* name, bool required, size_t maxLength) {
-  if (error_) return std::nullopt;
+const nlohmann::json* FieldReader::lookup(const char* name, bool required) {
+  if (error_) return nullptr;
   read_.push_back(name);
   auto it = object_.find(name);
   if (it == object_.end() || it->is_null()) {
     if (required) error_ = {name, "required"};
-    return std::nullopt;
+    return nullptr;
   }
+  return &*it;
+}
+
+std::optional<std::string> FieldReader::string(const char* name, bool required, size_t maxLength) {
+  const nlohmann::json* it = lookup(name, required);
+  if (it == nullptr) return std::nullopt;
   if (!it->is_string()) {
     error_ = {name, "expected a string"};
     return std::nullopt;
@@ -145,13 +133,8 @@ std::optional<std::string> FieldReader::string(const char* name, bool required, 
 
 std::optional<int64_t> FieldReader::integer(const char* name, bool required, int64_t min,
                                             int64_t max) {
-  if (error_) return std::nullopt;
-  read_.push_back(name);
-  auto it = object_.find(name);
-  if (it == object_.end() || it->is_null()) {
-    if (required) error_ = {name, "required"};
-    return std::nullopt;
-  }
+  const nlohmann::json* it = lookup(name, required);
+  if (it == nullptr) return std::nullopt;
   bool fits = it->is_number_integer() ||
               (it->is_number_unsigned() && it->get<uint64_t>() <= uint64_t(INT64_MAX));
   int64_t v = fits ? it->get<int64_t>() : 0;
@@ -164,10 +147,7 @@ std::optional<int64_t> FieldReader::integer(const char* name, bool required, int
 }
 
 const nlohmann::json* FieldReader::raw(const char* name) {
-  if (error_) return nullptr;
-  read_.push_back(name);
-  auto it = object_.find(name);
-  return it == object_.end() || it->is_null() ? nullptr : &*it;
+  return lookup(name, false);
 }
 
 std::optional<HttpResponse> FieldReader::finish() {

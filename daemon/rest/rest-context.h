@@ -91,6 +91,9 @@ public:
   bool ok() const { return !error_; }
 
 private:
+  // Marks `name` as read; the field, or null if absent (an error if `required`).
+  const nlohmann::json* lookup(const char* name, bool required);
+
   const nlohmann::json& object_;
   std::vector<std::string_view> read_;  // A handful of names: a vector beats a set.
   std::optional<std::pair<std::string, std::string>> error_;

@@ -344,6 +344,19 @@ struct RawPeer {
   void sendMessage(capnp::MessageBuilder& message, Fixture& f) {
     capnp::writeMessage(*stream, message).wait(f.io.waitScope);
   }
+  // Bootstrap (question 0), as a client's first message.
+  void bootstrap(Fixture& f) {
+    capnp::MallocMessageBuilder message;
+    message.initRoot<capnp::rpc::Message>().initBootstrap().setQuestionId(0);
+    sendMessage(message, f);
+  }
+  // A Call (question 1) on the bootstrap capability, for the caller to fill in.
+  static capnp::rpc::Call::Builder callOnBootstrap(capnp::MessageBuilder& message) {
+    auto call = message.initRoot<capnp::rpc::Message>().initCall();
+    call.setQuestionId(1);
+    call.initTarget().initPromisedAnswer().setQuestionId(0);
+    return call;
+  }
   // True once the server has closed this connection (EOF within the deadline).
   bool closedByServer(Fixture& f) {
     char buf[4096];
@@ -390,15 +403,9 @@ TEST_CASE("A 4 GiB segment-size claim is refused without allocating it") {
 TEST_CASE("A 512-deep pointer chain in a call does not hurt the server") {
   Fixture f;
   RawPeer raw(f);
-  {
-    capnp::MallocMessageBuilder message;
-    message.initRoot<capnp::rpc::Message>().initBootstrap().setQuestionId(0);
-    raw.sendMessage(message, f);
-  }
+  raw.bootstrap(f);
   capnp::MallocMessageBuilder message;
-  auto call = message.initRoot<capnp::rpc::Message>().initCall();
-  call.setQuestionId(1);
-  call.initTarget().initPromisedAnswer().setQuestionId(0);
+  auto call = raw.callOnBootstrap(message);
   call.setInterfaceId(capnp::typeId<rpc::Sidecar>());
   call.setMethodId(0);  // health: takes no parameters, so the chain is never needed.
   // A chain of structs with one pointer each, 512 levels deep.
@@ -413,15 +420,9 @@ TEST_CASE("A 512-deep pointer chain in a call does not hurt the server") {
 TEST_CASE("A call on an unknown interface fails that call and nothing else") {
   Fixture f;
   RawPeer raw(f);
-  {
-    capnp::MallocMessageBuilder message;
-    message.initRoot<capnp::rpc::Message>().initBootstrap().setQuestionId(0);
-    raw.sendMessage(message, f);
-  }
+  raw.bootstrap(f);
   capnp::MallocMessageBuilder message;
-  auto call = message.initRoot<capnp::rpc::Message>().initCall();
-  call.setQuestionId(1);
-  call.initTarget().initPromisedAnswer().setQuestionId(0);
+  auto call = raw.callOnBootstrap(message);
   call.setInterfaceId(0x1234567812345678ull);
   call.setMethodId(7);
   call.initParams();

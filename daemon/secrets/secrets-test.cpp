@@ -8,20 +8,13 @@
 
 #include <fstream>
 
+#include "support/secret-keys.h"
 #include "support/temp-dir.h"
 
 namespace tenantd {
 
-namespace {
-std::unique_ptr<SecretKey> randomKey() {
-  auto k = std::make_unique<SecretKey>();
-  randombytes_buf(k->data(), MASTER_KEY_BYTES);
-  return k;
-}
-SecretValue value(std::string_view s) {
-  return SecretValue(s.data(), s.size());
-}
-}  // namespace
+using testing::randomKey;
+using testing::value;
 
 TEST_CASE("A sealed value opens with the same key and label") {
   REQUIRE(sodium_init() >= 0);

@@ -14,19 +14,15 @@
 
 #include "catalog.h"
 #include "schema.h"
+#include "support/secret-keys.h"
 #include "support/temp-dir.h"
 
 namespace tenantd {
 
+using testing::randomKey;
+using testing::value;
+
 namespace {
-std::unique_ptr<SecretKey> randomKey() {
-  auto k = std::make_unique<SecretKey>();
-  randombytes_buf(k->data(), MASTER_KEY_BYTES);
-  return k;
-}
-SecretValue value(std::string_view s) {
-  return SecretValue(s.data(), s.size());
-}
 std::unique_ptr<SecretKey> copyOf(const SecretKey& key) {
   auto k = std::make_unique<SecretKey>();
   memcpy(k->data(), key.data(), MASTER_KEY_BYTES);
