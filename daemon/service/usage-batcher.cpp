@@ -80,39 +80,47 @@ void UsageBatcher::flush() {
   auto applied =
       writer_.submit<std::vector<std::string>>([work = std::move(work)](WriterContext& ctx) {
         auto& store = ctx.usage();
-        Statement savepoint(ctx.db, "SAVEPOINT op");
-        Statement release(ctx.db, "RELEASE op");
-        Statement rollback(ctx.db, "ROLLBACK TO op");
-        std::vector<std::string> outcome(work.size());
-        for (size_t i = 0; i < work.size(); ++i) {
-          savepoint.run();
-          KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() {
-                         for (auto& op : work[i]) {
-                           switch (op.kind) {
-                             case StoreOp::Kind::USAGE:
-                               store.addUsage(op.tenantId, op.resource, op.metric, op.userId, op.at,
-                                              op.amount);
-                               break;
-                             case StoreOp::Kind::TRACK_ID:
-                               store.rememberTrackId(op.tenantId, op.id, op.at);
-                               break;
-                             case StoreOp::Kind::PUT_RESERVATION:
-                               store.putReservation(op.tenantId,
-                                                    Reservation{op.id, op.userId, op.resource,
-                                                                op.metric, op.amount, op.at});
-                               break;
-                             case StoreOp::Kind::DELETE_RESERVATION:
-                               store.deleteReservation(op.tenantId, op.id);
-                               break;
-                           }
-                         }
-                       })) {
-            rollback.run();
-            outcome[i] = e->getDescription().cStr();
-            if (outcome[i].empty()) outcome[i] = "store write failed";
+        auto applyAll = [&store](const std::vector<StoreOp>& ops) {
+          for (auto& op : ops) {
+            switch (op.kind) {
+              case StoreOp::Kind::USAGE:
+                store.addUsage(op.tenantId, op.resource, op.metric, op.userId, op.at, op.amount);
+                break;
+              case StoreOp::Kind::TRACK_ID: store.rememberTrackId(op.tenantId, op.id, op.at); break;
+              case StoreOp::Kind::PUT_RESERVATION:
+                store.putReservation(op.tenantId, Reservation{op.id, op.userId, op.resource,
+                                                              op.metric, op.amount, op.at});
+                break;
+              case StoreOp::Kind::DELETE_RESERVATION:
+                store.deleteReservation(op.tenantId, op.id);
+                break;
+            }
           }
-          release.run();
+        };
+        std::vector<std::string> outcome(work.size());
+        // Fast path: the whole batch in one savepoint. Only if something fails, undo it and
+        // replay caller by caller, each in its own savepoint, so the failure is refused alone.
+        // (A savepoint per caller on every batch cost about two thirds of the throughput.)
+        ctx.db.exec("SAVEPOINT batch");
+        KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() {
+                       for (auto& ops : work) applyAll(ops);
+                     })) {
+          (void)e;
+          ctx.db.exec("ROLLBACK TO batch");
+          Statement savepoint(ctx.db, "SAVEPOINT op");
+          Statement release(ctx.db, "RELEASE op");
+          Statement rollback(ctx.db, "ROLLBACK TO op");
+          for (size_t i = 0; i < work.size(); ++i) {
+            savepoint.run();
+            KJ_IF_MAYBE (failure, kj::runCatchingExceptions([&]() { applyAll(work[i]); })) {
+              rollback.run();
+              outcome[i] = failure->getDescription().cStr();
+              if (outcome[i].empty()) outcome[i] = "store write failed";
+            }
+            release.run();
+          }
         }
+        ctx.db.exec("RELEASE batch");
         return outcome;
       });
   tasks_.add(applied
