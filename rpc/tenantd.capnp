@@ -3,7 +3,8 @@
 #
 # Evolution rule: add fields and methods with new ordinals; never renumber, retype or remove.
 # Errors arrive as Cap'n Proto exceptions whose description starts with a stable kind:
-# "invalid-argument:", "not-found:", "permission-denied:", "unavailable:", "overloaded:".
+# "invalid-argument:", "not-found:", "permission-denied:", "unavailable:", "overloaded:", and
+# for Admin "already-exists:" and "conflict:".
 # Business outcomes (not allowed, over the limit) are results, never exceptions.
 
 @0xd148998c42f4a582;
@@ -23,7 +24,16 @@ interface Sidecar {
   tenant @1 (id :Text) -> (tenant :Tenant);
   # A capability scoped to one tenant: later calls on it need no tenant argument, and can be
   # pipelined: sidecar.tenant("t").getSecret("K") is one round trip. "not-found:" if the tenant
-  # does not exist (pipelined calls then fail with it too).
+  # does not exist (pipelined calls then fail with it too). "permission-denied:" if this peer is
+  # an app restricted to other tenants ([[rpc.app]] tenants = [...] in tenantd.toml).
+
+  admin @2 () -> (admin :Admin);
+  # The operator's capability (tenantctl). "permission-denied:" unless the peer is admin: root,
+  # the daemon's own uid, or a uid/gid listed in [rpc] admin_uids / admin_gids.
+
+  whoami @3 () -> (role :Text, uid :UInt32, gid :UInt32, pid :UInt32);
+  # What the daemon decided about this connection: role "admin", "app" or "none", and the peer's
+  # credentials as SO_PEERCRED reported them.
 }
 
 interface Tenant {
@@ -63,6 +73,125 @@ interface Tenant {
   info @11 () -> (id :Text, name :Text, plan :Text, createdAt :Text);
   config @12 () -> (json :Text, version :UInt64);
   # The tenant's configuration document (as GET /tenant/config) and its version.
+
+  rateLimit @13 (route :Text, key :Text) -> (result :RateLimitResult);
+  # The app's own rate limit: `route` is "METHOD /path" as in config.routes and
+  # config.rateLimit.routes (e.g. "GET /v1/items"); `key` partitions it (a user, an API key, an
+  # IP; empty: one budget for the whole tenant). Consumes one unit if allowed. The limiter is the
+  # one behind the REST surface (GCRA: smooth, no burst at window edges), with buckets kept
+  # apart from it. A route without a limit (or rateLimit.enabled false) is always allowed, with
+  # `limited` false.
+
+  watchConfig @14 (watcher :ConfigWatcher) -> (handle :WatchHandle);
+  # Calls watcher.changed() at once with the current config, then after every change, in order,
+  # one call in flight at a time (a slow watcher sees the latest version, not every one). The
+  # watch ends when the app drops `handle`, when a changed() call fails, or when the connection
+  # closes.
+}
+
+interface ConfigWatcher {
+  changed @0 (json :Text, version :UInt64) -> ();
+}
+
+interface WatchHandle {
+  # Dropping the last reference ends the watch. No methods.
+}
+
+struct RateLimitResult {
+  allowed @0 :Bool;
+  limited @1 :Bool;             # A limit applies to this route.
+  limit @2 :Int64;              # Requests per window (RateLimit-Limit).
+  remaining @3 :Int64;          # RateLimit-Remaining after this request.
+  resetSeconds @4 :Int64;       # RateLimit-Reset: until the bucket is full again.
+  retryAfterSeconds @5 :Int64;  # 0 when allowed.
+}
+
+interface Admin {
+  # Operator actions, the same effects (and audit rows, with actor "uid:N") as the REST API and
+  # the offline `tenantd tenant|token` commands. Documents travel as JSON text in the REST API's
+  # shapes so the two surfaces cannot drift.
+
+  status @0 () -> (status :Status);
+
+  createTenant @1 (id :Text, name :Text, plan :Text, timezone :Text, limits :TenantLimits)
+      -> (tenant :TenantInfo);
+  # "invalid-argument:" for a malformed id or timezone, "already-exists:" if the id is taken.
+  listTenants @2 () -> (tenants :List(TenantInfo));
+  getTenant @3 (id :Text) -> (tenant :TenantInfo);
+  updateTenant @4 (id :Text, update :TenantUpdate) -> (tenant :TenantInfo);
+
+  createToken @5 (tenantId :Text, role :Text, ttlSeconds :Int64) -> (token :Text, info :TokenInfo);
+  # role "admin" or "reader"; ttlSeconds 0: no expiry. `token` is shown this once.
+  revokeToken @6 (tokenId :Text) -> ();
+  listTokens @7 (tenantId :Text) -> (tokens :List(TokenInfo));
+
+  getLimits @8 (tenantId :Text) -> (json :Text);
+  # As GET /tenant/limits/resources.
+  setLimits @9 (tenantId :Text, json :Text) -> (json :Text);
+  # As PUT /tenant/limits/resources: the whole rule set, validated, replaced atomically.
+  usage @10 (tenantId :Text, userId :Text) -> (json :Text);
+  # As GET /tenant/limits/resources/usage?userId=.
+  usageSummary @11 (tenantId :Text, period :Text) -> (json :Text);
+  # As GET /usage/summary?period= (empty: the current UTC month).
+
+  putSecret @12 (tenantId :Text, name :Text, value :Data) -> (version :UInt64);
+  removeSecret @13 (tenantId :Text, name :Text) -> ();
+  listSecrets @14 (tenantId :Text) -> (names :List(Text));
+
+  getConfig @15 (tenantId :Text) -> (json :Text, version :UInt64);
+  setConfig @16 (tenantId :Text, json :Text, ifVersion :UInt64) -> (version :UInt64);
+  # ifVersion 0: unconditional; otherwise "conflict:" unless it is the stored version.
+
+  audit @17 (tenantId :Text, limit :UInt32, beforeId :Int64) -> (json :Text);
+  # As GET /tenant/audit?limit=&before= (limit 0: 50; beforeId 0: newest).
+
+  tenant @18 (id :Text) -> (tenant :Tenant);
+  # Any tenant's Tenant capability, for an operator (tenantctl secret get, limits check/track).
+}
+
+struct Status {
+  version @0 :Text;
+  uptimeSeconds @1 :UInt64;
+  ready @2 :Bool;
+  reason @3 :Text;            # Why not ready or degraded ("" when all is well).
+  tenants @4 :UInt32;
+  restListen @5 :Text;        # "127.0.0.1:3000"
+  socketPath @6 :Text;
+  databasePath @7 :Text;
+  rpcConnections @8 :UInt32;
+}
+
+struct TenantLimits {
+  # GET /tenant/info limits; -1: not set (create) or unchanged (update).
+  apiCalls @0 :Int64 = -1;
+  llmTokens @1 :Int64 = -1;
+  storage @2 :Int64 = -1;
+}
+
+struct TenantInfo {
+  id @0 :Text;
+  name @1 :Text;
+  plan @2 :Text;
+  timezone @3 :Text;
+  createdAt @4 :Text;         # ISO-8601 UTC
+  limits @5 :TenantLimits;
+}
+
+struct TenantUpdate {
+  # Empty texts leave a field as it is.
+  name @0 :Text;
+  plan @1 :Text;
+  timezone @2 :Text;
+  limits @3 :TenantLimits;
+}
+
+struct TokenInfo {
+  id @0 :Text;                # Public id (revoke by it); never the token.
+  tenantId @1 :Text;
+  role @2 :Text;
+  createdAt @3 :Text;
+  expiresAt @4 :Text;         # "" when it never expires.
+  revoked @5 :Bool;
 }
 
 struct UsageRequest {
