@@ -154,6 +154,9 @@ void Daemon::start() {
 }
 
 HttpResult Daemon::handleHttp(const HttpRequest& request) {
+  // The auth memo points into this request's headers: it must not outlive them on any path
+  // (a 429, an exception), or a later request at the same address could match it.
+  KJ_DEFER(rest_->endRequest());
   std::vector<std::pair<std::string, std::string>> rateHeaders;
   if (auto refused = rateLimiter_->admit(request, rateHeaders)) {
     metrics_.restErrors(429).Increment();
@@ -165,7 +168,6 @@ HttpResult Daemon::handleHttp(const HttpRequest& request) {
     return response;
   };
   HttpResult result = router_.handle(request);
-  rest_->endRequest();  // The memo points into this request's headers.
   KJ_IF_MAYBE (now, result.tryGet<HttpResponse>()) {
     return finish(kj::mv(*now));
   }

@@ -9,8 +9,12 @@ namespace tenantd {
 
 void addLimitsRoutes(Router& router, RestContext& ctx);
 
-// JSON shapes, shared with tests.
-nlohmann::json decisionToJson(const Decision& decision);
-nlohmann::json usageRowToJson(const RuleUsage& usage);
+class JsonOut;
+
+// JSON shapes (the spec's key order). The decision's fields go into an object the caller opened,
+// so consume and reserve can add theirs.
+void writeDecisionFields(JsonOut& out, const Decision& decision);
+void writeUsageRow(JsonOut& out, const RuleUsage& usage);
+void writeUsageRows(JsonOut& out, const std::vector<RuleUsage>& rows);
 
 }  // namespace tenantd

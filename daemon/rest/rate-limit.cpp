@@ -12,7 +12,7 @@ std::optional<HttpResponse> RestRateLimiter::admit(
     const HttpRequest& request, std::vector<std::pair<std::string, std::string>>& headers) {
   bool surface = request.path.rfind("/tenant/", 0) == 0 || request.path.rfind("/usage/", 0) == 0;
   if (!surface) return std::nullopt;
-  auto auth = ctx_.authenticate(request.header("authorization"));
+  auto& auth = ctx_.authenticate(request.header("authorization"));
   auto* principal = std::get_if<Principal>(&auth);
   if (principal == nullptr) return std::nullopt;  // The handler answers 401.
   TenantState* tenant = ctx_.limits.find(principal->tenantId);
