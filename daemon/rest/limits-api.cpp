@@ -1,5 +1,6 @@
 #include "limits-api.h"
 
+#include "service/api-json.h"
 #include "service/rules-json.h"
 
 #include "util/iso8601.h"
@@ -13,11 +14,6 @@ constexpr int64_t MAX_AMOUNT = int64_t{1} << 53;  // Exact in every JSON parser.
 nlohmann::json resetAt(const Window& w) {
   if (w.end == LIFETIME_WINDOW.end) return nullptr;
   return formatIso8601(w.end);
-}
-
-int64_t percentage(int64_t current, int64_t limit) {
-  if (limit <= 0) return current > 0 ? 100 : 0;
-  return static_cast<int64_t>(static_cast<__int128>(current) * 100 / limit);
 }
 
 // Reads {userId?, resource, metric, amount?} and leaves the reader open for more fields.
@@ -80,19 +76,6 @@ nlohmann::json decisionToJson(const Decision& d) {
   return out;
 }
 
-nlohmann::json usageRowToJson(const RuleUsage& u) {
-  nlohmann::json row = {{"resource", u.rule->resource},
-                        {"metric", u.rule->metric},
-                        {"period", periodName(u.rule->period)},
-                        {"current", u.current},
-                        {"limit", u.limit},
-                        {"percentage", percentage(u.current, u.limit)},
-                        {"scope", scopeName(u.rule->scope)},
-                        {"resetAt", resetAt(u.window)}};
-  if (u.reserved != 0) row["reserved"] = u.reserved;
-  return row;
-}
-
 void addLimitsRoutes(Router& router, RestContext& ctx) {
   const std::string base = "/tenant/limits/resources";
 
@@ -116,9 +99,7 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
           }
           ctx.log.info("audit", "tenant " + tenant.info.id + ": resource limits set to version " +
                                     std::to_string(*version) + " by " + tokenId);
-          return jsonResponse(
-              200,
-              {{"success", true}, {"message", "Resource limits saved"}, {"version", *version}});
+          return jsonResponse(200, limitsSavedJson(*version));
         },
         ctx.log);
   });
@@ -127,9 +108,7 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::READ));
     std::string userId = queryParam(r.query, "userId").value_or("");
     if (userId.size() > MAX_ID) return badRequest("userId", "at most 128 bytes");
-    nlohmann::json rows = nlohmann::json::array();
-    for (auto& u : ctx.limits.usage(caller.tenant, userId)) rows.push_back(usageRowToJson(u));
-    return jsonResponse(200, rows);
+    return jsonResponse(200, usageRowsToJson(ctx.limits.usage(caller.tenant, userId)));
   });
 
   router.add("POST", base + "/check", [&ctx](const HttpRequest& r) -> HttpResult {
@@ -164,10 +143,9 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     return whenDone(
         ctx.limits.track(caller.tenant, std::move(request)),
         [](TrackResult result) {
-          nlohmann::json rows = nlohmann::json::array();
-          for (auto& u : result.usage) rows.push_back(usageRowToJson(u));
-          return jsonResponse(
-              200, {{"success", true}, {"duplicate", result.duplicate}, {"usage", rows}});
+          return jsonResponse(200, {{"success", true},
+                                    {"duplicate", result.duplicate},
+                                    {"usage", usageRowsToJson(result.usage)}});
         },
         ctx.log);
   });
@@ -221,9 +199,7 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
         ctx.limits.commit(caller.tenant, *id, *amount),
         [](std::optional<TrackResult> result) {
           if (!result) return errorResponse(404, "not_found", "no open reservation with this id");
-          nlohmann::json rows = nlohmann::json::array();
-          for (auto& u : result->usage) rows.push_back(usageRowToJson(u));
-          return jsonResponse(200, {{"success", true}, {"usage", rows}});
+          return jsonResponse(200, {{"success", true}, {"usage", usageRowsToJson(result->usage)}});
         },
         ctx.log);
   });

@@ -4,13 +4,13 @@
 // LimitsService calls and back; the rules live in daemon/core.
 
 #include "rest-context.h"
+#include "service/api-json.h"
 
 namespace tenantd {
 
 void addLimitsRoutes(Router& router, RestContext& ctx);
 
-// JSON shapes, shared with tests.
+// JSON shapes, shared with tests (usage rows: service/api-json.h).
 nlohmann::json decisionToJson(const Decision& decision);
-nlohmann::json usageRowToJson(const RuleUsage& usage);
 
 }  // namespace tenantd
