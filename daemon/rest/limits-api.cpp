@@ -1,47 +1,16 @@
 #include "limits-api.h"
 
+#include "service/api-json.h"
 #include "service/rules-json.h"
 
-#include "json-out.h"
 #include "util/iso8601.h"
-
-#include <array>
+#include "util/json-out.h"
 
 namespace tenantd {
 
 namespace {
 constexpr size_t MAX_ID = 128;
 constexpr int64_t MAX_AMOUNT = int64_t{1} << 53;  // Exact in every JSON parser.
-
-// Writes "resetAt": ISO-8601, or null for lifetime rules. Consecutive requests mostly share
-// their windows' ends, so the last few formatted ones are kept (strftime is ~1.5 k instructions).
-void writeResetAt(JsonOut& out, const Window& w) {
-  if (w.end == LIFETIME_WINDOW.end) {
-    out.nullField("resetAt");
-    return;
-  }
-  struct Slot {
-    UnixMillis end = INT64_MIN;
-    std::string text;
-  };
-  thread_local std::array<Slot, 4> recent;
-  thread_local size_t next = 0;
-  for (auto& slot : recent) {
-    if (slot.end == w.end) {
-      out.field("resetAt", std::string_view(slot.text));
-      return;
-    }
-  }
-  Slot& slot = recent[next++ % recent.size()];
-  slot.end = w.end;
-  slot.text = formatIso8601(w.end);
-  out.field("resetAt", std::string_view(slot.text));
-}
-
-int64_t percentage(int64_t current, int64_t limit) {
-  if (limit <= 0) return current > 0 ? 100 : 0;
-  return static_cast<int64_t>(static_cast<__int128>(current) * 100 / limit);
-}
 
 // Reads {userId?, resource, metric, amount?} and leaves the reader open for more fields.
 std::optional<UsageRequest> readUsage(FieldReader& in, bool amountRequired, int64_t minAmount) {
@@ -104,26 +73,6 @@ void writeDecisionFields(JsonOut& out, const Decision& d) {
   if (d.warning) out.field("warning", true);
 }
 
-void writeUsageRow(JsonOut& out, const RuleUsage& u) {
-  out.beginObject()
-      .field("resource", std::string_view(u.rule->resource))
-      .field("metric", std::string_view(u.rule->metric))
-      .field("period", periodName(u.rule->period))
-      .field("current", u.current)
-      .field("limit", u.limit)
-      .field("percentage", percentage(u.current, u.limit))
-      .field("scope", scopeName(u.rule->scope));
-  writeResetAt(out, u.window);
-  if (u.reserved != 0) out.field("reserved", u.reserved);
-  out.endObject();
-}
-
-void writeUsageRows(JsonOut& out, const std::vector<RuleUsage>& rows) {
-  out.beginArray();
-  for (auto& u : rows) writeUsageRow(out, u);
-  out.endArray();
-}
-
 void addLimitsRoutes(Router& router, RestContext& ctx) {
   const std::string base = "/tenant/limits/resources";
 
@@ -147,9 +96,7 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
           }
           ctx.log.info("audit", "tenant " + tenant.info.id + ": resource limits set to version " +
                                     std::to_string(*version) + " by " + tokenId);
-          return jsonResponse(
-              200,
-              {{"success", true}, {"message", "Resource limits saved"}, {"version", *version}});
+          return jsonResponse(200, limitsSavedJson(*version));
         },
         ctx.log);
   });
@@ -160,7 +107,7 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     if (userId.size() > MAX_ID) return badRequest("userId", "at most 128 bytes");
     JsonOut out;
     writeUsageRows(out, ctx.limits.usage(caller.tenant, userId));
-    return out.response(200);
+    return HttpResponse(200, out.str());
   });
 
   router.add("POST", base + "/check", [&ctx](const HttpRequest& r) -> HttpResult {
@@ -173,7 +120,7 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     JsonOut out;
     out.beginObject();
     writeDecisionFields(out, ctx.limits.check(caller.tenant, usage->view()));
-    return out.endObject().response(200);
+    return HttpResponse(200, out.endObject().str());
   });
 
   router.add("POST", base + "/track", [&ctx](const HttpRequest& r) -> HttpResult {
@@ -201,7 +148,7 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
           JsonOut out;
           out.beginObject().field("success", true).field("duplicate", result.duplicate);
           writeUsageRows(out.key("usage"), result.usage);
-          return out.endObject().response(200);
+          return HttpResponse(200, out.endObject().str());
         },
         ctx.log);
   });
@@ -219,7 +166,7 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
           JsonOut out;
           out.beginObject();
           writeDecisionFields(out, d);
-          return out.field("recorded", d.allowed).endObject().response(200);
+          return HttpResponse(200, out.field("recorded", d.allowed).endObject().str());
         },
         ctx.log);
   });
@@ -242,7 +189,7 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
             out.field("reservationId", std::string_view(result.reservationId));
             out.field("expiresAt", std::string_view(formatIso8601(result.expiresAt)));
           }
-          return out.endObject().response(200);
+          return HttpResponse(200, out.endObject().str());
         },
         ctx.log);
   });
@@ -260,7 +207,7 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
           if (!result) return errorResponse(404, "not_found", "no open reservation with this id");
           JsonOut out;
           writeUsageRows(out.beginObject().field("success", true).key("usage"), result->usage);
-          return out.endObject().response(200);
+          return HttpResponse(200, out.endObject().str());
         },
         ctx.log);
   });

@@ -4,6 +4,7 @@
 // LimitsService calls and back; the rules live in daemon/core.
 
 #include "rest-context.h"
+#include "service/api-json.h"
 
 namespace tenantd {
 
@@ -11,10 +12,8 @@ void addLimitsRoutes(Router& router, RestContext& ctx);
 
 class JsonOut;
 
-// JSON shapes (the spec's key order). The decision's fields go into an object the caller opened,
-// so consume and reserve can add theirs.
+// The decision's JSON fields (the spec's key order), into an object the caller opened so consume
+// and reserve can add theirs. Usage rows: service/api-json.h.
 void writeDecisionFields(JsonOut& out, const Decision& decision);
-void writeUsageRow(JsonOut& out, const RuleUsage& usage);
-void writeUsageRows(JsonOut& out, const std::vector<RuleUsage>& rows);
 
 }  // namespace tenantd

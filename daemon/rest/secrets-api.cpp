@@ -1,12 +1,11 @@
 #include "secrets-api.h"
 
+#include "service/api-json.h"
 #include "util/iso8601.h"
 
 #include <sodium.h>
 
 namespace tenantd {
-
-namespace {}  // namespace
 
 void addSecretsRoutes(Router& router, RestContext& ctx, SecretsService& secrets) {
   router.add("GET", "/tenant/secrets", [&ctx, &secrets](const HttpRequest& r) -> HttpResult {
@@ -91,17 +90,7 @@ void addAuditRoutes(Router& router, RestContext& ctx, SecretsService& secrets) {
     }
     return whenDone(
         secrets.audit(caller.tenant.info.id, static_cast<size_t>(limit), before),
-        [](std::vector<AuditRow> rows) {
-          nlohmann::json out = nlohmann::json::array();
-          for (auto& row : rows) {
-            nlohmann::json j = {{"id", row.id},         {"at", formatIso8601(row.at)},
-                                {"actor", row.actor},   {"action", row.action},
-                                {"target", row.target}, {"version", nullptr}};
-            if (row.version) j["version"] = *row.version;
-            out.push_back(j);
-          }
-          return jsonResponse(200, {{"entries", out}});
-        },
+        [](std::vector<AuditRow> rows) { return jsonResponse(200, auditEntriesJson(rows)); },
         ctx.log);
   });
 }

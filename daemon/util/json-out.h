@@ -1,10 +1,7 @@
 #pragma once
-// Response bodies written straight into a buffer with RapidJSON's writer, for the endpoints on
-// the hot path (check, track, usage). Building an nlohmann object and dumping it cost ~20 k
-// instructions per check response (callgrind; BENCHMARKS.md). Keys are written in the order the
-// spec shows them.
-
-#include "http/server.h"
+// JSON documents written straight into a buffer with RapidJSON's writer, for the answers on the
+// hot path (check, track, usage). Building an nlohmann object and dumping it cost ~20 k
+// instructions per check response (callgrind; BENCHMARKS.md). Keys come out in the order written.
 
 #include <cstdint>
 #include <stdexcept>
@@ -41,9 +38,7 @@ public:
   JsonOut& nullField(std::string_view name) { return key(name).null(); }
 
   // The finished document (its objects and arrays all closed).
-  HttpResponse response(int status) {
-    return HttpResponse(status, std::string(buffer_.GetString(), buffer_.GetSize()));
-  }
+  std::string str() const { return std::string(buffer_.GetString(), buffer_.GetSize()); }
 
 private:
   // The writer refuses only misuse (a key outside an object, an unbalanced end): a bug here.
