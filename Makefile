@@ -36,6 +36,7 @@ asan: deps
 bench: build
 	@$(BUILD)/bin/limits-bench
 	@bench/rest-bench $(BUILD)
+	@bench/rest-instructions $(BUILD)
 
 format:
 	@scripts/check-format --fix

@@ -13,9 +13,12 @@ $import "/capnp/c++.capnp".namespace("tenantd::rpc");
 
 interface Sidecar {
   # The bootstrap capability of the socket at /run/tenantd/tenantd.sock. What a connection may
-  # do is decided by its peer's credentials (SO_PEERCRED): root and the daemon's own uid, and
-  # members of the socket's group, may obtain Tenant capabilities; anyone else gets
-  # "permission-denied:".
+  # do is decided once, when it connects, from its peer's credentials (SO_PEERCRED: uid and
+  # primary gid; SO_PEERGROUPS: supplementary groups) and the [rpc] section of tenantd.toml:
+  # admin (root, the daemon's own uid, [rpc] admin_uids / admin_gids) may do everything; app
+  # (a peer named by an [[rpc.app]] table, or, when there is none, a member of the socket's
+  # group) may obtain Tenant capabilities, for the tables' tenants only if they list any; anyone
+  # else ("none") may call health() and whoami() and gets "permission-denied:" for the rest.
 
   health @0 () -> (status :Text, version :Text, uptimeSeconds :UInt64);
   # Liveness over RPC: the same answer as GET /healthz. `status` is "ok" while the daemon serves;
@@ -33,7 +36,7 @@ interface Sidecar {
 
   whoami @3 () -> (role :Text, uid :UInt32, gid :UInt32, pid :UInt32);
   # What the daemon decided about this connection: role "admin", "app" or "none", and the peer's
-  # credentials as SO_PEERCRED reported them.
+  # credentials as SO_PEERCRED reported them when it connected (gid is the primary group).
 }
 
 interface Tenant {
@@ -79,14 +82,16 @@ interface Tenant {
   # config.rateLimit.routes (e.g. "GET /v1/items"); `key` partitions it (a user, an API key, an
   # IP; empty: one budget for the whole tenant). Consumes one unit if allowed. The limiter is the
   # one behind the REST surface (GCRA: smooth, no burst at window edges), with buckets kept
-  # apart from it. A route without a limit (or rateLimit.enabled false) is always allowed, with
-  # `limited` false.
+  # apart from it (keyed by tenant, route and key). A route without a limit (or
+  # rateLimit.enabled false) is always allowed, with `limited` false and the numbers 0.
+  # "invalid-argument:" unless `route` is "METHOD /path" (one space, then '/') of at most 256
+  # bytes and `key` at most 256 bytes.
 
   watchConfig @14 (watcher :ConfigWatcher) -> (handle :WatchHandle);
   # Calls watcher.changed() at once with the current config, then after every change, in order,
   # one call in flight at a time (a slow watcher sees the latest version, not every one). The
   # watch ends when the app drops `handle`, when a changed() call fails, or when the connection
-  # closes.
+  # closes. Changes come from POST /tenant/config and Admin.setConfig.
 }
 
 interface ConfigWatcher {
@@ -102,7 +107,8 @@ struct RateLimitResult {
   limited @1 :Bool;             # A limit applies to this route.
   limit @2 :Int64;              # Requests per window (RateLimit-Limit).
   remaining @3 :Int64;          # RateLimit-Remaining after this request.
-  resetSeconds @4 :Int64;       # RateLimit-Reset: until the bucket is full again.
+  resetSeconds @4 :Int64;       # RateLimit-Reset: until the bucket is full again; when refused,
+                                # until the next request would pass (as the REST header).
   retryAfterSeconds @5 :Int64;  # 0 when allowed.
 }
 
@@ -119,16 +125,21 @@ interface Admin {
   listTenants @2 () -> (tenants :List(TenantInfo));
   getTenant @3 (id :Text) -> (tenant :TenantInfo);
   updateTenant @4 (id :Text, update :TenantUpdate) -> (tenant :TenantInfo);
+  # A new timezone is stored at once but moves the tenant's calendar windows only at restart
+  # (as for `tenantd tenant update`). A tenant created here is served (REST, RPC, limits) at once.
 
   createToken @5 (tenantId :Text, role :Text, ttlSeconds :Int64) -> (token :Text, info :TokenInfo);
-  # role "admin" or "reader"; ttlSeconds 0: no expiry. `token` is shown this once.
+  # role "admin" or "reader"; ttlSeconds 0: no expiry (at most 100 years). `token` is shown this
+  # once, and authenticates REST requests at once.
   revokeToken @6 (tokenId :Text) -> ();
+  # "not-found:" for an unknown id; revoking a revoked token again succeeds and changes nothing.
   listTokens @7 (tenantId :Text) -> (tokens :List(TokenInfo));
 
   getLimits @8 (tenantId :Text) -> (json :Text);
   # As GET /tenant/limits/resources.
   setLimits @9 (tenantId :Text, json :Text) -> (json :Text);
   # As PUT /tenant/limits/resources: the whole rule set, validated, replaced atomically.
+  # "conflict:" while another update of the same tenant's rules is being installed.
   usage @10 (tenantId :Text, userId :Text) -> (json :Text);
   # As GET /tenant/limits/resources/usage?userId=.
   usageSummary @11 (tenantId :Text, period :Text) -> (json :Text);
@@ -141,9 +152,11 @@ interface Admin {
   getConfig @15 (tenantId :Text) -> (json :Text, version :UInt64);
   setConfig @16 (tenantId :Text, json :Text, ifVersion :UInt64) -> (version :UInt64);
   # ifVersion 0: unconditional; otherwise "conflict:" unless it is the stored version.
+  # "invalid-argument:" names the field (as POST /tenant/config), including credentials that
+  # name no secret of the tenant. Watchers of the tenant's config are told.
 
   audit @17 (tenantId :Text, limit :UInt32, beforeId :Int64) -> (json :Text);
-  # As GET /tenant/audit?limit=&before= (limit 0: 50; beforeId 0: newest).
+  # As GET /tenant/audit?limit=&before= (limit 0: 50, at most 1000; beforeId 0: newest).
 
   tenant @18 (id :Text) -> (tenant :Tenant);
   # Any tenant's Tenant capability, for an operator (tenantctl secret get, limits check/track).

@@ -6,8 +6,6 @@
 
 #include <sys/stat.h>
 
-#include <date/tz.h>
-
 #include <kj/debug.h>
 
 #include <unistd.h>
@@ -18,16 +16,6 @@
 namespace tenantd {
 
 namespace {
-bool isKnownTimezone(const std::string& name) {
-  if (name == "UTC") return true;
-  try {
-    date::locate_zone(name);
-    return true;
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
 // Offline changes are audited like the daemon's: who (the CLI's uid), what, never a token.
 void audit(Db& db, const std::string& tenantId, const Clock& clock, const char* action,
            const std::string& target) {
@@ -121,36 +109,22 @@ int runTenantList(const Config& config, std::ostream& out) {
   return 0;
 }
 
-std::optional<IssuedToken> createToken(Catalog& catalog, std::string_view tenantId, Role role,
-                                       std::optional<int64_t> ttlSeconds, const Clock& clock) {
-  auto issued = issueToken();
-  TokenRecord record;
-  record.id = issued.id;
-  record.tenantId = std::string(tenantId);
-  record.role = role;
-  record.createdAtMs = clock.now();
-  if (ttlSeconds) record.expiresAtMs = record.createdAtMs + *ttlSeconds * 1000;
-  if (catalog.addToken(record, issued.hash) == Catalog::TokenAdded::NO_SUCH_TENANT) {
-    return std::nullopt;
-  }
-  return issued;
-}
-
 int runTokenCreate(const Config& config, const Command& cmd, const Clock& clock, std::ostream& out,
                    std::ostream& err) {
   auto role = parseRole(cmd.role);
   KJ_ASSERT(role.has_value(), "the CLI validates --role");
   auto db = openStore(config);
   Catalog catalog(*db);
-  auto issued = createToken(catalog, cmd.tenantId, *role, cmd.ttlSeconds, clock);
-  if (!issued) {
+  auto token = createToken(catalog, cmd.tenantId, *role, cmd.ttlSeconds, clock.now());
+  if (!token) {
     err << "tenantd: no such tenant: " << cmd.tenantId << "\n";
     return 1;
   }
-  audit(*db, cmd.tenantId, clock, "token.create", issued->id);
-  out << "created token " << issued->id << " for tenant " << cmd.tenantId << " (role " << cmd.role;
+  audit(*db, cmd.tenantId, clock, "token.create", token->record.id);
+  out << "created token " << token->record.id << " for tenant " << cmd.tenantId << " (role "
+      << cmd.role;
   if (cmd.ttlSeconds) out << ", expires " << formatIso8601(clock.now() + *cmd.ttlSeconds * 1000);
-  out << "); it is shown once:\n" << issued->secret << "\n";
+  out << "); it is shown once:\n" << token->issued.secret << "\n";
   return 0;
 }
 

@@ -4,6 +4,7 @@
 // waits out the daemon's writer. Each returns the process exit code.
 
 #include "app/cli.h"
+#include "service/catalog-service.h"
 #include "store/catalog.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -30,9 +31,5 @@ int runKeysGenerate(const Command& cmd, std::ostream& out, std::ostream& err);
 int runKeysRotate(const Config& config, const Command& cmd, Log& log, std::ostream& out,
                   std::ostream& err);
 int runSecretsVerify(const Config& config, Log& log, std::ostream& out, std::ostream& err);
-
-// Issues a token for `tenantId` and stores its hash. nullopt if the tenant does not exist.
-std::optional<IssuedToken> createToken(Catalog& catalog, std::string_view tenantId, Role role,
-                                       std::optional<int64_t> ttlSeconds, const Clock& clock);
 
 }  // namespace tenantd

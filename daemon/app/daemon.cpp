@@ -98,6 +98,8 @@ void Daemon::start() {
   rest_ = kj::heap<RestContext>(auth_, *limits_, clock_, log_);
   secrets_ = kj::heap<SecretsService>(*writer_, keyring_, clock_, log_, metrics_);
   settings_ = kj::heap<SettingsService>(*writer_, clock_, log_);
+  catalog_ = kj::heap<CatalogService>(*writer_, *limits_, auth_, clock_, log_);
+  appRateLimits_ = kj::heap<AppRateLimiter>(clock_);
   rateLimiter_ = kj::heap<RestRateLimiter>(*rest_);
   storeOkAt_ = clock_.now();
 
@@ -154,6 +156,9 @@ void Daemon::start() {
 }
 
 HttpResult Daemon::handleHttp(const HttpRequest& request) {
+  // The auth memo points into this request's headers: it must not outlive them on any path
+  // (a 429, an exception), or a later request at the same address could match it.
+  KJ_DEFER(rest_->endRequest());
   std::vector<std::pair<std::string, std::string>> rateHeaders;
   if (auto refused = rateLimiter_->admit(request, rateHeaders)) {
     metrics_.restErrors(429).Increment();
@@ -165,21 +170,25 @@ HttpResult Daemon::handleHttp(const HttpRequest& request) {
     return response;
   };
   HttpResult result = router_.handle(request);
-  rest_->endRequest();  // The memo points into this request's headers.
   KJ_IF_MAYBE (now, result.tryGet<HttpResponse>()) {
     return finish(kj::mv(*now));
   }
   return result.get<kj::Promise<HttpResponse>>().then(kj::mv(finish));
 }
 
-HttpResponse Daemon::readiness() {
+ReadinessReport Daemon::readinessNow() const {
   // Not ready when the store has not answered for 5 s (the probe runs every second).
-  if (clock_.now() - storeOkAt_ > 5000) {
-    return HttpResponse(503, R"({"status":"not ready","reason":"the store is not answering"})");
+  if (clock_.now() - storeOkAt_ > 5000) return {false, "the store is not answering"};
+  return {true, degradedReason_};
+}
+
+HttpResponse Daemon::readiness() {
+  ReadinessReport r = readinessNow();
+  if (!r.ready) {
+    return HttpResponse(503, nlohmann::json{{"status", "not ready"}, {"reason", r.reason}}.dump());
   }
-  if (!degradedReason_.empty()) {
-    return HttpResponse(200,
-                        nlohmann::json{{"status", "degraded"}, {"reason", degradedReason_}}.dump());
+  if (!r.reason.empty()) {
+    return HttpResponse(200, nlohmann::json{{"status", "degraded"}, {"reason", r.reason}}.dump());
   }
   return HttpResponse(200, R"({"status":"ready"})");
 }
@@ -216,11 +225,12 @@ void Daemon::setUpDemoTenant(Db& db) {
     log_.info("daemon", "dev mode: created demo tenant tenant-123");
   }
   // The store keeps only hashes, so each dev start mints a token to show; older ones stay valid.
-  auto token = createToken(catalog, DEMO_TENANT_ID, Role::ADMIN, std::nullopt, clock_);
+  auto token = createToken(catalog, DEMO_TENANT_ID, Role::ADMIN, std::nullopt, clock_.now());
   KJ_ASSERT(token.has_value());
-  log_.info("daemon", "dev mode: issued admin token " + token->id + " for tenant-123");
-  demoBanner_ = "  demo  tenant-123 (Acme Corp, plan pro), admin token " + token->id + ":\n" +
-                "        " + token->secret + "\n";
+  const IssuedToken& issued = token->issued;
+  log_.info("daemon", "dev mode: issued admin token " + issued.id + " for tenant-123");
+  demoBanner_ = "  demo  tenant-123 (Acme Corp, plan pro), admin token " + issued.id + ":\n" +
+                "        " + issued.secret + "\n";
 }
 
 void Daemon::startRpc(std::optional<int> activatedFd) {
@@ -233,11 +243,27 @@ void Daemon::startRpc(std::optional<int> activatedFd) {
   }
   rpcListener_ =
       io_.lowLevelProvider->wrapListenSocketFd(fd, kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP);
-  rpcServices_ =
-      kj::heap<RpcServices>(RpcServices{clock_, startedAt_, limits_.get(), secrets_.get()});
-  // The socket file's group may act for tenants (it is 0660: nobody else can even connect).
-  PeerPolicy policy{getuid(), socketFileGroup(fd)};
-  rpcServer_ = kj::heap<RpcServer>(*rpcServices_, policy, log_);
+  rpcServices_ = kj::heap<RpcServices>(RpcServices{clock_, startedAt_});
+  RpcServices& services = *rpcServices_;
+  services.limits = limits_.get();
+  services.secrets = secrets_.get();
+  services.settings = settings_.get();
+  services.catalog = catalog_.get();
+  services.rateLimits = appRateLimits_.get();
+  services.restListen = formatListenAddress(restAddress_);
+  services.socketPath = config_.socketPath;
+  services.databasePath = config_.databasePath();
+  services.readiness = [this]() {
+    return readinessNow();
+  };
+  services.connections = [this]() {
+    return rpcServer_.get() == nullptr ? 0 : rpcServer_->connections();
+  };
+  // Without [[rpc.app]] tables the socket file's group may act for any tenant (the file is
+  // 0660: nobody else can even connect).
+  socketGroup_ = socketFileGroup(fd);
+  rpcServer_ = kj::heap<RpcServer>(
+      services, PeerPolicy::forDaemon(getuid(), socketGroup_, config_.rpc), log_);
   rpcAccepting_ = rpcServer_->listen(*rpcListener_).eagerlyEvaluate([this](kj::Exception&& e) {
     log_.error("rpc", std::string("accept loop failed: ") + e.getDescription().cStr());
   });
@@ -263,6 +289,7 @@ kj::Promise<void> Daemon::housekeepingLoop() {
     // Storage upkeep shortly after start, then hourly.
     if (housekeepingTicks_++ % 3600 == 10) {
       rateLimiter_->prune();
+      appRateLimits_->prune();
       tasks_.add(limits_->maintainStorage(config_.retentionDays)
                      .then(
                          [this](size_t removed) {
@@ -372,6 +399,12 @@ void Daemon::reload() {
         log_.warn("config", "data_dir, socket, listen and sync take effect at restart");
       }
       config_.logLevel = next.logLevel;
+      if (next.rpc != config_.rpc) {
+        // Decided per connection: new connections get the new policy, open ones keep theirs.
+        config_.rpc = next.rpc;
+        rpcServer_->setPolicy(PeerPolicy::forDaemon(getuid(), socketGroup_, config_.rpc));
+        log_.info("config", "[rpc] access applies to new RPC connections");
+      }
       log_.info("config", "reloaded " + *overrides_.configFile);
     } catch (const ConfigError& e) {
       log_.error("config", std::string("reload failed, keeping the running config: ") + e.what());
@@ -411,7 +444,9 @@ void Daemon::drain() {
     log_.warn("http", std::to_string(http_->openConnections()) +
                           " connection(s) still open at the shutdown deadline");
   }
-  // RPC calls answer synchronously today: none is in flight between two loop turns.
+  // Closes every RPC connection. A call still waiting for the store is dropped unanswered; a
+  // write it submitted still commits below (the writer drains), and the client sees the
+  // disconnect, as for a crash between commit and answer.
   rpcServer_ = nullptr;
   // Every write already accepted reaches the writer and settles before the writer goes.
   batcher_->idle().exclusiveJoin(timer.afterDelay(deadline)).wait(io_.waitScope);

@@ -12,7 +12,9 @@
 #include "rest/rest-context.h"
 #include "rpc/rpc-server.h"
 #include "secrets/keyring.h"
+#include "service/app-rate-limit.h"
 #include "service/auth.h"
+#include "service/catalog-service.h"
 #include "service/limits-service.h"
 #include "service/secrets-service.h"
 #include "service/settings-service.h"
@@ -63,6 +65,7 @@ private:
   kj::Promise<int64_t> probeDataVersion();
   HttpResult handleHttp(const HttpRequest& request);
   HttpResponse readiness();
+  ReadinessReport readinessNow() const;
   kj::Promise<void> reloadCatalog();
   class TaskErrors final : public kj::TaskSet::ErrorHandler {
   public:
@@ -91,7 +94,9 @@ private:
   Auth auth_{clock_};
   kj::Own<SecretsService> secrets_;
   kj::Own<SettingsService> settings_;
+  kj::Own<CatalogService> catalog_;
   kj::Own<RestRateLimiter> rateLimiter_;
+  kj::Own<AppRateLimiter> appRateLimits_;  // Tenant.rateLimit: buckets apart from REST's.
   // Readiness: when the store last answered a probe, and whether upkeep last failed.
   UnixMillis storeOkAt_ = 0;
   std::string degradedReason_;
@@ -115,6 +120,7 @@ private:
   kj::Own<RpcServer> rpcServer_;
   kj::Promise<void> rpcAccepting_ = nullptr;
   bool ownsSocketFile_ = false;
+  std::optional<gid_t> socketGroup_;
   kj::Promise<void> watchdog_ = nullptr;
 };
 

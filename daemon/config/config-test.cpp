@@ -66,6 +66,56 @@ TEST_CASE("Unknown keys and sections are errors, not silently ignored") {
                     "t.toml:1: [deamon]: unknown section");
 }
 
+TEST_CASE("The rpc section maps uids and gids to admin and app peers") {
+  Config c = applyConfigText(Config{}, R"(
+[rpc]
+admin_uids = [1000]
+admin_gids = [27, 4294967294]
+
+[[rpc.app]]
+uids = [1001, 1002]
+tenants = ["acme", "globex"]
+
+[[rpc.app]]
+gids = [2000]
+)",
+                             "t.toml");
+  CHECK(c.rpc.adminUids == std::vector<uint32_t>{1000});
+  CHECK(c.rpc.adminGids == std::vector<uint32_t>{27, 4294967294u});
+  REQUIRE(c.rpc.apps.size() == 2);
+  CHECK(c.rpc.apps[0].uids == std::vector<uint32_t>{1001, 1002});
+  CHECK(c.rpc.apps[0].gids.empty());
+  CHECK(c.rpc.apps[0].tenants == std::vector<std::string>{"acme", "globex"});
+  CHECK(c.rpc.apps[1].gids == std::vector<uint32_t>{2000});
+  CHECK(c.rpc.apps[1].tenants.empty());
+  CHECK(applyConfigText(Config{}, "", "t.toml").rpc == RpcAccess{});
+  CHECK(applyConfigText(Config{}, "[rpc]\napp = []\n", "t.toml").rpc == RpcAccess{});
+}
+
+TEST_CASE("Errors in the rpc section name the file, line and key") {
+  CHECK_THROWS_WITH(applyConfigText(Config{}, "[rpc]\nadmin_uids = 1000\n", "t.toml"),
+                    "t.toml:2: rpc.admin_uids: expected an array of numeric ids");
+  CHECK_THROWS_WITH(
+      applyConfigText(Config{}, "[rpc]\nadmin_gids = [\"wheel\"]\n", "t.toml"),
+      Catch::StartsWith("t.toml:2: rpc.admin_gids: expected an array of numeric ids"));
+  CHECK_THROWS_WITH(applyConfigText(Config{}, "[rpc]\nadmin_uids = [-1]\n", "t.toml"),
+                    Catch::StartsWith("t.toml:2: rpc.admin_uids: expected an array"));
+  CHECK_THROWS_WITH(applyConfigText(Config{}, "[rpc]\nadmin_uids = [4294967295]\n", "t.toml"),
+                    Catch::StartsWith("t.toml:2: rpc.admin_uids: expected an array"));
+  CHECK_THROWS_WITH(applyConfigText(Config{}, "[rpc]\nadmins = [0]\n", "t.toml"),
+                    "t.toml:2: rpc.admins: unknown key");
+  CHECK_THROWS_WITH(
+      applyConfigText(Config{}, "[[rpc.app]]\nuids = [1]\n\n[[rpc.app]]\nuid = [2]\n", "t.toml"),
+      "t.toml:5: rpc.app[1].uid: unknown key");
+  CHECK_THROWS_WITH(
+      applyConfigText(Config{}, "[[rpc.app]]\nuids = [1]\ntenants = [\"no space\"]\n", "t.toml"),
+      Catch::StartsWith("t.toml:3: rpc.app[0].tenants: expected an array of tenant ids"));
+  CHECK_THROWS_WITH(applyConfigText(Config{}, "[[rpc.app]]\ntenants = [\"acme\"]\n", "t.toml"),
+                    "t.toml:1: rpc.app[0]: needs uids or gids");
+  CHECK_THROWS_WITH(applyConfigText(Config{}, "[rpc]\napp = [1]\n", "t.toml"),
+                    "t.toml:2: rpc.app: expected [[rpc.app]] tables");
+}
+
 TEST_CASE("TOML syntax errors carry the line") {
   CHECK_THROWS_WITH(applyConfigText(Config{}, "[daemon]\nlisten = \n", "t.toml"),
                     Catch::StartsWith("t.toml:2: "));
@@ -118,6 +168,7 @@ TEST_CASE("The shipped example config parses and states every default") {
   CHECK(fromExample.retentionDays == defaults.retentionDays);
   CHECK(fromExample.maxBodyBytes == defaults.maxBodyBytes);
   CHECK(fromExample.requestTimeoutMs == defaults.requestTimeoutMs);
+  CHECK(fromExample.rpc == defaults.rpc);
 }
 
 }  // namespace tenantd

@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "core/tenant.h"
+
 #include <toml++/toml.h>
 
 #include <charconv>
@@ -68,6 +70,75 @@ T require(const toml::node& node, const std::string& at, const char* expected) {
     throw ConfigError(at + ": expected " + expected);
   }
   return *value;
+}
+
+// For keys nested below a section ([[rpc.app]] tables): the node knows its own file.
+std::string whereOf(const toml::node& node, std::string_view key) {
+  const auto& path = node.source().path;
+  return where(path ? std::string_view(*path) : std::string_view(), node, key);
+}
+
+// uid_t and gid_t are 32-bit; (uint32_t)-1 means "no id" to the kernel, so it is refused.
+std::vector<uint32_t> requireIds(const toml::node& node, const std::string& at) {
+  auto* list = node.as_array();
+  if (list == nullptr) throw ConfigError(at + ": expected an array of numeric ids");
+  std::vector<uint32_t> ids;
+  for (auto& item : *list) {
+    auto v = item.value<int64_t>();
+    if (!item.is_integer() || !v || *v < 0 || *v > 4294967294LL) {
+      throw ConfigError(at + ": expected an array of numeric ids (0 to 4294967294)");
+    }
+    ids.push_back(static_cast<uint32_t>(*v));
+  }
+  return ids;
+}
+
+std::vector<std::string> requireTenantIds(const toml::node& node, const std::string& at) {
+  auto* list = node.as_array();
+  if (list == nullptr) throw ConfigError(at + ": expected an array of tenant ids");
+  std::vector<std::string> ids;
+  for (auto& item : *list) {
+    auto v = item.value<std::string>();
+    if (!item.is_string() || !v || !isValidTenantId(*v)) {
+      throw ConfigError(at + ": expected an array of tenant ids (letters, digits, '_', '.', '-')");
+    }
+    ids.push_back(*v);
+  }
+  return ids;
+}
+
+// [[rpc.app]]: each table names peers by uids and/or gids, and optionally the tenants they may
+// act for.
+std::vector<RpcAppAccess> requireAppTables(const toml::node& node, const std::string& at) {
+  auto* list = node.as_array();
+  std::vector<RpcAppAccess> apps;
+  if (list != nullptr && list->empty()) return apps;  // app = []: none, as if absent.
+  if (list == nullptr || !list->is_array_of_tables()) {
+    throw ConfigError(at + ": expected [[rpc.app]] tables");
+  }
+  for (size_t i = 0; i < list->size(); ++i) {
+    const toml::table& table = *list->get(i)->as_table();
+    std::string name = "rpc.app[" + std::to_string(i) + "]";
+    RpcAppAccess app;
+    for (auto&& [key, value] : table) {
+      std::string k(key.str());
+      std::string here = whereOf(value, name + "." + k);
+      if (k == "uids") {
+        app.uids = requireIds(value, here);
+      } else if (k == "gids") {
+        app.gids = requireIds(value, here);
+      } else if (k == "tenants") {
+        app.tenants = requireTenantIds(value, here);
+      } else {
+        throw ConfigError(here + ": unknown key");
+      }
+    }
+    if (app.uids.empty() && app.gids.empty()) {
+      throw ConfigError(whereOf(table, name) + ": needs uids or gids");
+    }
+    apps.push_back(std::move(app));
+  }
+  return apps;
 }
 
 int64_t requireRange(const toml::node& node, const std::string& at, int64_t lo, int64_t hi) {
@@ -154,6 +225,21 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
                 if (!path) throw ConfigError(at + ": expected an array of paths");
                 c.previousKeyFiles.push_back(*path);
               }
+            }},
+       }},
+      {"rpc",
+       {
+           {"admin_uids",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.rpc.adminUids = requireIds(n, at);
+            }},
+           {"admin_gids",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.rpc.adminGids = requireIds(n, at);
+            }},
+           {"app",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.rpc.apps = requireAppTables(n, at);
             }},
        }},
       {"http",

@@ -19,6 +19,24 @@ struct ListenAddress {
   uint16_t port = 0;
 };
 
+// One [[rpc.app]] table: peers (by uid, or by primary or supplementary gid) that may act for
+// apps, and the tenants they may act for (empty: any tenant).
+struct RpcAppAccess {
+  std::vector<uint32_t> uids;
+  std::vector<uint32_t> gids;
+  std::vector<std::string> tenants;
+  bool operator==(const RpcAppAccess&) const = default;
+};
+
+// [rpc]: who may do what over the RPC socket, beyond the built-in rules (root and the daemon's
+// own uid are admin; without [[rpc.app]] tables, the socket's group is app for any tenant).
+struct RpcAccess {
+  std::vector<uint32_t> adminUids;
+  std::vector<uint32_t> adminGids;
+  std::vector<RpcAppAccess> apps;
+  bool operator==(const RpcAccess&) const = default;
+};
+
 struct Config {
   bool dev = false;
   std::string dataDir = "/var/lib/tenantd";
@@ -34,6 +52,7 @@ struct Config {
   std::string keyFile;
   std::vector<std::string> previousKeyFiles;  // Still open older values, e.g. during rotation.
   int shutdownTimeoutMs = 4000;
+  RpcAccess rpc;
 
   std::string databasePath() const { return dataDir + "/tenantd.db"; }
 };

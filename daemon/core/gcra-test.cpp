@@ -44,6 +44,20 @@ TEST_CASE("GCRA forgets keys that are full again") {
   CHECK(g.keys() == 1);
 }
 
+TEST_CASE("Rate-limit fields round up to whole seconds and name the wait when refused") {
+  Gcra g;
+  auto first = rateLimitFields(g.take("k", 2, 3'000, 0));
+  CHECK(first.limit == 2);
+  CHECK(first.remaining == 1);
+  CHECK(first.resetSeconds == 2);  // 1.5 s until full, rounded up.
+  CHECK(first.retryAfterSeconds == 0);
+  g.take("k", 2, 3'000, 0);
+  auto refused = rateLimitFields(g.take("k", 2, 3'000, 100));
+  CHECK(refused.remaining == 0);
+  CHECK(refused.retryAfterSeconds == 2);  // 1.4 s until one interval has passed.
+  CHECK(refused.resetSeconds == refused.retryAfterSeconds);
+}
+
 TEST_CASE("A zero limit refuses everything") {
   Gcra g;
   auto d = g.take("k", 0, 60'000, 0);

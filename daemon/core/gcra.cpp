@@ -35,6 +35,18 @@ RateDecision Gcra::take(std::string_view key, int64_t max, int64_t windowMs, Uni
   return d;
 }
 
+RateLimitFields rateLimitFields(const RateDecision& d) {
+  auto seconds = [](int64_t ms) {
+    return (ms + 999) / 1000;
+  };
+  RateLimitFields f;
+  f.limit = d.limit;
+  f.remaining = d.remaining;
+  f.resetSeconds = seconds(d.allowed ? d.resetMs : d.retryAfterMs);
+  f.retryAfterSeconds = d.allowed ? 0 : seconds(d.retryAfterMs);
+  return f;
+}
+
 size_t Gcra::prune(UnixMillis now) {
   size_t dropped = 0;
   for (auto it = tat_.begin(); it != tat_.end();) {

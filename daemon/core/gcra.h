@@ -1,7 +1,8 @@
 #pragma once
 // A smooth rate limiter (GCRA, the generic cell rate algorithm): `max` requests per `windowMs`,
 // spaced evenly, with a burst of up to `max`. One theoretical arrival time per key; no timers,
-// time passed in. Used for the per-tenant rate limits of the REST surface.
+// time passed in. Used for the per-tenant rate limits of the REST surface and, with a map of its
+// own, for the apps' routes (Tenant.rateLimit over RPC).
 
 #include "util/clock.h"
 
@@ -19,6 +20,18 @@ struct RateDecision {
   int64_t resetMs = 0;       // Until the bucket is full again.
   int64_t retryAfterMs = 0;  // When refused: until the next request would pass.
 };
+
+// A decision as the RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset and Retry-After values
+// (whole seconds, rounded up) that the REST headers and the RPC RateLimitResult both carry.
+// Reset: when allowed, until the bucket is full again; when refused, until the next request
+// would pass. Retry-After: 0 when allowed.
+struct RateLimitFields {
+  int64_t limit = 0;
+  int64_t remaining = 0;
+  int64_t resetSeconds = 0;
+  int64_t retryAfterSeconds = 0;
+};
+RateLimitFields rateLimitFields(const RateDecision& decision);
 
 class Gcra {
 public:

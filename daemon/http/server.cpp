@@ -78,19 +78,18 @@ const char* INTERNAL_ERROR = R"({"error":{"code":"internal","message":"internal 
 void HttpServer::send(h2o_req_t* req, const HttpResponse& response) {
   req->res.status = response.status;
   req->res.reason = reasonPhrase(response.status);
-  h2o_add_header(
-      &req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, nullptr,
-      h2o_strdup(&req->pool, response.contentType.data(), response.contentType.size()).base,
-      response.contentType.size());
+  // A literal (see HttpResponse): h2o may keep the pointer without a copy.
+  h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, nullptr,
+                 response.contentType.data(), response.contentType.size());
   for (auto& [name, value] : response.headers) {
     h2o_iovec_t n = h2o_strdup(&req->pool, name.data(), name.size());
     h2o_iovec_t v = h2o_strdup(&req->pool, value.data(), value.size());
     h2o_add_header_by_str(&req->pool, &req->res.headers, n.base, n.len, 1, nullptr, v.base, v.len);
   }
-  h2o_iovec_t body = h2o_strdup(&req->pool, response.body.data(), response.body.size());
-  // h2o_send_inline() leaves Content-Length unset (chunked) unless we set it.
-  req->res.content_length = body.len;
-  h2o_send_inline(req, body.base, body.len);
+  // h2o_send_inline() copies the body into the request's pool, and leaves Content-Length
+  // unset (chunked) unless we set it.
+  req->res.content_length = response.body.size();
+  h2o_send_inline(req, response.body.data(), response.body.size());
 }
 
 HttpServer::HttpServer(uv_loop_t& loop, HttpOptions options, HttpHandler handler, Log& log,

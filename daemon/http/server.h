@@ -41,7 +41,7 @@ struct HttpResponse {
 
   int status = 200;
   std::string body;
-  std::string contentType = "application/json";
+  std::string_view contentType = "application/json";  // A string literal: sent without a copy.
   std::vector<std::pair<std::string, std::string>> headers;
 };
 

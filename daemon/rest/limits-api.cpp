@@ -1,24 +1,16 @@
 #include "limits-api.h"
 
+#include "service/api-json.h"
 #include "service/rules-json.h"
 
 #include "util/iso8601.h"
+#include "util/json-out.h"
 
 namespace tenantd {
 
 namespace {
 constexpr size_t MAX_ID = 128;
 constexpr int64_t MAX_AMOUNT = int64_t{1} << 53;  // Exact in every JSON parser.
-
-nlohmann::json resetAt(const Window& w) {
-  if (w.end == LIFETIME_WINDOW.end) return nullptr;
-  return formatIso8601(w.end);
-}
-
-int64_t percentage(int64_t current, int64_t limit) {
-  if (limit <= 0) return current > 0 ? 100 : 0;
-  return static_cast<int64_t>(static_cast<__int128>(current) * 100 / limit);
-}
 
 // Reads {userId?, resource, metric, amount?} and leaves the reader open for more fields.
 std::optional<UsageRequest> readUsage(FieldReader& in, bool amountRequired, int64_t minAmount) {
@@ -28,8 +20,8 @@ std::optional<UsageRequest> readUsage(FieldReader& in, bool amountRequired, int6
   auto metric = in.string("metric", true, 64);
   auto amount = in.integer("amount", amountRequired, minAmount, MAX_AMOUNT);
   if (!in.ok()) return std::nullopt;
-  u.resource = *resource;
-  u.metric = *metric;
+  u.resource = std::move(*resource);
+  u.metric = std::move(*metric);
   u.amount = amount.value_or(1);
   return u;
 }
@@ -45,15 +37,13 @@ std::optional<HttpResponse> checkNames(const UsageRequest& u) {
 // ISO-8601 ("2024-01-01T10:00:00Z", "...T10:00:00.250+02:00") or Unix milliseconds.
 // Earlier than 2000-01-01 is refused: such usage belongs to no window that matters, and the
 // bound keeps bucket arithmetic far from the int64 edges.
-std::optional<UnixMillis> parseTimestamp(const nlohmann::json& v) {
+std::optional<UnixMillis> parseTimestamp(const JsonScalar& v) {
   constexpr UnixMillis YEAR_2000 = 946684800000;
   std::optional<UnixMillis> t;
-  if (v.is_number_unsigned()) {
-    if (v.get<uint64_t>() <= uint64_t(INT64_MAX)) t = v.get<int64_t>();
-  } else if (v.is_number_integer()) {
-    t = v.get<int64_t>();
-  } else if (v.is_string()) {
-    t = parseIso8601(v.get_ref<const std::string&>());
+  if (v.kind == JsonScalar::Kind::INTEGER) {
+    t = v.integer;
+  } else if (v.kind == JsonScalar::Kind::STRING) {
+    t = parseIso8601(v.text);
   }
   if (t && *t < YEAR_2000) return std::nullopt;
   return t;
@@ -61,36 +51,26 @@ std::optional<UnixMillis> parseTimestamp(const nlohmann::json& v) {
 
 }  // namespace
 
-nlohmann::json decisionToJson(const Decision& d) {
-  nlohmann::json out;
-  out["allowed"] = d.allowed;
+void writeDecisionFields(JsonOut& out, const Decision& d) {
+  out.field("allowed", d.allowed);
   if (!d.matched) {
-    out["gateAction"] = nullptr;
-    out["usage"] = {{"current", 0}, {"limit", nullptr}};
-    return out;
+    out.nullField("gateAction");
+    out.key("usage").beginObject().field("current", int64_t{0}).nullField("limit").endObject();
+    return;
   }
   const RuleUsage& u = d.reported;
-  out["gateAction"] = gateActionName(u.rule->gateAction);
-  out["usage"] = {{"current", u.current}, {"limit", u.limit}};
-  if (u.reserved != 0) out["usage"]["reserved"] = u.reserved;
-  out["remaining"] = std::max<int64_t>(0, u.limit - u.current - u.reserved);
-  out["resetAt"] = resetAt(u.window);
-  out["rule"] = {{"period", periodName(u.rule->period)}, {"scope", scopeName(u.rule->scope)}};
-  if (d.warning) out["warning"] = true;
-  return out;
-}
-
-nlohmann::json usageRowToJson(const RuleUsage& u) {
-  nlohmann::json row = {{"resource", u.rule->resource},
-                        {"metric", u.rule->metric},
-                        {"period", periodName(u.rule->period)},
-                        {"current", u.current},
-                        {"limit", u.limit},
-                        {"percentage", percentage(u.current, u.limit)},
-                        {"scope", scopeName(u.rule->scope)},
-                        {"resetAt", resetAt(u.window)}};
-  if (u.reserved != 0) row["reserved"] = u.reserved;
-  return row;
+  out.field("gateAction", gateActionName(u.rule->gateAction));
+  out.key("usage").beginObject().field("current", u.current).field("limit", u.limit);
+  if (u.reserved != 0) out.field("reserved", u.reserved);
+  out.endObject();
+  out.field("remaining", std::max<int64_t>(0, u.limit - u.current - u.reserved));
+  writeResetAt(out, u.window);
+  out.key("rule")
+      .beginObject()
+      .field("period", periodName(u.rule->period))
+      .field("scope", scopeName(u.rule->scope))
+      .endObject();
+  if (d.warning) out.field("warning", true);
 }
 
 void addLimitsRoutes(Router& router, RestContext& ctx) {
@@ -116,9 +96,7 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
           }
           ctx.log.info("audit", "tenant " + tenant.info.id + ": resource limits set to version " +
                                     std::to_string(*version) + " by " + tokenId);
-          return jsonResponse(
-              200,
-              {{"success", true}, {"message", "Resource limits saved"}, {"version", *version}});
+          return jsonResponse(200, limitsSavedJson(*version));
         },
         ctx.log);
   });
@@ -127,28 +105,31 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::READ));
     std::string userId = queryParam(r.query, "userId").value_or("");
     if (userId.size() > MAX_ID) return badRequest("userId", "at most 128 bytes");
-    nlohmann::json rows = nlohmann::json::array();
-    for (auto& u : ctx.limits.usage(caller.tenant, userId)) rows.push_back(usageRowToJson(u));
-    return jsonResponse(200, rows);
+    JsonOut out;
+    writeUsageRows(out, ctx.limits.usage(caller.tenant, userId));
+    return HttpResponse(200, out.str());
   });
 
   router.add("POST", base + "/check", [&ctx](const HttpRequest& r) -> HttpResult {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
-    TAKE_OR_RETURN(doc, parseJsonBody(r));
-    FieldReader in(doc);
+    TAKE_OR_RETURN(body, parseFlatBody(r));
+    FieldReader in(body);
     auto usage = readUsage(in, false, 1);
     if (auto e = in.finish()) return *e;
     if (auto e = checkNames(*usage)) return *e;
-    return jsonResponse(200, decisionToJson(ctx.limits.check(caller.tenant, usage->view())));
+    JsonOut out;
+    out.beginObject();
+    writeDecisionFields(out, ctx.limits.check(caller.tenant, usage->view()));
+    return HttpResponse(200, out.endObject().str());
   });
 
   router.add("POST", base + "/track", [&ctx](const HttpRequest& r) -> HttpResult {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
-    TAKE_OR_RETURN(doc, parseJsonBody(r));
-    FieldReader in(doc);
+    TAKE_OR_RETURN(body, parseFlatBody(r));
+    FieldReader in(body);
     auto usage = readUsage(in, true, 1);
     auto id = in.string("id", false, MAX_ID);
-    const nlohmann::json* timestamp = in.raw("timestamp");
+    const JsonScalar* timestamp = in.raw("timestamp");
     if (auto e = in.finish()) return *e;
     if (auto e = checkNames(*usage)) return *e;
     std::optional<UnixMillis> at;
@@ -164,35 +145,36 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     return whenDone(
         ctx.limits.track(caller.tenant, std::move(request)),
         [](TrackResult result) {
-          nlohmann::json rows = nlohmann::json::array();
-          for (auto& u : result.usage) rows.push_back(usageRowToJson(u));
-          return jsonResponse(
-              200, {{"success", true}, {"duplicate", result.duplicate}, {"usage", rows}});
+          JsonOut out;
+          out.beginObject().field("success", true).field("duplicate", result.duplicate);
+          writeUsageRows(out.key("usage"), result.usage);
+          return HttpResponse(200, out.endObject().str());
         },
         ctx.log);
   });
 
   router.add("POST", base + "/consume", [&ctx](const HttpRequest& r) -> HttpResult {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
-    TAKE_OR_RETURN(doc, parseJsonBody(r));
-    FieldReader in(doc);
+    TAKE_OR_RETURN(body, parseFlatBody(r));
+    FieldReader in(body);
     auto usage = readUsage(in, false, 1);
     if (auto e = in.finish()) return *e;
     if (auto e = checkNames(*usage)) return *e;
     return whenDone(
         ctx.limits.consume(caller.tenant, std::move(*usage)),
         [](Decision d) {
-          auto body = decisionToJson(d);
-          body["recorded"] = d.allowed;
-          return jsonResponse(200, body);
+          JsonOut out;
+          out.beginObject();
+          writeDecisionFields(out, d);
+          return HttpResponse(200, out.field("recorded", d.allowed).endObject().str());
         },
         ctx.log);
   });
 
   router.add("POST", base + "/reserve", [&ctx](const HttpRequest& r) -> HttpResult {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
-    TAKE_OR_RETURN(doc, parseJsonBody(r));
-    FieldReader in(doc);
+    TAKE_OR_RETURN(body, parseFlatBody(r));
+    FieldReader in(body);
     auto usage = readUsage(in, true, 1);
     auto ttl = in.integer("ttlSeconds", false, 1, 86400);
     if (auto e = in.finish()) return *e;
@@ -200,20 +182,22 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     return whenDone(
         ctx.limits.reserve(caller.tenant, std::move(*usage), ttl.value_or(300) * 1000),
         [](ReserveResult result) {
-          auto body = decisionToJson(result.decision);
+          JsonOut out;
+          out.beginObject();
+          writeDecisionFields(out, result.decision);
           if (result.decision.allowed) {
-            body["reservationId"] = result.reservationId;
-            body["expiresAt"] = formatIso8601(result.expiresAt);
+            out.field("reservationId", std::string_view(result.reservationId));
+            out.field("expiresAt", std::string_view(formatIso8601(result.expiresAt)));
           }
-          return jsonResponse(200, body);
+          return HttpResponse(200, out.endObject().str());
         },
         ctx.log);
   });
 
   router.add("POST", base + "/commit", [&ctx](const HttpRequest& r) -> HttpResult {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
-    TAKE_OR_RETURN(doc, parseJsonBody(r));
-    FieldReader in(doc);
+    TAKE_OR_RETURN(body, parseFlatBody(r));
+    FieldReader in(body);
     auto id = in.string("reservationId", true, MAX_ID);
     auto amount = in.integer("amount", true, 0, MAX_AMOUNT);
     if (auto e = in.finish()) return *e;
@@ -221,17 +205,17 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
         ctx.limits.commit(caller.tenant, *id, *amount),
         [](std::optional<TrackResult> result) {
           if (!result) return errorResponse(404, "not_found", "no open reservation with this id");
-          nlohmann::json rows = nlohmann::json::array();
-          for (auto& u : result->usage) rows.push_back(usageRowToJson(u));
-          return jsonResponse(200, {{"success", true}, {"usage", rows}});
+          JsonOut out;
+          writeUsageRows(out.beginObject().field("success", true).key("usage"), result->usage);
+          return HttpResponse(200, out.endObject().str());
         },
         ctx.log);
   });
 
   router.add("POST", base + "/release", [&ctx](const HttpRequest& r) -> HttpResult {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
-    TAKE_OR_RETURN(doc, parseJsonBody(r));
-    FieldReader in(doc);
+    TAKE_OR_RETURN(body, parseFlatBody(r));
+    FieldReader in(body);
     auto id = in.string("reservationId", true, MAX_ID);
     if (auto e = in.finish()) return *e;
     return whenDone(

@@ -4,13 +4,16 @@
 // LimitsService calls and back; the rules live in daemon/core.
 
 #include "rest-context.h"
+#include "service/api-json.h"
 
 namespace tenantd {
 
 void addLimitsRoutes(Router& router, RestContext& ctx);
 
-// JSON shapes, shared with tests.
-nlohmann::json decisionToJson(const Decision& decision);
-nlohmann::json usageRowToJson(const RuleUsage& usage);
+class JsonOut;
+
+// The decision's JSON fields (the spec's key order), into an object the caller opened so consume
+// and reserve can add theirs. Usage rows: service/api-json.h.
+void writeDecisionFields(JsonOut& out, const Decision& decision);
 
 }  // namespace tenantd

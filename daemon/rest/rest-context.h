@@ -3,6 +3,7 @@
 // token, enforce the role and X-Tenant-ID, read a strict JSON body. Failures come back as the
 // ready-made error response, so handlers read top to bottom.
 
+#include "flat-body.h"
 #include "http/router.h"
 #include "service/auth.h"
 #include "service/limits-service.h"
@@ -26,13 +27,13 @@ struct RestContext {
   Log& log;
 
   // Authenticates once per request: the rate limiter and the handler both ask, within one
-  // synchronous call, about the same header bytes.
-  std::variant<Principal, AuthFailure> authenticate(std::optional<std::string_view> header);
+  // synchronous call, about the same header bytes. The answer stays valid until endRequest().
+  const std::variant<Principal, AuthFailure>& authenticate(std::optional<std::string_view> header);
   void endRequest() { memo_.reset(); }
 
 private:
   struct Memo {
-    const char* data;
+    const char* data;  // Null when the request had no Authorization header.
     size_t size;
     std::variant<Principal, AuthFailure> result;
   };
@@ -41,8 +42,9 @@ private:
 
 enum class Access { READ, WRITE };  // Readers may only read (GET).
 
+// Valid while the handler runs synchronously: a deferred continuation copies what it needs.
 struct Caller {
-  Principal principal;
+  const Principal& principal;
   TenantState& tenant;
 };
 
@@ -77,24 +79,24 @@ kj::Promise<HttpResponse> whenDone(kj::Promise<T> promise, F onSuccess, Log& log
 }
 HttpResponse badRequest(std::string_view field, std::string_view message);
 
-// Reads named fields from a JSON object, remembering the first problem and refusing fields it
-// was not asked about.
+// Reads named fields from a flat JSON object, remembering the first problem and refusing fields
+// it was not asked about.
 class FieldReader {
 public:
-  explicit FieldReader(const nlohmann::json& object);
+  explicit FieldReader(const FlatBody& object);
   std::optional<std::string> string(const char* name, bool required, size_t maxLength);
   std::optional<int64_t> integer(const char* name, bool required, int64_t min, int64_t max);
   // A field the caller validates itself; nullptr if absent or null.
-  const nlohmann::json* raw(const char* name);
+  const JsonScalar* raw(const char* name);
   // Call last: fails on any field not read.
   std::optional<HttpResponse> finish();
   bool ok() const { return !error_; }
 
 private:
   // Marks `name` as read; the field, or null if absent (an error if `required`).
-  const nlohmann::json* lookup(const char* name, bool required);
+  const JsonScalar* lookup(const char* name, bool required);
 
-  const nlohmann::json& object_;
+  const FlatBody& object_;
   std::vector<std::string_view> read_;  // A handful of names: a vector beats a set.
   std::optional<std::pair<std::string, std::string>> error_;
 };

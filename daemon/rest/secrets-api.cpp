@@ -1,12 +1,11 @@
 #include "secrets-api.h"
 
+#include "service/api-json.h"
 #include "util/iso8601.h"
 
 #include <sodium.h>
 
 namespace tenantd {
-
-namespace {}  // namespace
 
 void addSecretsRoutes(Router& router, RestContext& ctx, SecretsService& secrets) {
   router.add("GET", "/tenant/secrets", [&ctx, &secrets](const HttpRequest& r) -> HttpResult {
@@ -21,30 +20,29 @@ void addSecretsRoutes(Router& router, RestContext& ctx, SecretsService& secrets)
 
   router.add("POST", "/tenant/secrets", [&ctx, &secrets](const HttpRequest& r) -> HttpResult {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
-    TAKE_OR_RETURN(doc, parseJsonBody(r));
     // The request body held the plaintext; it is not needed past this point.
     auto wipeBody =
         kj::defer([&r]() { sodium_memzero(const_cast<char*>(r.body.data()), r.body.size()); });
-    FieldReader in(doc);
-    auto name = in.string("key", true, 128);
-    const nlohmann::json* value = in.raw("value");
-    const nlohmann::json* expires = in.raw("expiresAt");
-    auto wipeValue = kj::defer([value]() {
-      if (value != nullptr && value->is_string()) {
-        auto& s = const_cast<std::string&>(value->get_ref<const std::string&>());
-        sodium_memzero(s.data(), s.size());
-      }
+    TAKE_OR_RETURN(body, parseFlatBody(r));
+    auto wipeValues = kj::defer([&body]() {
+      for (auto& [name, value] : body.fields) sodium_memzero(value.text.data(), value.text.size());
     });
+    FieldReader in(body);
+    auto name = in.string("key", true, 128);
+    const JsonScalar* value = in.raw("value");
+    const JsonScalar* expires = in.raw("expiresAt");
     if (auto e = in.finish()) return *e;
     if (!isValidSecretName(*name))
       return badRequest("key", "must match [A-Za-z_][A-Za-z0-9_.-]{0,127}");
-    if (value == nullptr || !value->is_string()) return badRequest("value", "required string");
-    auto& plain = value->get_ref<const std::string&>();
+    if (value == nullptr || value->kind != JsonScalar::Kind::STRING) {
+      return badRequest("value", "required string");
+    }
+    const std::string& plain = value->text;
     if (plain.size() > MAX_SECRET_BYTES) return badRequest("value", "at most 65536 bytes");
     std::optional<UnixMillis> expiresAt;
     if (expires != nullptr) {
-      expiresAt = expires->is_string() ? parseIso8601(expires->get_ref<const std::string&>())
-                                       : std::nullopt;
+      expiresAt =
+          expires->kind == JsonScalar::Kind::STRING ? parseIso8601(expires->text) : std::nullopt;
       if (!expiresAt)
         return badRequest("expiresAt", "expected ISO-8601, e.g. 2025-01-01T00:00:00Z");
     }
@@ -92,17 +90,7 @@ void addAuditRoutes(Router& router, RestContext& ctx, SecretsService& secrets) {
     }
     return whenDone(
         secrets.audit(caller.tenant.info.id, static_cast<size_t>(limit), before),
-        [](std::vector<AuditRow> rows) {
-          nlohmann::json out = nlohmann::json::array();
-          for (auto& row : rows) {
-            nlohmann::json j = {{"id", row.id},         {"at", formatIso8601(row.at)},
-                                {"actor", row.actor},   {"action", row.action},
-                                {"target", row.target}, {"version", nullptr}};
-            if (row.version) j["version"] = *row.version;
-            out.push_back(j);
-          }
-          return jsonResponse(200, {{"entries", out}});
-        },
+        [](std::vector<AuditRow> rows) { return jsonResponse(200, auditEntriesJson(rows)); },
         ctx.log);
   });
 }

@@ -1,6 +1,6 @@
 #include "tenant-api.h"
 
-#include <date/date.h>
+#include "service/api-json.h"
 
 #include <charconv>
 
@@ -26,29 +26,6 @@ std::optional<int64_t> ifMatch(const HttpRequest& r, bool* malformed) {
     return std::nullopt;
   }
   return version;
-}
-
-// "YYYY-MM" -> [first day, first day of next month) in UTC ms.
-std::optional<std::pair<UnixMillis, UnixMillis>> monthRange(std::string_view period) {
-  if (period.size() != 7 || period[4] != '-') return std::nullopt;
-  int y = 0;
-  unsigned m = 0;
-  if (std::from_chars(period.data(), period.data() + 4, y).ec != std::errc() ||
-      std::from_chars(period.data() + 5, period.data() + 7, m).ec != std::errc() || m < 1 ||
-      m > 12 || y < 1970) {
-    return std::nullopt;
-  }
-  using namespace date;
-  auto first = sys_days{year{y} / month{m} / 1};
-  auto next = sys_days{(year{y} / month{m} + months{1}) / 1};
-  auto ms = [](sys_days d) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(d.time_since_epoch()).count();
-  };
-  return std::make_pair(ms(first), ms(next));
-}
-
-std::string currentPeriod(UnixMillis now) {
-  return formatIso8601(now).substr(0, 7);
 }
 
 HttpResponse saveFailure(const SaveOutcome& out) {
@@ -186,12 +163,7 @@ void addTenantRoutes(Router& router, RestContext& ctx, SettingsService& settings
     return whenDone(
         settings.totals(tenantId, range->first, range->second),
         [tenantId, period](UsageTotals t) {
-          return jsonResponse(200, {{"tenant_id", tenantId},
-                                    {"period", period},
-                                    {"api_calls", t.apiCalls},
-                                    {"llm_tokens", t.llmTokens},
-                                    {"storage_bytes", t.storageBytes},
-                                    {"bandwidth_bytes", t.bandwidthBytes}});
+          return jsonResponse(200, usageSummaryJson(tenantId, period, t));
         },
         ctx.log);
   });

@@ -5,7 +5,7 @@
 namespace tenantd {
 
 RpcServer::RpcServer(RpcServices& services, PeerPolicy policy, Log& log)
-    : services_(services), policy_(policy), log_(log) {}
+    : services_(services), policy_(std::move(policy)), log_(log) {}
 
 kj::Promise<void> RpcServer::listen(kj::ConnectionReceiver& listener) {
   return listener.accept().then([this, &listener](kj::Own<kj::AsyncIoStream> stream) {
@@ -19,15 +19,15 @@ void RpcServer::serve(kj::Own<kj::AsyncIoStream> stream) {
   KJ_IF_MAYBE (fd, stream->getFd()) {
     peer = peerCredentials(*fd);
   }
-  PeerRole role = peer ? policy_.roleOf(*peer) : PeerRole::NONE;
-  std::string name = peer ? "uid:" + std::to_string(peer->uid) : "uid:unknown";
+  PeerGrant grant = peer ? policy_.grantFor(*peer) : PeerGrant{};
 
   capnp::ReaderOptions limits;
   limits.traversalLimitInWords = MAX_MESSAGE_WORDS;
   limits.nestingLimit = MAX_NESTING;
   auto network =
       kj::heap<capnp::TwoPartyVatNetwork>(*stream, capnp::rpc::twoparty::Side::SERVER, limits);
-  capnp::Capability::Client bootstrap = kj::heap<SidecarImpl>(services_, role, name);
+  capnp::Capability::Client bootstrap =
+      kj::heap<SidecarImpl>(services_, kj::mv(grant), kj::mv(peer));
   auto system = kj::heap(capnp::makeRpcServer(*network, kj::mv(bootstrap)));
   ++connections_;
   auto disconnected = network->onDisconnect();

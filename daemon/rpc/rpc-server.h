@@ -1,7 +1,8 @@
 #pragma once
 // Serves the RPC socket: accepts connections, reads each peer's credentials once, and gives the
-// connection its own Sidecar bootstrap with that peer's role. Reader limits are deliberate: a
-// message over MAX_MESSAGE_WORDS or nested deeper than MAX_NESTING fails that connection only.
+// connection its own Sidecar bootstrap with what the PeerPolicy grants that peer. Reader limits are
+// deliberate: a message over MAX_MESSAGE_WORDS or nested deeper than MAX_NESTING fails that
+// connection only.
 
 #include "rpc/peer.h"
 #include "rpc/sidecar.h"
@@ -24,6 +25,8 @@ public:
   // Serves one already-connected stream (tests; socket pairs).
   void serve(kj::Own<kj::AsyncIoStream> stream);
   size_t connections() const { return connections_; }
+  // For connections accepted from now on (a reloaded [rpc] section); open ones keep theirs.
+  void setPolicy(PeerPolicy policy) { policy_ = std::move(policy); }
 
 private:
   void taskFailed(kj::Exception&& exception) override;

@@ -2,98 +2,19 @@
 #include "sidecar.h"
 #include "unix-listener.h"
 
-#include <sodium.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <capnp/rpc-twoparty.h>
 #include <capnp/rpc.capnp.h>
 #include <capnp/serialize-async.h>
-#include <kj/async-io.h>
-#include <catch2/catch.hpp>
 
 #include <fstream>
 
 #include "app/version.h"
-#include "store/catalog.h"
-#include "store/schema.h"
-#include "support/temp-dir.h"
+#include "rpc/rpc-fixture.h"
 
 namespace tenantd {
 
-namespace {
-// Client and server in one process over a real socket pair (so SO_PEERCRED is real), with the
-// daemon's services on a real SQLite store.
-struct Fixture {
-  testing::TempDir dir;
-  std::string path = dir.file("r.db");
-  kj::AsyncIoContext io = kj::setupAsyncIo();
-  ManualClock clock{10'000};
-  Log log{Log::Sink::STDERR, LogLevel::ERROR};
-  Metrics metrics;
-  Keyring keyring;
-  kj::Own<Writer> writer;
-  kj::Own<UsageBatcher> batcher;
-  kj::Own<LimitsService> limits;
-  kj::Own<SecretsService> secrets;
-  RpcServices services{clock, 4'000};
-  kj::Own<RpcServer> server;
-  kj::Own<kj::AsyncIoStream> clientEnd;
-  kj::Own<capnp::TwoPartyClient> client;
-
-  Fixture() {
-    REQUIRE(sodium_init() >= 0);
-    {
-      Db db(path, {});
-      migrate(db);
-      Catalog(db).createTenant(Tenant{"t1", "One", "pro", "UTC", 0, {}, {}, {}});
-      Catalog(db).createTenant(Tenant{"t2", "Two", "pro", "UTC", 0, {}, {}, {}});
-    }
-    auto key = std::make_unique<SecretKey>();
-    randombytes_buf(key->data(), MASTER_KEY_BYTES);
-    keyring.setPrimary(std::move(key));
-    DbOptions options;
-    options.open = DbOptions::Open::READ_WRITE;
-    writer = kj::heap<Writer>(path, options);
-    batcher = kj::heap<UsageBatcher>(*writer);
-    limits = kj::heap<LimitsService>(*batcher, *writer, clock, log);
-    {
-      Db db(path, {});
-      limits->loadAll(db);
-    }
-    secrets = kj::heap<SecretsService>(*writer, keyring, clock, log, metrics);
-    services.limits = limits.get();
-    services.secrets = secrets.get();
-    server = kj::heap<RpcServer>(services, PeerPolicy{getuid(), std::nullopt}, log);
-    int fds[2];
-    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
-    server->serve(
-        io.lowLevelProvider->wrapSocketFd(fds[0], kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP));
-    clientEnd =
-        io.lowLevelProvider->wrapSocketFd(fds[1], kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP);
-    client = kj::heap<capnp::TwoPartyClient>(*clientEnd);
-  }
-  ~Fixture() {
-    client = nullptr;
-    clientEnd = nullptr;
-    batcher->idle().wait(io.waitScope);
-  }
-
-  rpc::Sidecar::Client sidecar() { return client->bootstrap().castAs<rpc::Sidecar>(); }
-  void store(const char* tenant, const char* name, const char* value) {
-    secrets->put(tenant, name, SecretValue(value, strlen(value)), std::nullopt, "test")
-        .wait(io.waitScope);
-  }
-  // The error description as the client sees it, or "" on success.
-  std::string errorOf(kj::Promise<void> call) {
-    KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() { call.wait(io.waitScope); })) {
-      return e->getDescription().cStr();
-    }
-    return "";
-  }
-};
-}  // namespace
+using Fixture = testing::RpcFixture;
 
 TEST_CASE("Sidecar.health answers ok with the version") {
   Fixture f;
@@ -172,7 +93,8 @@ TEST_CASE("A tampered secret is refused as unavailable, audited and counted, nev
 
 TEST_CASE("A peer without a role may check health but not act for a tenant") {
   Fixture f;
-  rpc::Sidecar::Client stranger = kj::heap<SidecarImpl>(f.services, PeerRole::NONE, "uid:4242");
+  rpc::Sidecar::Client stranger =
+      kj::heap<SidecarImpl>(f.services, PeerGrant{}, PeerCredentials{1, 4242, 4242, {}});
   CHECK(stranger.healthRequest().send().wait(f.io.waitScope).getStatus() == "ok");
   auto request = stranger.tenantRequest();
   request.setId("t1");
@@ -181,9 +103,7 @@ TEST_CASE("A peer without a role may check health but not act for a tenant") {
 
 namespace {
 rpc::Tenant::Client tenantCap(Fixture& f, const char* id) {
-  auto request = f.sidecar().tenantRequest();
-  request.setId(id);
-  return request.send().getTenant();
+  return f.tenant(id);
 }
 void setUsage(rpc::UsageRequest::Builder b, const char* user, const char* resource,
               const char* metric, int64_t amount) {
@@ -298,7 +218,7 @@ TEST_CASE("Tenant.info, config and hasPermission answer from the tenant's state"
   auto t = tenantCap(f, "t1");
   auto info = t.infoRequest().send().wait(f.io.waitScope);
   CHECK(info.getId() == "t1");
-  CHECK(info.getName() == "One");
+  CHECK(info.getName() == "Tenant t1");
   CHECK(info.getPlan() == "pro");
   auto config = t.configRequest().send().wait(f.io.waitScope);
   CHECK(config.getJson() == "{}");
@@ -311,6 +231,65 @@ TEST_CASE("Tenant.info, config and hasPermission answer from the tenant's state"
   denied.setRole("viewer");
   denied.setPermission("write");
   CHECK_FALSE(denied.send().wait(f.io.waitScope).getAllowed());
+}
+
+namespace {
+struct RateAnswer {
+  bool allowed, limited;
+  int64_t limit, remaining, reset, retryAfter;
+  bool operator==(const RateAnswer&) const = default;
+};
+RateAnswer rateLimit(Fixture& f, rpc::Tenant::Client& t, const std::string& route,
+                     const std::string& key) {
+  auto request = t.rateLimitRequest();
+  request.setRoute(route);
+  request.setKey(key);
+  auto response = request.send().wait(f.io.waitScope);
+  auto r = response.getResult();
+  return {r.getAllowed(),   r.getLimited(),      r.getLimit(),
+          r.getRemaining(), r.getResetSeconds(), r.getRetryAfterSeconds()};
+}
+const nlohmann::json ITEMS_TWO_PER_MINUTE = {
+    {"rateLimit",
+     {{"enabled", true}, {"routes", {{"GET /v1/items", {{"max", 2}, {"windowSeconds", 60}}}}}}}};
+}  // namespace
+
+TEST_CASE("Tenant.rateLimit allows up to the route's limit, then refuses with the REST fields") {
+  Fixture f;
+  f.stack.saveConfig("t1", ITEMS_TWO_PER_MINUTE);
+  f.stack.saveConfig("t2", ITEMS_TWO_PER_MINUTE);
+  auto t1 = f.tenant("t1");
+  // allowed, limited, RateLimit-Limit, -Remaining, -Reset, Retry-After.
+  CHECK(rateLimit(f, t1, "GET /v1/items", "alice") == RateAnswer{true, true, 2, 1, 30, 0});
+  CHECK(rateLimit(f, t1, "GET /v1/items", "alice") == RateAnswer{true, true, 2, 0, 60, 0});
+  CHECK(rateLimit(f, t1, "GET /v1/items", "alice") == RateAnswer{false, true, 2, 0, 30, 30});
+  // Another key, and another tenant with the same route and key, have their own budgets.
+  CHECK(rateLimit(f, t1, "GET /v1/items", "bob").allowed);
+  auto t2 = f.tenant("t2");
+  CHECK(rateLimit(f, t2, "GET /v1/items", "alice").allowed);
+  // A route with no limit is always allowed and says so.
+  CHECK(rateLimit(f, t1, "POST /v1/items", "alice") == RateAnswer{true, false, 0, 0, 0, 0});
+  f.clock.advance(30'000);
+  CHECK(rateLimit(f, t1, "GET /v1/items", "alice").allowed);
+  CHECK(f.rateLimits.buckets() == 3);
+}
+
+TEST_CASE("Tenant.rateLimit refuses malformed or oversized routes and keys") {
+  Fixture f;
+  auto t = f.tenant("t1");
+  auto errorFor = [&](const std::string& route, const std::string& key) {
+    auto request = t.rateLimitRequest();
+    request.setRoute(route);
+    request.setKey(key);
+    return f.errorOf(request.send().ignoreResult());
+  };
+  CHECK(errorFor("GET /" + std::string(251, 'a'), std::string(256, 'k')) == "");
+  CHECK(errorFor("", "").find("invalid-argument: route") != std::string::npos);
+  CHECK(errorFor("/v1/items", "").find("invalid-argument: route") != std::string::npos);
+  CHECK(errorFor("GET /" + std::string(252, 'a'), "").find("invalid-argument: route") !=
+        std::string::npos);
+  CHECK(errorFor("GET /", std::string(257, 'k')).find("invalid-argument: key") !=
+        std::string::npos);
 }
 
 TEST_CASE("Bad usage requests over RPC are invalid-argument and change nothing") {
@@ -435,15 +414,6 @@ TEST_CASE("A call on an unknown interface fails that call and nothing else") {
   CHECK(ret.getReturn().isException());
   (void)reply;
   stillServes(f);
-}
-
-TEST_CASE("Peer roles follow uid and group") {
-  PeerPolicy policy{1000, 2000};
-  CHECK(policy.roleOf({1, 0, 0}) == PeerRole::ADMIN);
-  CHECK(policy.roleOf({1, 1000, 5}) == PeerRole::ADMIN);
-  CHECK(policy.roleOf({1, 1001, 2000}) == PeerRole::APP);
-  CHECK(policy.roleOf({1, 1001, 2001}) == PeerRole::NONE);
-  CHECK(PeerPolicy{1000, std::nullopt}.roleOf({1, 1001, 2000}) == PeerRole::NONE);
 }
 
 TEST_CASE("bindUnixSocket creates a 0660 socket in a 0750 directory") {

@@ -1,6 +1,8 @@
 #include "sidecar.h"
 
 #include "app/version.h"
+#include "rpc/admin.h"
+#include "rpc/config-watch.h"
 
 #include <kj/debug.h>
 #include <kj/vector.h>
@@ -88,6 +90,20 @@ TrackRequest readTrack(rpc::TrackRequest::Reader r, const Clock& clock) {
 }
 }  // namespace
 
+TenantState& tenantForRpc(RpcServices& services, std::string_view tenantId) {
+  if (!isValidTenantId(tenantId)) throwRpcError("invalid-argument", "malformed tenant id");
+  TenantState* t = services.limits == nullptr ? nullptr : services.limits->find(tenantId);
+  if (t == nullptr) throwRpcError("not-found", "no such tenant");
+  return *t;
+}
+
+SidecarImpl::SidecarImpl(RpcServices& services, PeerGrant grant,
+                         std::optional<PeerCredentials> peer)
+    : services_(services),
+      grant_(std::move(grant)),
+      credentials_(std::move(peer)),
+      peer_(credentials_ ? "uid:" + std::to_string(credentials_->uid) : "uid:unknown") {}
+
 kj::Promise<void> SidecarImpl::health(HealthContext context) {
   auto results = context.getResults(capnp::MessageSize{8, 0});
   results.setStatus("ok");
@@ -98,16 +114,37 @@ kj::Promise<void> SidecarImpl::health(HealthContext context) {
 }
 
 kj::Promise<void> SidecarImpl::tenant(TenantContext context) {
-  if (role_ == PeerRole::NONE) {
+  if (grant_.role == PeerRole::NONE) {
     throwRpcError("permission-denied", "this peer may not act for tenants");
   }
   std::string id = context.getParams().getId();
   if (!isValidTenantId(id)) throwRpcError("invalid-argument", "malformed tenant id");
-  if (services_.limits == nullptr || services_.limits->find(id) == nullptr) {
-    throwRpcError("not-found", "no such tenant");
+  // Before the existence check: a restricted app learns nothing about other tenants.
+  if (!grant_.mayActFor(id)) {
+    throwRpcError("permission-denied", "this peer may not act for this tenant ([[rpc.app]])");
   }
+  tenantForRpc(services_, id);
   context.getResults(capnp::MessageSize{4, 1})
       .setTenant(kj::heap<TenantImpl>(services_, id, peer_));
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> SidecarImpl::admin(AdminContext context) {
+  if (grant_.role != PeerRole::ADMIN) {
+    throwRpcError("permission-denied", "only admin peers (root, tenantd's uid, [rpc] admin_*)");
+  }
+  context.getResults(capnp::MessageSize{4, 1}).setAdmin(kj::heap<AdminImpl>(services_, peer_));
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> SidecarImpl::whoami(WhoamiContext context) {
+  auto results = context.getResults();
+  results.setRole(std::string(peerRoleName(grant_.role)));
+  if (credentials_) {
+    results.setUid(credentials_->uid);
+    results.setGid(credentials_->gid);
+    results.setPid(static_cast<uint32_t>(credentials_->pid));
+  }
   return kj::READY_NOW;
 }
 
@@ -132,9 +169,7 @@ kj::Promise<void> TenantImpl::getSecret(GetSecretContext context) {
 }
 
 TenantState& TenantImpl::state() {
-  TenantState* t = services_.limits == nullptr ? nullptr : services_.limits->find(tenantId_);
-  if (t == nullptr) throwRpcError("not-found", "no such tenant");
-  return *t;
+  return tenantForRpc(services_, tenantId_);
 }
 
 kj::Promise<void> TenantImpl::check(CheckContext context) {
@@ -276,6 +311,44 @@ kj::Promise<void> TenantImpl::config(ConfigContext context) {
   auto results = context.getResults();
   results.setJson(t.config.doc.dump());
   results.setVersion(static_cast<uint64_t>(t.configVersion));
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> TenantImpl::rateLimit(RateLimitContext context) {
+  auto params = context.getParams();
+  kj::StringPtr route = params.getRoute();
+  kj::StringPtr key = params.getKey();
+  std::string_view routeView(route.begin(), route.size());
+  if (!AppRateLimiter::isValidRoute(routeView)) {
+    throwRpcError("invalid-argument", "route is \"METHOD /path\", at most 256 bytes");
+  }
+  if (key.size() > AppRateLimiter::MAX_KEY_BYTES) {
+    throwRpcError("invalid-argument", "key is at most 256 bytes");
+  }
+  KJ_REQUIRE(services_.rateLimits != nullptr);
+  auto taken =
+      services_.rateLimits->take(state(), routeView, std::string_view(key.begin(), key.size()));
+  auto out = context.getResults().initResult();
+  out.setLimited(taken.limited);
+  if (!taken.limited) {
+    out.setAllowed(true);
+    return kj::READY_NOW;
+  }
+  RateLimitFields fields = rateLimitFields(taken.decision);
+  out.setAllowed(taken.decision.allowed);
+  out.setLimit(fields.limit);
+  out.setRemaining(fields.remaining);
+  out.setResetSeconds(fields.resetSeconds);
+  out.setRetryAfterSeconds(fields.retryAfterSeconds);
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> TenantImpl::watchConfig(WatchConfigContext context) {
+  KJ_REQUIRE(services_.settings != nullptr);
+  auto watch =
+      kj::heap<ConfigWatch>(*services_.settings, state(), context.getParams().getWatcher());
+  watch->start();
+  context.getResults(capnp::MessageSize{4, 1}).setHandle(kj::heap<WatchHandleImpl>(kj::mv(watch)));
   return kj::READY_NOW;
 }
 

@@ -1,37 +1,62 @@
 #pragma once
 // The RPC capabilities on the event-loop thread: Sidecar (the bootstrap, one per connection, with
-// that connection's PeerRole) and Tenant (scoped to one tenant). They translate calls to the same
-// services the REST API uses. Failures are Cap'n Proto exceptions whose description starts with a
-// stable kind: "invalid-argument:", "not-found:", "permission-denied:", "unavailable:".
+// that connection's PeerGrant) and Tenant (scoped to one tenant); Admin lives in admin.h. They
+// translate calls to the same services the REST API uses. Failures are Cap'n Proto exceptions
+// whose description starts with a stable kind: "invalid-argument:", "not-found:",
+// "permission-denied:", "unavailable:", and for Admin "already-exists:" and "conflict:".
 
 #include "rpc/peer.h"
+#include "service/app-rate-limit.h"
+#include "service/catalog-service.h"
 #include "service/limits-service.h"
 #include "service/secrets-service.h"
+#include "service/settings-service.h"
 #include "util/clock.h"
 
 #include "tenantd.capnp.h"
 
+#include <functional>
+
 namespace tenantd {
 
+struct ReadinessReport {
+  bool ready = true;
+  std::string reason;  // Why not ready, or why degraded; empty when all is well.
+};
+
+// What the RPC capabilities call. The daemon owns every service; they outlive the RpcServer.
 struct RpcServices {
   const Clock& clock;
   UnixMillis startedAt;
-  LimitsService* limits = nullptr;  // Null in tests that only need health().
+  // Null in tests that do not need them.
+  LimitsService* limits = nullptr;
   SecretsService* secrets = nullptr;
+  SettingsService* settings = nullptr;   // Config saves and watchers, usage reports.
+  CatalogService* catalog = nullptr;     // Tenants and tokens (Admin).
+  AppRateLimiter* rateLimits = nullptr;  // Tenant.rateLimit's buckets.
+  // For Admin.status(): where the daemon serves, and how it is doing.
+  std::string restListen = {};
+  std::string socketPath = {};
+  std::string databasePath = {};
+  std::function<ReadinessReport()> readiness = {};  // Unset: ready.
+  std::function<size_t()> connections = {};         // Open RPC connections; unset: 0.
 };
 
 class SidecarImpl final : public rpc::Sidecar::Server {
 public:
-  SidecarImpl(RpcServices& services, PeerRole role, std::string peer)
-      : services_(services), role_(role), peer_(std::move(peer)) {}
+  // `peer` is what the kernel said about the other end (nullopt if it could not say).
+  SidecarImpl(RpcServices& services, PeerGrant grant, std::optional<PeerCredentials> peer);
 
 protected:
   kj::Promise<void> health(HealthContext context) override;
   kj::Promise<void> tenant(TenantContext context) override;
+  kj::Promise<void> admin(AdminContext context) override;
+  kj::Promise<void> whoami(WhoamiContext context) override;
 
 private:
   RpcServices& services_;
-  PeerRole role_;
+  PeerGrant grant_;
+  std::optional<PeerCredentials> credentials_;
   std::string peer_;  // "uid:1000": what audit rows name as the actor.
 };
 
@@ -54,6 +79,8 @@ protected:
   kj::Promise<void> hasPermission(HasPermissionContext context) override;
   kj::Promise<void> info(InfoContext context) override;
   kj::Promise<void> config(ConfigContext context) override;
+  kj::Promise<void> rateLimit(RateLimitContext context) override;
+  kj::Promise<void> watchConfig(WatchConfigContext context) override;
 
 private:
   // The tenant's state; tenants are never removed while the daemon runs.
@@ -66,5 +93,8 @@ private:
 
 // An exception whose description is "<kind>: <message>".
 [[noreturn]] void throwRpcError(kj::StringPtr kind, kj::StringPtr message);
+// The tenant's state for an RPC call: "invalid-argument:" for a malformed id, "not-found:" for
+// an unknown one. Tenants are never removed while the daemon runs.
+TenantState& tenantForRpc(RpcServices& services, std::string_view tenantId);
 
 }  // namespace tenantd

@@ -48,4 +48,17 @@ TEST_CASE("Missing, malformed, unknown, revoked and expired tokens are told apar
         AuthFailure::EXPIRED);
 }
 
+TEST_CASE("A token added by the daemon works at once and stops working once revoked") {
+  Fixture f;
+  IssuedToken fresh = issueToken();
+  f.auth.add(fresh.hash, {fresh.id, "t3", Role::ADMIN, 0, std::nullopt, std::nullopt});
+  auto r = f.auth.authenticate("Bearer " + fresh.secret);
+  REQUIRE(std::holds_alternative<Principal>(r));
+  CHECK(std::get<Principal>(r).tenantId == "t3");
+  CHECK(f.auth.revoke(fresh.id, 1'000'001));
+  CHECK(std::get<AuthFailure>(f.auth.authenticate("Bearer " + fresh.secret)) ==
+        AuthFailure::REVOKED);
+  CHECK_FALSE(f.auth.revoke("tok_unknown", 1'000'001));
+}
+
 }  // namespace tenantd

@@ -9,6 +9,21 @@ void Auth::replaceAll(std::vector<std::pair<TokenHash, TokenRecord>> tokens) {
   for (auto& [hash, record] : tokens) tokens_.emplace(hash, std::move(record));
 }
 
+void Auth::add(const TokenHash& hash, TokenRecord record) {
+  tokens_.insert_or_assign(hash, std::move(record));
+}
+
+bool Auth::revoke(std::string_view tokenId, UnixMillis at) {
+  // By id: a scan, but revocations are rare and the index holds one entry per token.
+  for (auto& [hash, record] : tokens_) {
+    if (record.id == tokenId) {
+      if (!record.revokedAtMs) record.revokedAtMs = at;
+      return true;
+    }
+  }
+  return false;
+}
+
 std::variant<Principal, AuthFailure> Auth::authenticate(
     std::optional<std::string_view> header) const {
   if (!header) return AuthFailure::MISSING;

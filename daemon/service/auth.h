@@ -36,6 +36,10 @@ public:
   explicit Auth(const Clock& clock) : clock_(clock) {}
 
   void replaceAll(std::vector<std::pair<TokenHash, TokenRecord>> tokens);
+  // A token the daemon itself just committed (Admin over RPC): usable at once.
+  void add(const TokenHash& hash, TokenRecord record);
+  // Marks a token revoked (committed by the daemon itself); false if it is not indexed.
+  bool revoke(std::string_view tokenId, UnixMillis at);
   size_t size() const { return tokens_.size(); }
 
   std::variant<Principal, AuthFailure> authenticate(

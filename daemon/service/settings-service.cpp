@@ -1,5 +1,7 @@
 #include "settings-service.h"
 
+#include <algorithm>
+
 namespace tenantd {
 
 SettingsService::SettingsService(Writer& writer, const Clock& clock, Log& log)
@@ -58,9 +60,48 @@ kj::Promise<SaveOutcome> SettingsService::saveConfig(TenantState& t, TenantConfi
           t.configVersion = out.version;
           log_.info("audit", "tenant " + t.info.id + ": configuration version " +
                                  std::to_string(out.version) + " saved by " + actor);
+          notifyConfigChanged(t.info.id);
         }
         return out;
       });
+}
+
+ConfigSubscription::~ConfigSubscription() {
+  settings_.unwatch(tenantId_, listener_);
+}
+
+kj::Own<ConfigSubscription> SettingsService::watchConfig(std::string tenantId,
+                                                         ConfigListener& listener) {
+  configWatchers_[tenantId].push_back(&listener);
+  return kj::heap<ConfigSubscription>(*this, std::move(tenantId), listener);
+}
+
+size_t SettingsService::configWatchers() const {
+  size_t n = 0;
+  for (auto& [tenant, listeners] : configWatchers_) n += listeners.size();
+  return n;
+}
+
+void SettingsService::unwatch(const std::string& tenantId, ConfigListener& listener) {
+  auto it = configWatchers_.find(tenantId);
+  if (it == configWatchers_.end()) return;
+  auto& listeners = it->second;
+  listeners.erase(std::remove(listeners.begin(), listeners.end(), &listener), listeners.end());
+  if (listeners.empty()) configWatchers_.erase(it);
+}
+
+void SettingsService::notifyConfigChanged(const std::string& tenantId) {
+  auto it = configWatchers_.find(tenantId);
+  if (it == configWatchers_.end()) return;
+  // A copy: a listener may unsubscribe others (or itself) while being told; each one is
+  // called only while still registered.
+  std::vector<ConfigListener*> listeners = it->second;
+  for (ConfigListener* listener : listeners) {
+    auto live = configWatchers_.find(tenantId);
+    if (live == configWatchers_.end()) return;
+    auto& now = live->second;
+    if (std::find(now.begin(), now.end(), listener) != now.end()) listener->configChanged();
+  }
 }
 
 kj::Promise<SaveOutcome> SettingsService::createRole(TenantState& t, RbacRole role,

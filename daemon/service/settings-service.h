@@ -2,13 +2,18 @@
 // Tenant configuration and RBAC roles as the daemon serves them. The in-memory copy on
 // TenantState answers reads and the REST rate limiter; every change is decided inside the
 // writer's transaction against the stored version (so If-Match holds under concurrent saves),
-// audited in the same transaction, and applied in memory once committed.
+// audited in the same transaction, and applied in memory once committed. This service is the one
+// owner of that state, so it is also the one that tells config watchers (Tenant.watchConfig over
+// RPC) about each change.
 
 #include "service/limits-service.h"
 #include "service/tenant-config.h"
 #include "store/settings-store.h"
 
 #include <kj/async.h>
+
+#include <unordered_map>
+#include <vector>
 
 namespace tenantd {
 
@@ -17,6 +22,32 @@ struct SaveOutcome {
   Kind kind = Kind::SAVED;
   int64_t version = 0;
   std::string field;  // MISSING_SECRET: which credential.
+};
+
+// Told on the event-loop thread after a tenant's configuration changed: committed and applied
+// to its TenantState, which the listener reads for the new document and version.
+class ConfigListener {
+public:
+  virtual void configChanged() = 0;
+
+protected:
+  ~ConfigListener() = default;
+};
+
+class SettingsService;
+
+// One registration; destroying it unregisters the listener.
+class ConfigSubscription {
+public:
+  ConfigSubscription(SettingsService& settings, std::string tenantId, ConfigListener& listener)
+      : settings_(settings), tenantId_(std::move(tenantId)), listener_(listener) {}
+  ~ConfigSubscription();
+  KJ_DISALLOW_COPY(ConfigSubscription);
+
+private:
+  SettingsService& settings_;
+  std::string tenantId_;
+  ConfigListener& listener_;
 };
 
 class SettingsService {
@@ -32,10 +63,19 @@ public:
   kj::Promise<SaveOutcome> updateRole(TenantState& t, RbacRole role, std::string actor);
   kj::Promise<SaveOutcome> deleteRole(TenantState& t, std::string name, std::string actor);
 
+  // Calls `listener` after every change of `tenantId`'s configuration until the subscription is
+  // destroyed (which must happen before this service is).
+  kj::Own<ConfigSubscription> watchConfig(std::string tenantId, ConfigListener& listener);
+  size_t configWatchers() const;
+
   kj::Promise<UsageTotals> totals(std::string tenantId, UnixMillis from, UnixMillis to);
   kj::Promise<std::vector<DayUsage>> days(std::string tenantId, UnixMillis from, UnixMillis to);
 
 private:
+  friend class ConfigSubscription;
+  void unwatch(const std::string& tenantId, ConfigListener& listener);
+  void notifyConfigChanged(const std::string& tenantId);
+
   enum class RoleChange { CREATE, UPDATE, DELETE };
   kj::Promise<SaveOutcome> changeRole(TenantState& t, RoleChange change, RbacRole role,
                                       std::string actor);
@@ -43,6 +83,7 @@ private:
   Writer& writer_;
   const Clock& clock_;
   Log& log_;
+  std::unordered_map<std::string, std::vector<ConfigListener*>> configWatchers_;
 };
 
 }  // namespace tenantd

@@ -1,0 +1,116 @@
+#include "api-json.h"
+
+#include "util/json-out.h"
+
+#include <date/date.h>
+
+#include <array>
+
+#include <charconv>
+
+namespace tenantd {
+
+namespace {
+int64_t percentage(int64_t current, int64_t limit) {
+  if (limit <= 0) return current > 0 ? 100 : 0;
+  return static_cast<int64_t>(static_cast<__int128>(current) * 100 / limit);
+}
+
+void writeUsageRow(JsonOut& out, const RuleUsage& u) {
+  out.beginObject()
+      .field("resource", std::string_view(u.rule->resource))
+      .field("metric", std::string_view(u.rule->metric))
+      .field("period", periodName(u.rule->period))
+      .field("current", u.current)
+      .field("limit", u.limit)
+      .field("percentage", percentage(u.current, u.limit))
+      .field("scope", scopeName(u.rule->scope));
+  writeResetAt(out, u.window);
+  if (u.reserved != 0) out.field("reserved", u.reserved);
+  out.endObject();
+}
+}  // namespace
+
+// Consecutive answers mostly share their windows' ends, so the last few formatted ones are kept
+// per thread (strftime is ~1.5 k instructions).
+void writeResetAt(JsonOut& out, const Window& w) {
+  if (w.end == LIFETIME_WINDOW.end) {
+    out.nullField("resetAt");
+    return;
+  }
+  struct Slot {
+    UnixMillis end = INT64_MIN;
+    std::string text;
+  };
+  thread_local std::array<Slot, 4> recent;
+  thread_local size_t next = 0;
+  for (auto& slot : recent) {
+    if (slot.end == w.end) {
+      out.field("resetAt", std::string_view(slot.text));
+      return;
+    }
+  }
+  Slot& slot = recent[next++ % recent.size()];
+  slot.end = w.end;
+  slot.text = formatIso8601(w.end);
+  out.field("resetAt", std::string_view(slot.text));
+}
+
+void writeUsageRows(JsonOut& out, const std::vector<RuleUsage>& rows) {
+  out.beginArray();
+  for (auto& u : rows) writeUsageRow(out, u);
+  out.endArray();
+}
+
+std::string usageRowsJson(const std::vector<RuleUsage>& rows) {
+  JsonOut out;
+  writeUsageRows(out, rows);
+  return out.str();
+}
+
+nlohmann::json limitsSavedJson(int64_t version) {
+  return {{"success", true}, {"message", "Resource limits saved"}, {"version", version}};
+}
+
+nlohmann::json usageSummaryJson(std::string_view tenantId, std::string_view period,
+                                const UsageTotals& t) {
+  return {{"tenant_id", tenantId},           {"period", period},
+          {"api_calls", t.apiCalls},         {"llm_tokens", t.llmTokens},
+          {"storage_bytes", t.storageBytes}, {"bandwidth_bytes", t.bandwidthBytes}};
+}
+
+nlohmann::json auditEntriesJson(const std::vector<AuditRow>& rows) {
+  nlohmann::json out = nlohmann::json::array();
+  for (auto& row : rows) {
+    nlohmann::json j = {{"id", row.id},         {"at", formatIso8601(row.at)},
+                        {"actor", row.actor},   {"action", row.action},
+                        {"target", row.target}, {"version", nullptr}};
+    if (row.version) j["version"] = *row.version;
+    out.push_back(j);
+  }
+  return {{"entries", out}};
+}
+
+std::optional<std::pair<UnixMillis, UnixMillis>> monthRange(std::string_view period) {
+  if (period.size() != 7 || period[4] != '-') return std::nullopt;
+  int y = 0;
+  unsigned m = 0;
+  if (std::from_chars(period.data(), period.data() + 4, y).ec != std::errc() ||
+      std::from_chars(period.data() + 5, period.data() + 7, m).ec != std::errc() || m < 1 ||
+      m > 12 || y < 1970) {
+    return std::nullopt;
+  }
+  using namespace date;
+  auto first = sys_days{year{y} / month{m} / 1};
+  auto next = sys_days{(year{y} / month{m} + months{1}) / 1};
+  auto ms = [](sys_days d) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d.time_since_epoch()).count();
+  };
+  return std::make_pair(ms(first), ms(next));
+}
+
+std::string currentPeriod(UnixMillis now) {
+  return formatIso8601(now).substr(0, 7);
+}
+
+}  // namespace tenantd
