@@ -11,6 +11,9 @@
 
 namespace tenantd::ctl {
 
+using tenantd::testing::limitRule;
+using tenantd::testing::storeSecret;
+
 namespace {
 struct Outcome {
   int code;
@@ -30,7 +33,7 @@ Outcome tenantctl(std::vector<std::string> args, const std::string& input = "") 
 struct Server {
   tenantd::testing::TempDir dir;
   std::string socket = dir.file("tenantd.sock");
-  tenantd::testing::RpcServerThread thread{socket, dir.file("t.db")};
+  tenantd::testing::RpcServerThread thread{socket};
 };
 }  // namespace
 
@@ -75,7 +78,7 @@ TEST_CASE("A socket nobody serves exits 1 with unavailable") {
 TEST_CASE("limits check and track act as the tenant's app and print text or JSON") {
   Server s;
   s.thread.run(
-      [](tenantd::testing::RpcStack& stack) { return stack.limit("t1", "api", "calls", 10); });
+      [](tenantd::testing::RpcFixture& f) { return limitRule(f, "t1", "api", "calls", 10); });
   auto tracked = tenantctl({"--socket", s.socket, "limits", "track", "--tenant", "t1", "-r", "api",
                             "-m", "calls", "-a", "4", "--id", "req-1", "--json"});
   REQUIRE(tracked.code == EXIT_OK);
@@ -100,8 +103,7 @@ TEST_CASE("limits check and track act as the tenant's app and print text or JSON
 
 TEST_CASE("secret get prints the exact bytes and unknown names exit 3") {
   Server s;
-  s.thread.run(
-      [](tenantd::testing::RpcStack& stack) { return stack.storeSecret("t1", "K", "v\n1"); });
+  s.thread.run([](tenantd::testing::RpcFixture& f) { return storeSecret(f, "t1", "K", "v\n1"); });
   auto got = tenantctl({"--socket", s.socket, "secret", "get", "-t", "t1", "K"});
   CHECK(got.code == EXIT_OK);
   CHECK(got.out == "v\n1");

@@ -48,10 +48,19 @@ std::string readDocument(Context& ctx, const std::string& path) {
   return parsed.dump();
 }
 
-void printDocument(Context& ctx, const std::string& text, const std::string& none) {
+// Column order for the daemon's documents (whose keys arrive sorted).
+const std::vector<std::string> RULE_COLUMNS{"resource", "metric", "period",
+                                            "limit",    "scope",  "gateAction"};
+const std::vector<std::string> USAGE_COLUMNS{"resource", "metric", "period",    "scope",
+                                             "current",  "limit",  "percentage"};
+const std::vector<std::string> AUDIT_COLUMNS{"id", "at", "actor", "action", "target", "version"};
+
+void printDocument(Context& ctx, const std::string& text, const std::string& none,
+                   const std::vector<std::string>& columns) {
   Json document = parseDocument(text);
   if (ctx.json()) return ctx.printJson(document);
-  printRows(ctx.out, document, none);
+  if (document.is_array()) return printRows(ctx.out, document, none, columns);
+  printObject(ctx.out, document);
 }
 
 struct UsageArgs {
@@ -88,7 +97,7 @@ void addLimitsCommands(CLI::App& app, Action& action) {
       auto request = ctx.admin().getLimitsRequest();
       request.setTenantId(*get);
       auto response = ctx.wait(request.send());
-      printDocument(ctx, response.getJson(), "no rules");
+      printDocument(ctx, response.getJson(), "no rules", RULE_COLUMNS);
     };
   });
 
@@ -104,9 +113,18 @@ void addLimitsCommands(CLI::App& app, Action& action) {
     action = [set](Context& ctx) {
       auto request = ctx.admin().setLimitsRequest();
       request.setTenantId(set->tenant);
-      request.setJson(readDocument(ctx, set->file));
+      std::string rules = readDocument(ctx, set->file);
+      request.setJson(rules);
       auto response = ctx.wait(request.send());
-      printDocument(ctx, response.getJson(), "no rules");
+      Json answer = parseDocument(response.getJson());
+      if (ctx.json()) return ctx.printJson(answer);
+      size_t count = Json::parse(rules).size();
+      ctx.out << "saved " << count << (count == 1 ? " rule" : " rules") << " for tenant "
+              << set->tenant;
+      if (answer.is_object() && answer.contains("version")) {
+        ctx.out << " (version " << cell(answer["version"]) << ")";
+      }
+      ctx.out << "\n";
     };
   });
 
@@ -155,7 +173,7 @@ void addLimitsCommands(CLI::App& app, Action& action) {
         return ctx.printJson(Json{{"duplicate", result.getDuplicate()}, {"usage", rows}});
       }
       ctx.out << (result.getDuplicate() ? "duplicate: already counted\n" : "recorded\n");
-      if (!rows.empty()) printRows(ctx.out, rows, "");
+      if (!rows.empty()) printRows(ctx.out, rows, "", USAGE_COLUMNS);
     };
   });
 }
@@ -181,16 +199,14 @@ void addUsageCommand(CLI::App& app, Action& action) {
         request.setPeriod(args->period);
         auto response = ctx.wait(request.send());
         Json document = parseDocument(response.getJson());
-        if (ctx.json() || !document.is_object()) return ctx.printJson(document);
-        std::vector<std::pair<std::string, std::string>> fields;
-        for (auto& [key, value] : document.items()) fields.emplace_back(key, cell(value));
-        return printFields(ctx.out, fields);
+        if (ctx.json()) return ctx.printJson(document);
+        return printObject(ctx.out, document);
       }
       auto request = ctx.admin().usageRequest();
       request.setTenantId(args->tenant);
       request.setUserId(args->user);
       auto response = ctx.wait(request.send());
-      printDocument(ctx, response.getJson(), "no rules");
+      printDocument(ctx, response.getJson(), "no rules", USAGE_COLUMNS);
     };
   });
 }
@@ -350,7 +366,7 @@ void addAuditCommand(CLI::App& app, Action& action) {
       if (ctx.json()) return ctx.printJson(document);
       Json entries =
           document.is_object() && document.contains("entries") ? document["entries"] : document;
-      printRows(ctx.out, entries, "no entries");
+      printRows(ctx.out, entries, "no entries", AUDIT_COLUMNS);
     };
   });
 }

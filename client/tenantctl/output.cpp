@@ -43,12 +43,18 @@ std::string cell(const Json& value) {
   return value.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-void printRows(std::ostream& out, const Json& rows, const std::string& none) {
+void printRows(std::ostream& out, const Json& rows, const std::string& none,
+               const std::vector<std::string>& first) {
   if (!rows.is_array() || rows.empty()) {
     out << (rows.is_array() ? none : cell(rows)) << "\n";
     return;
   }
   std::vector<std::string> keys;
+  for (auto& key : first) {
+    bool used = std::any_of(rows.begin(), rows.end(),
+                            [&](const Json& row) { return row.is_object() && row.contains(key); });
+    if (used) keys.push_back(key);
+  }
   for (auto& row : rows) {
     if (!row.is_object()) continue;
     for (auto& [key, value] : row.items()) {
@@ -72,6 +78,16 @@ void printFields(std::ostream& out,
     out << name << std::string(width - name.size() + 2, ' ') << (value.empty() ? "-" : value)
         << "\n";
   }
+}
+
+void printObject(std::ostream& out, const Json& object) {
+  if (!object.is_object()) {
+    out << cell(object) << "\n";
+    return;
+  }
+  std::vector<std::pair<std::string, std::string>> fields;
+  for (auto& [key, value] : object.items()) fields.emplace_back(key, cell(value));
+  printFields(out, fields);
 }
 
 Json parseDocument(const std::string& text) {

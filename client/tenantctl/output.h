@@ -31,12 +31,16 @@ private:
 // A value as one table cell: strings bare, null as "-", anything nested as compact JSON.
 std::string cell(const Json& value);
 
-// A JSON array of objects as a table: one column per key, in the order keys first appear.
-// Prints `none` instead when the array is empty.
-void printRows(std::ostream& out, const Json& rows, const std::string& none);
+// A JSON array of objects as a table: one column per key; the keys in `first` lead in that
+// order, the others follow in the order they first appear. Prints `none` for an empty array.
+void printRows(std::ostream& out, const Json& rows, const std::string& none,
+               const std::vector<std::string>& first = {});
 
 // An object's fields as "name  value" lines, names padded to one width.
 void printFields(std::ostream& out, const std::vector<std::pair<std::string, std::string>>& fields);
+
+// An object as printFields; anything else compactly, on one line.
+void printObject(std::ostream& out, const Json& object);
 
 // The daemon's JSON text; a text that is not JSON (it should be) is kept as a string.
 Json parseDocument(const std::string& text);

@@ -16,7 +16,7 @@
 
 namespace tenantd::client {
 
-using tenantd::testing::RpcStack;
+using tenantd::testing::RpcFixture;
 using testing::kindOf;
 using testing::ServerEnv;
 using testing::waitUntil;
@@ -33,7 +33,7 @@ public:
     std::promise<void> entered;
     auto inside = entered.get_future();
     holder_ = std::thread([&env, entered = std::move(entered), opened = opened_]() mutable {
-      env.run([&](RpcStack&) {
+      env.run([&](RpcFixture&) {
         entered.set_value();
         opened.wait();
       });
@@ -121,7 +121,7 @@ TEST_CASE("A full batch goes out beside the one in flight up to maxBatchesInFlig
 
 TEST_CASE("Many threads consuming at once are merged and the limit holds exactly") {
   ServerEnv env;
-  env.run([](RpcStack& s) { return s.limit("t1", "api", "calls", 300); });
+  env.limit("t1", "api", "calls", 300);
   Client client(env.options());
   std::atomic<int> allowed{0}, failed{0};
   Callers callers;
@@ -145,11 +145,11 @@ TEST_CASE("Many threads consuming at once are merged and the limit holds exactly
 
 TEST_CASE("A per-item failure in a batch reaches only its own caller") {
   ServerEnv env;
-  env.run([](RpcStack& s) { return s.limit("t1", "api", "calls", 1000); });
+  env.limit("t1", "api", "calls", 1000);
   {
     // The store refuses usage rows of user "doomed": the daemon answers those items with an
     // error and records the others of the same batch.
-    Db db(env.dir.file("t.db"), {});
+    Db db(env.run([](RpcFixture& f) { return f.path; }), {});
     db.exec(
         "CREATE TRIGGER refuse_doomed BEFORE INSERT ON usage WHEN NEW.user_id = 'doomed' "
         "BEGIN SELECT RAISE(ABORT, 'refused by test'); END");
@@ -190,7 +190,7 @@ TEST_CASE("A per-item failure in a batch reaches only its own caller") {
 
 TEST_CASE("A request that times out while queued is never sent") {
   ServerEnv env;
-  env.run([](RpcStack& s) { return s.limit("t1", "api", "calls", 1000); });
+  env.limit("t1", "api", "calls", 1000);
   Client client(env.options());
   client.health();
   Callers callers;

@@ -17,7 +17,6 @@
 
 namespace tenantd::client {
 
-using tenantd::testing::RpcStack;
 using testing::kindOf;
 using testing::ServerEnv;
 using namespace std::chrono_literals;
@@ -26,7 +25,7 @@ namespace {
 const Usage API_CALL{"", "api", "calls", 1};
 
 void limitApiCalls(ServerEnv& env, int64_t limit) {
-  env.run([limit](RpcStack& s) { return s.limit("t1", "api", "calls", limit); });
+  env.limit("t1", "api", "calls", limit);
 }
 
 // A Unix socket that takes connections into its backlog and never answers.
@@ -132,8 +131,8 @@ TEST_CASE("Client.reserve holds capacity until commit or release settles it once
 TEST_CASE("Client.getSecret returns the latest value and version as bytes") {
   ServerEnv env;
   std::string binary("a\0b\xff", 4);
-  env.run([&](RpcStack& s) { return s.storeSecret("t1", "K", "first"); });
-  env.run([&](RpcStack& s) { return s.storeSecret("t1", "K", binary); });
+  env.secret("t1", "K", "first");
+  env.secret("t1", "K", binary);
   Client client(env.options());
   Secret secret = client.getSecret("t1", "K");
   CHECK(secret.value == binary);
@@ -257,7 +256,7 @@ TEST_CASE("After the daemon restarts the next call reconnects and tracked usage 
 TEST_CASE("Many threads share one client safely across a daemon restart") {
   ServerEnv env;
   limitApiCalls(env, 1'000'000);
-  env.run([](RpcStack& s) { return s.storeSecret("t1", "K", "v"); });
+  env.secret("t1", "K", "v");
   ClientOptions options = env.options(5s);
   options.minReconnectBackoff = options.maxReconnectBackoff = 0ms;
   Client client(options);

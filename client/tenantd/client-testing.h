@@ -17,21 +17,31 @@ namespace tenantd::client::testing {
 
 using namespace std::chrono_literals;
 
-// The daemon's services for tenants "t1" and "t2" behind a socket; stop() and start() are a
-// daemon restart on the same store.
+// The daemon's services for tenants "t1" and "t2" behind a socket; stop() then start() is the
+// daemon going away and coming back (with its state: durability across a real restart is
+// client-e2e-test's).
 struct ServerEnv {
   tenantd::testing::TempDir dir;
   std::string socketPath = dir.file("run/tenantd.sock");
-  std::unique_ptr<tenantd::testing::RpcServerThread> server;
+  tenantd::testing::RpcServerThread server{socketPath};
 
-  ServerEnv() { start(); }
-  void start() {
-    server = std::make_unique<tenantd::testing::RpcServerThread>(socketPath, dir.file("t.db"));
-  }
-  void stop() { server = nullptr; }
+  void stop() { server.stopServing(); }
+  void start() { server.startServing(); }
+  // Runs `f(fixture)` on the server's thread (see RpcServerThread::run).
   template <typename F>
   auto run(F&& f) {
-    return server->run(std::forward<F>(f));
+    return server.run(std::forward<F>(f));
+  }
+  void limit(const std::string& tenant, const std::string& resource, const std::string& metric,
+             int64_t limit) {
+    run([&](tenantd::testing::RpcFixture& f) {
+      return tenantd::testing::limitRule(f, tenant, resource, metric, limit);
+    });
+  }
+  void secret(const std::string& tenant, const std::string& name, const std::string& value) {
+    run([&](tenantd::testing::RpcFixture& f) {
+      return tenantd::testing::storeSecret(f, tenant, name, value);
+    });
   }
 
   ClientOptions options(std::chrono::milliseconds timeout = 10s) const {

@@ -12,7 +12,7 @@ using testing::ServerEnv;
 
 TEST_CASE("connect() reaches the Sidecar and a pipelined getSecret is one round trip") {
   ServerEnv env;
-  env.run([](tenantd::testing::RpcStack& s) { return s.storeSecret("t1", "K", "v1"); });
+  env.secret("t1", "K", "v1");
   auto io = kj::setupAsyncIo();
   auto connection = connect(*io.provider, env.socketPath).wait(io.waitScope);
   auto health = connection->sidecar().healthRequest().send().wait(io.waitScope);

@@ -1,89 +1,61 @@
 #pragma once
-// The daemon's RPC server with its real services (limits, secrets) on a SQLite store, wired as
-// Daemon wires them, for unit tests that need a real server behind a real socket. RpcStack lives
-// on the kj loop of the thread that builds it; RpcServerThread runs one on a thread of its own
-// behind a Unix socket, for clients that block their thread (libtenantd-client's facade) or run
-// their own loop.
+// The daemon's RPC server as rpc-test has it (RpcFixture: real services on a real SQLite store,
+// tenants t1 and t2, this process's uid an admin) on a thread of its own, listening on a Unix
+// socket path: for RPC clients that block their thread (libtenantd-client's facade, tenantctl)
+// or run a loop of their own.
 
-#include "rpc/rpc-server.h"
-#include "service/limits-service.h"
-#include "service/secrets-service.h"
-#include "service/usage-batcher.h"
-#include "store/writer.h"
-#include "util/clock.h"
-#include "util/log.h"
-#include "util/metrics.h"
+#include "rpc/rpc-fixture.h"
 
 #include <kj/async-io.h>
 
 #include <future>
 #include <string>
 #include <thread>
-#include <vector>
 
 namespace tenantd::testing {
 
-class RpcStack {
-public:
-  // Creates the store at `dbPath` with `tenants` (plan "pro", UTC) unless it exists: a second
-  // stack on the same path finds the first one's data, as a restarted daemon does. The secrets
-  // key is fixed, so secrets survive that too.
-  RpcStack(kj::AsyncIoContext& io, const std::string& dbPath,
-           const std::vector<std::string>& tenants);
-  ~RpcStack() noexcept(false);
-  KJ_DISALLOW_COPY(RpcStack);
-
-  LimitsService& limits() { return *limits_; }
-  SecretsService& secrets() { return *secrets_; }
-  RpcServer& server() { return *server_; }
-  RpcServices& services() { return services_; }
-
-  // One rule (tenant scope, per day, blocking) replacing the tenant's rules.
-  kj::Promise<void> limit(const std::string& tenant, const std::string& resource,
-                          const std::string& metric, int64_t limit);
-  kj::Promise<void> storeSecret(const std::string& tenant, const std::string& name,
-                                const std::string& value);
-
-private:
-  kj::AsyncIoContext& io_;
-  SystemClock clock_;
-  Log log_{Log::Sink::STDERR, LogLevel::ERROR};
-  Metrics metrics_;
-  Keyring keyring_;
-  kj::Own<Writer> writer_;
-  kj::Own<UsageBatcher> batcher_;
-  kj::Own<LimitsService> limits_;
-  kj::Own<SecretsService> secrets_;
-  RpcServices services_;
-  kj::Own<RpcServer> server_;
-};
-
 class RpcServerThread {
 public:
-  RpcServerThread(std::string socketPath, std::string dbPath,
-                  std::vector<std::string> tenants = {"t1", "t2"});
-  // Stops serving: every connection closes and the socket file is removed.
+  explicit RpcServerThread(std::string socketPath);
+  // Stops serving and ends the thread.
   ~RpcServerThread();
   RpcServerThread(const RpcServerThread&) = delete;
   RpcServerThread& operator=(const RpcServerThread&) = delete;
 
-  // Runs `f(stack)` on the server's thread; waits for it and for the promise it returns.
+  // Runs `f(fixture)` on the server's thread; waits for it and for the promise it returns.
+  // (It runs inside the loop: return a promise, never wait() in it.)
   template <typename F>
   auto run(F&& f) {
-    return executor_->executeSync([&]() { return f(*stack_); });
+    return executor_->executeSync([&]() { return f(*fixture_); });
   }
+  // The daemon going away: the socket file is removed and every connection closes. The services
+  // and the store stay as they are.
+  void stopServing();
+  // And coming back on the same socket, with the same state.
+  void startServing();
 
   const std::string& socketPath() const { return socketPath_; }
 
 private:
-  void serve(const std::vector<std::string>& tenants, std::promise<void>& started);
+  void serve(std::promise<void>& started);
+  void listen();    // On the server thread.
+  void unlisten();  // On the server thread.
 
   std::string socketPath_;
-  std::string dbPath_;
   std::thread thread_;
   kj::Own<const kj::Executor> executor_;
   kj::Own<kj::CrossThreadPromiseFulfiller<void>> stop_;
-  RpcStack* stack_ = nullptr;  // Lives on the server thread; touched only there.
+  // All on the server thread, touched only there.
+  RpcFixture* fixture_ = nullptr;
+  kj::Own<kj::ConnectionReceiver> listener_;
+  kj::Maybe<kj::Promise<void>> accepting_;
 };
+
+// One rule (tenant scope, per day, blocking) as the tenant's whole rule set.
+kj::Promise<void> limitRule(RpcFixture& f, const std::string& tenant, const std::string& resource,
+                            const std::string& metric, int64_t limit);
+// Stores the next version of a secret (any bytes).
+kj::Promise<void> storeSecret(RpcFixture& f, const std::string& tenant, const std::string& name,
+                              const std::string& value);
 
 }  // namespace tenantd::testing
