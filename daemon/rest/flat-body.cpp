@@ -10,9 +10,9 @@
 #include <cstdlib>
 #include <cstring>
 
-#include <rapidjson/error/en.h>
-#include <rapidjson/memorystream.h>
+#include <kj/common.h>
 #include <rapidjson/reader.h>
+#include <rapidjson/stream.h>
 
 namespace tenantd {
 
@@ -178,10 +178,14 @@ std::variant<FlatBody, HttpResponse> parseFlatBody(const HttpRequest& request) {
   WipingAllocator allocator;
   rapidjson::GenericReader<rapidjson::UTF8<>, rapidjson::UTF8<>, WipingAllocator> reader(&allocator,
                                                                                          256);
-  rapidjson::MemoryStream in(request.body.data(), request.body.size());
+  // Parsed in place in a private, NUL-terminated copy (wiped after): strings are decoded where
+  // they lie instead of being pushed byte by byte onto the reader's stack.
+  std::string text(request.body);
+  KJ_DEFER(sodium_memzero(text.data(), text.size()));
+  rapidjson::InsituStringStream in(text.data());
   // Recursive descent is safe here: the handler stops the parse past MAX_DEPTH. UTF-8
   // validation costs the reader instructions on every byte; ASCII needs none.
-  constexpr unsigned FLAGS = rapidjson::kParseDefaultFlags;
+  constexpr unsigned FLAGS = rapidjson::kParseInsituFlag;
   bool failed =
       isAscii(request.body)
           ? reader.Parse<FLAGS>(in, handler).IsError()
