@@ -218,6 +218,7 @@ std::string formatRate(double perSecond) {
 
 std::string formatMicros(uint32_t us) {
   if (us >= 10'000) return formatFixed(us / 1000.0, 1) + " ms";
+  if (us >= 1'000) return formatFixed(us / 1000.0, 2) + " ms";
   return std::to_string(us) + " us";
 }
 

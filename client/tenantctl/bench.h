@@ -24,7 +24,7 @@ void runBench(Context& ctx, const BenchOptions& options);
 
 // "21.3 k", "1.70 M", "950".
 std::string formatRate(double perSecond);
-// "45 us", "12.5 ms".
+// "45 us", "3.04 ms", "12.5 ms".
 std::string formatMicros(uint32_t us);
 std::string formatFixed(double value, int decimals);
 

@@ -93,7 +93,9 @@ TEST_CASE("limits check and track act as the tenant's app and print text or JSON
   auto check = tenantctl(
       {"limits", "check", "-t", "t1", "-r", "api", "-m", "calls", "-a", "7", "--socket", s.socket});
   CHECK(check.code == EXIT_OK);
-  CHECK(check.out == "not allowed: 4 used of 10 per day (tenant scope, block), 6 remaining\n");
+  CHECK(check.out ==
+        "not allowed: 4 used of 10 per day (tenant scope, block), 6 remaining, "
+        "resets 1970-01-02T00:00:00Z\n");
   auto json = tenantctl(
       {"--json", "--socket", s.socket, "limits", "check", "-t", "t1", "-r", "api", "-m", "calls"});
   auto d = nlohmann::json::parse(json.out);

@@ -146,6 +146,7 @@ void addLimitsCommands(CLI::App& app, Action& action) {
         ctx.out << " of " << d.getLimit() << " per " << d.getPeriod().cStr() << " ("
                 << d.getScope().cStr() << " scope, " << d.getGateAction().cStr() << "), "
                 << d.getRemaining() << " remaining";
+        if (d.getResetAtMs() != 0) ctx.out << ", resets " << isoTime(d.getResetAtMs());
       } else {
         ctx.out << ": no rule applies";
       }
@@ -173,6 +174,10 @@ void addLimitsCommands(CLI::App& app, Action& action) {
         return ctx.printJson(Json{{"duplicate", result.getDuplicate()}, {"usage", rows}});
       }
       ctx.out << (result.getDuplicate() ? "duplicate: already counted\n" : "recorded\n");
+      for (auto& row : rows) {
+        row["resetAt"] = isoTime(row["resetAtMs"].get<int64_t>());
+        row.erase("resetAtMs");
+      }
       if (!rows.empty()) printRows(ctx.out, rows, "", USAGE_COLUMNS);
     };
   });

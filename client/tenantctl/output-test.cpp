@@ -48,11 +48,18 @@ TEST_CASE("The daemon's documents parse, and a non-JSON text is kept as a string
   CHECK(parseDocument("oops") == Json("oops"));
 }
 
+TEST_CASE("Times print as ISO-8601 UTC and lifetime as a dash") {
+  CHECK(isoTime(1'704'067'200'000) == "2024-01-01T00:00:00Z");
+  CHECK(isoTime(1'704'067'200'999) == "2024-01-01T00:00:00Z");
+  CHECK(isoTime(0) == "-");
+}
+
 TEST_CASE("Bench numbers read at a glance") {
   CHECK(formatRate(950) == "950");
   CHECK(formatRate(21'340) == "21.3 k");
   CHECK(formatRate(1'700'000) == "1.70 M");
   CHECK(formatMicros(45) == "45 us");
+  CHECK(formatMicros(3'035) == "3.04 ms");
   CHECK(formatMicros(12'500) == "12.5 ms");
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <ctime>
 
 namespace tenantd::ctl {
 
@@ -88,6 +89,16 @@ void printObject(std::ostream& out, const Json& object) {
   std::vector<std::pair<std::string, std::string>> fields;
   for (auto& [key, value] : object.items()) fields.emplace_back(key, cell(value));
   printFields(out, fields);
+}
+
+std::string isoTime(int64_t unixMs) {
+  if (unixMs == 0) return "-";
+  time_t seconds = static_cast<time_t>(unixMs / 1000);
+  tm utc{};
+  gmtime_r(&seconds, &utc);
+  char buf[32];
+  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buf;
 }
 
 Json parseDocument(const std::string& text) {

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <ostream>
 #include <string>
 #include <utility>
@@ -41,6 +42,9 @@ void printFields(std::ostream& out, const std::vector<std::pair<std::string, std
 
 // An object as printFields; anything else compactly, on one line.
 void printObject(std::ostream& out, const Json& object);
+
+// Unix milliseconds as "2024-01-01T00:00:00Z" (UTC, seconds); 0 (lifetime, never) as "-".
+std::string isoTime(int64_t unixMs);
 
 // The daemon's JSON text; a text that is not JSON (it should be) is kept as a string.
 Json parseDocument(const std::string& text);
