@@ -305,6 +305,25 @@ TEST_CASE("Bad usage requests over RPC are invalid-argument and change nothing")
   CHECK(f.limits->usage(*f.limits->find("t1"), "")[0].current == 0);
 }
 
+TEST_CASE("A batch with one malformed item fails whole, naming it, and records none of it") {
+  Fixture f;
+  limitRules(f, 10);
+  auto t = tenantCap(f, "t1");
+  auto track = t.trackBatchRequest();
+  auto tracks = track.initRequests(3);
+  for (uint i = 0; i < 3; ++i) setUsage(tracks[i].initUsage(), "", "api", "calls", 1);
+  tracks[1].getUsage().setResource("API");
+  auto trackError = f.errorOf(track.send().ignoreResult());
+  CHECK(trackError.find("invalid-argument: requests[1]:") != std::string::npos);
+  auto consume = t.consumeBatchRequest();
+  auto items = consume.initRequests(3);
+  for (uint i = 0; i < 3; ++i) setUsage(items[i], "", "api", "calls", 1);
+  items[2].setAmount(0);
+  CHECK(f.errorOf(consume.send().ignoreResult()).find("invalid-argument: requests[2]:") !=
+        std::string::npos);
+  CHECK(f.limits->usage(*f.limits->find("t1"), "")[0].current == 0);
+}
+
 namespace {
 // A second, raw connection to the same RpcServer: for bytes no well-behaved client would send.
 struct RawPeer {

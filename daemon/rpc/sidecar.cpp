@@ -85,6 +85,23 @@ TrackRequest readTrack(rpc::TrackRequest::Reader r, const Clock& clock) {
   return t;
 }
 
+// Reads every item of a batch before any is acted on: one malformed item fails the whole call,
+// naming its index, and nothing of the batch is recorded.
+template <typename T, typename List, typename Read>
+std::vector<T> readEvery(List list, Read read) {
+  std::vector<T> items;
+  items.reserve(list.size());
+  for (size_t i = 0; i < list.size(); ++i) {
+    KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() { items.push_back(read(list[i])); })) {
+      kj::StringPtr text = e->getDescription();
+      kj::StringPtr kind = "invalid-argument: ";
+      if (text.startsWith(kind)) text = text.slice(kind.size());
+      throwRpcError("invalid-argument", kj::str("requests[", i, "]: ", text));
+    }
+  }
+  return items;
+}
+
 [[noreturn]] void storeFailed() {
   throwRpcError("unavailable", "the store could not commit; nothing was recorded");
 }
@@ -247,9 +264,11 @@ kj::Promise<void> TenantImpl::checkBatch(CheckBatchContext context) {
 kj::Promise<void> TenantImpl::trackBatch(TrackBatchContext context) {
   auto requests = context.getParams().getRequests();
   TenantState& t = state();
+  auto tracks = readEvery<TrackRequest>(
+      requests, [this](rpc::TrackRequest::Reader r) { return readTrack(r, services_.clock); });
   kj::Vector<kj::Promise<kj::Maybe<TrackResult>>> pending;
-  for (auto r : requests) {
-    pending.add(services_.limits->track(t, readTrack(r, services_.clock))
+  for (auto& track : tracks) {
+    pending.add(services_.limits->track(t, kj::mv(track))
                     .then([](TrackResult r) -> kj::Maybe<TrackResult> { return kj::mv(r); },
                           [](kj::Exception&&) -> kj::Maybe<TrackResult> { return nullptr; }));
   }
@@ -270,9 +289,10 @@ kj::Promise<void> TenantImpl::trackBatch(TrackBatchContext context) {
 kj::Promise<void> TenantImpl::consumeBatch(ConsumeBatchContext context) {
   auto requests = context.getParams().getRequests();
   TenantState& t = state();
+  auto usages = readEvery<UsageRequest>(requests, readUsage);
   kj::Vector<kj::Promise<kj::Maybe<Decision>>> pending;
-  for (auto r : requests) {
-    pending.add(services_.limits->consume(t, readUsage(r))
+  for (auto& usage : usages) {
+    pending.add(services_.limits->consume(t, kj::mv(usage))
                     .then([](Decision d) -> kj::Maybe<Decision> { return d; },
                           [](kj::Exception&&) -> kj::Maybe<Decision> { return nullptr; }));
   }
