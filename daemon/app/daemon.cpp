@@ -13,6 +13,7 @@
 
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -38,6 +39,20 @@ std::optional<gid_t> socketFileGroup(int fd) {
   struct stat st;
   if (stat(addr.sun_path, &st) != 0) return std::nullopt;
   return st.st_gid;
+}
+
+// Every RPC and HTTP connection is a descriptor. systemd's unit sets LimitNOFILE=65536 (soft and
+// hard); started from a shell the soft limit is often 1024, far below what the sidecar should
+// hold, so take the whole hard limit. (Nothing here uses select().)
+void raiseOpenFilesLimit(Log& log) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlim_t was = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) limit.rlim_cur = was;
+  }
+  log.info("daemon", "open files limit " + std::to_string(limit.rlim_cur));
 }
 }  // namespace
 
@@ -72,6 +87,7 @@ Daemon::~Daemon() noexcept(false) {
 void Daemon::start() {
   log_.info("daemon", std::string("tenantd ") + TENANTD_VERSION + " starting" +
                           (config_.dev ? " in dev mode" : ""));
+  raiseOpenFilesLimit(log_);
   auto activated = takeActivatedSockets();
 
   {
@@ -262,8 +278,9 @@ void Daemon::startRpc(std::optional<int> activatedFd) {
   // Without [[rpc.app]] tables the socket file's group may act for any tenant (the file is
   // 0660: nobody else can even connect).
   socketGroup_ = socketFileGroup(fd);
-  rpcServer_ = kj::heap<RpcServer>(
-      services, PeerPolicy::forDaemon(getuid(), socketGroup_, config_.rpc), log_);
+  rpcServer_ =
+      kj::heap<RpcServer>(services, PeerPolicy::forDaemon(getuid(), socketGroup_, config_.rpc),
+                          log_, io_.provider->getTimer());
   rpcAccepting_ = rpcServer_->listen(*rpcListener_).eagerlyEvaluate([this](kj::Exception&& e) {
     log_.error("rpc", std::string("accept loop failed: ") + e.getDescription().cStr());
   });

@@ -7,6 +7,7 @@
 #include <kj/debug.h>
 #include <catch2/catch.hpp>
 
+#include <functional>
 #include <string>
 
 namespace tenantd {
@@ -204,6 +205,34 @@ TEST_CASE("UvBridge lets kj timers and sockets run while libuv always has work")
   CHECK(std::string(buf, 2) == "hi");
   CHECK(idleRuns > 0);
 
+  uv_idle_stop(&idle);
+  loops.closeAndDrain(reinterpret_cast<uv_handle_t*>(&idle));
+}
+
+TEST_CASE("UvBridge lets kj work already queued finish before the next uv pass") {
+  Loops loops;
+  // libuv has work on every pass, as under an HTTP flood.
+  uv_idle_t idle;
+  uint64_t idleRuns = 0;
+  uv_idle_init(&loops.uv, &idle);
+  idle.data = &idleRuns;
+  uv_idle_start(&idle, [](uv_idle_t* h) { ++*static_cast<uint64_t*>(h->data); });
+  loops.bridge->kick();
+  loops.waitFor(loops.io.provider->getTimer().afterDelay(2 * kj::MILLISECONDS));
+  // A chain of 200 continuations, each queued behind the others (like an RPC message's path from
+  // read to reply): kj polls I/O every 64 events meanwhile, and a due pass still waits.
+  uint64_t passesBefore = loops.bridge->passes();
+  uint64_t passesDuring = 0;
+  std::function<kj::Promise<void>(int)> hop = [&](int left) -> kj::Promise<void> {
+    if (left == 0) {
+      passesDuring = loops.bridge->passes() - passesBefore;
+      return kj::READY_NOW;
+    }
+    return kj::evalLater([&hop, left]() { return hop(left - 1); });
+  };
+  loops.waitFor(hop(200));
+  CHECK(passesDuring == 0);
+  CHECK(idleRuns > 0);
   uv_idle_stop(&idle);
   loops.closeAndDrain(reinterpret_cast<uv_handle_t*>(&idle));
 }

@@ -40,9 +40,20 @@ kj::Promise<void> UvBridge::passThenContinue() {
   if (moreWorkReady()) {
     // A 0 ms timer, not evalLater: kj polls its own I/O before timers fire, so kj's sockets get a
     // turn between two uv passes however busy libuv is.
-    return timer_.afterDelay(0 * kj::MILLISECONDS).then([this]() { return passThenContinue(); });
+    return timer_.afterDelay(0 * kj::MILLISECONDS)
+        .then([this]() { return afterQueuedKjWork(); })
+        .then([this]() { return passThenContinue(); });
   }
-  return waitForWork().then([this]() { return passThenContinue(); });
+  return waitForWork().then([this]() { return afterQueuedKjWork(); }).then([this]() {
+    return passThenContinue();
+  });
+}
+
+kj::Promise<void> UvBridge::afterQueuedKjWork() {
+  // evalLast runs once nothing else is queued: kj work that the same poll woke (an RPC message
+  // read, its dispatch, its reply) finishes before a pass that may take a millisecond. Bounded,
+  // so a kj side that never drains still lets libuv run.
+  return kj::evalLast([]() {}).exclusiveJoin(timer_.afterDelay(MAX_KJ_PRIORITY));
 }
 
 kj::Promise<void> UvBridge::waitForWork() {

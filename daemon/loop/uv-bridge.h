@@ -10,6 +10,11 @@
 //     kj::evalLater (which runs before kj polls I/O, so a busy uv side would starve kj's sockets).
 //  3. kj's FdObserver is edge-triggered: after each pass we poll() the backend fd with a zero
 //     timeout and treat uv_backend_timeout() == 0 as "run again", or wake-ups are lost.
+//  4. A pass waits for kj work already queued (kj::evalLast), for at most MAX_KJ_PRIORITY. A
+//     pass serving 32 busy HTTP connections takes about a millisecond; without this, an RPC call
+//     read in one poll had its reply written only after the pass (and capnp 0.9.2's two reads per
+//     message could put a second pass in between): sequential RPC under an HTTP flood went from
+//     1.8 ms to 0.9 ms p50 (BENCHMARKS.md, rpc-bench).
 //
 // Code that touches libuv from a kj continuation (outside a uv pass) — starting a timer, writing
 // an h2o response after an async store commit — must call kick(), because nothing on the backend
@@ -28,6 +33,9 @@ public:
   // Events kj runs between polls of its event port. 64 kept every 10 ms uv tick on time under a
   // saturated RPC connection in the spike; the default (never) let 84 % of them slip.
   static constexpr uint BUSY_POLL_INTERVAL = 64;
+  // The longest a due uv pass waits for kj's queue to drain (4. above). Under a saturated kj side
+  // libuv still runs every ~250 µs (plus up to BUSY_POLL_INTERVAL events, when timers are read).
+  static constexpr kj::Duration MAX_KJ_PRIORITY = 250 * kj::MICROSECONDS;
 
   // Borrows all three; `loop` must be initialised and outlive the bridge.
   UvBridge(kj::UnixEventPort& eventPort, kj::Timer& timer, uv_loop_t& loop);
@@ -52,6 +60,7 @@ public:
 private:
   kj::Promise<void> waitForWork();
   kj::Promise<void> passThenContinue();
+  kj::Promise<void> afterQueuedKjWork();
   bool moreWorkReady();
 
   kj::Timer& timer_;

@@ -7,11 +7,44 @@ namespace tenantd {
 RpcServer::RpcServer(RpcServices& services, PeerPolicy policy, Log& log)
     : services_(services), policy_(std::move(policy)), log_(log) {}
 
+RpcServer::RpcServer(RpcServices& services, PeerPolicy policy, Log& log, kj::Timer& timer)
+    : RpcServer(services, std::move(policy), log, timer, Limits()) {}
+
+RpcServer::RpcServer(RpcServices& services, PeerPolicy policy, Log& log, kj::Timer& timer,
+                     Limits limits)
+    : services_(services), policy_(std::move(policy)), log_(log), timer_(timer), limits_(limits) {}
+
 kj::Promise<void> RpcServer::listen(kj::ConnectionReceiver& listener) {
-  return listener.accept().then([this, &listener](kj::Own<kj::AsyncIoStream> stream) {
-    serve(kj::mv(stream));
-    return listen(listener);
-  });
+  // evalNow: kj's accept() tries accept4() at once and throws EMFILE synchronously.
+  return kj::evalNow([&listener]() { return listener.accept(); })
+      .then(
+          [this, &listener](kj::Own<kj::AsyncIoStream> stream) {
+            if (acceptPaused_) {
+              acceptPaused_ = false;
+              log_.info("rpc", "accepting connections again");
+            }
+            serve(kj::mv(stream));
+            return listen(listener);
+          },
+          [this, &listener](kj::Exception&& e) { return acceptFailed(listener, kj::mv(e)); });
+}
+
+kj::Promise<void> RpcServer::acceptFailed(kj::ConnectionReceiver& listener, kj::Exception&& e) {
+  // kj's accept() throws OVERLOADED on EMFILE, ENFILE, ENOBUFS, ENOMEM: out of descriptors or
+  // memory for now. Waiting and retrying keeps serving the connections we have; the listen
+  // backlog holds new ones meanwhile.
+  bool transient = e.getType() == kj::Exception::Type::OVERLOADED;
+  KJ_IF_MAYBE (timer, timer_) {
+    if (transient) {
+      if (!acceptPaused_) {
+        acceptPaused_ = true;
+        log_.warn("rpc", "cannot accept more connections (" + std::to_string(connections_) +
+                             " open): " + e.getDescription().cStr() + "; retrying");
+      }
+      return timer->afterDelay(ACCEPT_RETRY).then([this, &listener]() { return listen(listener); });
+    }
+  }
+  return kj::mv(e);
 }
 
 void RpcServer::serve(kj::Own<kj::AsyncIoStream> stream) {
@@ -24,16 +57,23 @@ void RpcServer::serve(kj::Own<kj::AsyncIoStream> stream) {
   capnp::ReaderOptions limits;
   limits.traversalLimitInWords = MAX_MESSAGE_WORDS;
   limits.nestingLimit = MAX_NESTING;
+  auto messages = kj::heap<BoundedMessageStream>(*stream, timer_, limits_.stream);
   auto network =
-      kj::heap<capnp::TwoPartyVatNetwork>(*stream, capnp::rpc::twoparty::Side::SERVER, limits);
+      kj::heap<capnp::TwoPartyVatNetwork>(*messages, capnp::rpc::twoparty::Side::SERVER, limits);
   capnp::Capability::Client bootstrap =
       kj::heap<SidecarImpl>(services_, kj::mv(grant), kj::mv(peer));
   auto system = kj::heap(capnp::makeRpcServer(*network, kj::mv(bootstrap)));
+  system->setFlowLimit(FLOW_LIMIT_WORDS);
   ++connections_;
-  auto disconnected = network->onDisconnect();
-  // Attachments are destroyed last-first: the RpcSystem goes before the network it uses, and
-  // the network before its stream.
-  tasks_.add(disconnected.attach(kj::mv(stream), kj::mv(network), kj::mv(system))
+  // The connection ends when the RpcSystem lets it go, when the peer stalls on our replies, or
+  // when the peer hangs up: the last one matters when the RpcSystem is not reading (held at its
+  // flow limit by calls the peer never finished) and so would never see the end of the stream.
+  auto disconnected = network->onDisconnect()
+                          .exclusiveJoin(messages->whenBroken())
+                          .exclusiveJoin(stream->whenWriteDisconnected());
+  // Attachments are destroyed last-first: the RpcSystem goes before the network it uses, the
+  // network before its message stream, and that before the socket.
+  tasks_.add(disconnected.attach(kj::mv(stream), kj::mv(messages), kj::mv(network), kj::mv(system))
                  .then([this]() { --connections_; },
                        [this](kj::Exception&& e) {
                          --connections_;
