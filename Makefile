@@ -36,6 +36,7 @@ asan: deps
 bench: build
 	@$(BUILD)/bin/limits-bench
 	@bench/rest-bench $(BUILD)
+	@bench/rpc-bench $(BUILD)
 
 format:
 	@scripts/check-format --fix
