@@ -37,6 +37,7 @@ bench: build
 	@$(BUILD)/bin/limits-bench
 	@bench/rest-bench $(BUILD)
 	@bench/rest-instructions $(BUILD)
+	@bench/rpc-bench $(BUILD)
 
 format:
 	@scripts/check-format --fix

@@ -464,6 +464,7 @@ TEST_CASE("Ten thousand clients connected at once each get their calls answered"
   within(d.io, kj::joinPromises(lanes.releaseAsArray()), 100 * kj::SECONDS).wait(d.io.waitScope);
   CHECK(answered == clients);
   CHECK(openFiles(d.daemon.process->pid()) >= clients);
+  size_t rssConnected = rssKiB(d.daemon.process->pid());
 
   // All of them call again at once: clients × calls in flight.
   size_t again = 0;
@@ -473,8 +474,9 @@ TEST_CASE("Ten thousand clients connected at once each get their calls answered"
   }
   within(d.io, kj::joinPromises(calls.releaseAsArray()), 60 * kj::SECONDS).wait(d.io.waitScope);
   CHECK(again == clients);
-  INFO("daemon RSS " << rssBefore << " KiB idle, " << rssKiB(d.daemon.process->pid())
-                     << " KiB with " << clients << " clients");
+  INFO("daemon RSS " << rssBefore << " KiB idle, " << rssConnected << " KiB with " << clients
+                     << " clients connected, " << rssKiB(d.daemon.process->pid())
+                     << " KiB after they all called at once");
   d.stillServes();
   open.clear();
   d.stillServes();

@@ -68,13 +68,14 @@ kj::Array<kj::byte> concat(std::initializer_list<kj::ArrayPtr<const capnp::word>
   return out.releaseAsArray();
 }
 
-// Sends a message(value, padBytes) through our stream's write side.
+// Queues a message(value, padBytes) on our stream's write side.
 void send(Pair& p, uint64_t value, size_t padBytes = 0) {
   capnp::MallocMessageBuilder builder;
   auto root = builder.getRoot<capnp::AnyPointer>().initAsAnyStruct(1, 1);
   memcpy(root.getDataSection().begin(), &value, sizeof(value));
   if (padBytes > 0) root.getPointerSection()[0].initAs<capnp::Data>(padBytes);
-  p.stream->writeMessage(nullptr, builder.getSegmentsForOutput()).wait(p.io.waitScope);
+  // Accepted at once (queued); not waited on, so this works inside an event callback too.
+  kj::Promise<void> accepted = p.stream->writeMessage(nullptr, builder.getSegmentsForOutput());
 }
 
 std::string failureOf(Pair& p, capnp::ReaderOptions options = {}) {

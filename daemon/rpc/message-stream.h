@@ -1,21 +1,23 @@
 #pragma once
 // The byte layer under each RPC connection: Cap'n Proto's framing (segment table, then segments)
-// over a socket, written here instead of capnp's AsyncIoMessageStream for three reasons, each
+// over a socket, written here instead of capnp's AsyncIoMessageStream for these reasons, each
 // measured or tested:
 //  1. Reads: one read() takes whatever the socket holds (up to the buffer) and every complete
-//     message in it is served from memory. capnp 0.9.2 reads each message with two reads, and
-//     the second is a separate kj event, so a busy libuv pass could slip in between (REST
-//     traffic delayed every RPC call by a whole pass).
+//     message in it is served from memory. capnp 0.9.2 reads each message with two reads (a
+//     sequential call cost the daemon 7 syscalls, now 4; pipelined calls 4 reads each, now 0.1).
 //  2. Limits on the header alone, before any allocation: at most 512 segments (also the
 //     0xFFFFFFFF segment count that overflows capnp 0.9.2's own check, advisory 2026-03-10) and
 //     at most the reader's traversal limit in words.
 //  3. Questions left open are bounded: a Call or Bootstrap opens one, its Finish closes it; a
 //     peer with more than `maxOpenQuestions` open is refused (each costs an answer-table entry
 //     in capnp's RpcSystem until its Finish arrives, returned or not).
-//  4. Writes are queued and flushed once per turn: replies produced together leave in one
-//     writev. What waits unsent is bounded: past `outgoingBytes` we stop reading the peer's
-//     requests until it reads our replies, and a write the peer leaves unread for `stallTimeout`
-//     stalls the stream: whenBroken() resolves and the owner drops the connection.
+//  4. Writes are queued and flushed a turn later, so replies produced in one turn leave in one
+//     write. (Holding the flush until the RpcSystem had taken every message already read saved
+//     syscalls under strace but lost wall-clock time, up to half of checkBatch throughput: the
+//     client's window waited on replies held back. Not kept.) What waits unsent is bounded: past
+//     `outgoingBytes` we stop reading the peer's requests until it reads our replies, and a write
+//     the peer leaves unread for `stallTimeout` stalls the stream: whenBroken() resolves and the
+//     owner drops the connection.
 // One stream per connection, owned next to the socket it borrows; the event-loop thread only.
 
 #include <capnp/serialize-async.h>
