@@ -484,6 +484,13 @@ TEST_CASE("Ten thousand clients connected at once each get their calls answered"
 }
 
 TEST_CASE("Out of file descriptors the daemon keeps serving and accepts again as clients leave") {
+#ifdef TENANTD_SANITIZED
+  // UBSan's vptr check proves a vtable readable by writing it into a pipe (sanitizer_common's
+  // IsAccessibleMemoryRange). Out of descriptors that pipe() fails, so the first check of each
+  // new type reports a false "invalid vptr" and halts the daemon. The release suite runs this.
+  WARN("skipped under the sanitizers: their vptr check needs free descriptors");
+  return;
+#endif
   TempDir dir;
   NotifySocket notify(dir.file("notify.sock"));
   std::string socketPath = dir.file("run/t.sock");

@@ -6,9 +6,11 @@
 
 namespace tenantd {
 
-UvBridge::UvBridge(kj::UnixEventPort& eventPort, kj::Timer& timer, uv_loop_t& loop)
+UvBridge::UvBridge(kj::UnixEventPort& eventPort, kj::Timer& timer, uv_loop_t& loop,
+                   kj::Duration maxKjPriority)
     : timer_(timer),
       loop_(loop),
+      maxKjPriority_(maxKjPriority),
       observer_(eventPort, uv_backend_fd(&loop), kj::UnixEventPort::FdObserver::OBSERVE_READ) {}
 
 UvBridge::~UvBridge() noexcept(false) {}
@@ -53,7 +55,7 @@ kj::Promise<void> UvBridge::afterQueuedKjWork() {
   // evalLast runs once nothing else is queued: kj work that the same poll woke (an RPC message
   // read, its dispatch, its reply) finishes before a pass that may take a millisecond. Bounded,
   // so a kj side that never drains still lets libuv run.
-  return kj::evalLast([]() {}).exclusiveJoin(timer_.afterDelay(MAX_KJ_PRIORITY));
+  return kj::evalLast([]() {}).exclusiveJoin(timer_.afterDelay(maxKjPriority_));
 }
 
 kj::Promise<void> UvBridge::waitForWork() {

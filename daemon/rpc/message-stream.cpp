@@ -101,7 +101,7 @@ kj::Own<capnp::MessageReader> BoundedMessageStream::tryParse(const capnp::Reader
       if (available >= needed) {
         // Copied out: the message may outlive this buffer (a call waiting on a commit).
         auto body = kj::heapArray<capnp::word>(words);
-        memcpy(body.begin(), at + table, words * sizeof(capnp::word));
+        if (words > 0) memcpy(body.begin(), at + table, words * sizeof(capnp::word));
         auto pieces = kj::heapArray<kj::ArrayPtr<const capnp::word>>(segments);
         size_t offset = 0;
         for (uint32_t i = 0; i < segments; ++i) {
@@ -132,7 +132,8 @@ kj::Own<capnp::MessageReader> BoundedMessageStream::tryParse(const capnp::Reader
   }
   if (needed > in_.size()) {
     auto bigger = kj::heapArray<kj::byte>(kj::max(needed, limits_.readBufferBytes));
-    memcpy(bigger.begin(), in_.begin() + inBegin_, available);
+    // `in_` is still empty (null) before the first read: memcpy must not see it.
+    if (available > 0) memcpy(bigger.begin(), in_.begin() + inBegin_, available);
     inBegin_ = 0;
     inEnd_ = available;
     in_ = kj::mv(bigger);
