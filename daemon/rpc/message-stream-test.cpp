@@ -9,6 +9,10 @@
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <iterator>
+#include <random>
+#include <string>
+#include <vector>
 
 namespace tenantd {
 
@@ -76,6 +80,12 @@ void send(Pair& p, uint64_t value, size_t padBytes = 0) {
   if (padBytes > 0) root.getPointerSection()[0].initAs<capnp::Data>(padBytes);
   // Accepted at once (queued); not waited on, so this works inside an event callback too.
   kj::Promise<void> accepted = p.stream->writeMessage(nullptr, builder.getSegmentsForOutput());
+}
+
+uint32_t readLe32ForTest(const kj::byte* p) {
+  uint32_t v;
+  memcpy(&v, p, sizeof(v));
+  return v;
 }
 
 std::string failureOf(Pair& p, capnp::ReaderOptions options = {}) {
@@ -248,6 +258,141 @@ TEST_CASE("end() delivers what is queued, then the peer sees the end of the stre
   CHECK(valueOf(*received.wait(p.io.waitScope)) == 5);
   char byte;
   CHECK(p.peer->tryRead(&byte, 1, 1).wait(p.io.waitScope) == 0);
+}
+
+namespace {
+// What a reader made of one message: the size of what its root reaches, or why it failed.
+std::string summarize(capnp::MessageReader& reader) {
+  std::string out;
+  KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() {
+                 auto size = reader.getRoot<capnp::AnyPointer>().targetSize();
+                 out = "root " + std::to_string(size.wordCount) + "w " +
+                       std::to_string(size.capCount) + "c";
+               })) {
+    out = "bad root";
+  }
+  return out;
+}
+
+// Every message a stream yields until its end, then "end" or why it failed: the header limits
+// by their (shared) messages, anything else (premature end) as "failed".
+template <typename ReadNext>
+std::vector<std::string> drain(ReadNext&& readNext) {
+  std::vector<std::string> outcomes;
+  for (;;) {
+    kj::Maybe<kj::Own<capnp::MessageReader>> next;
+    KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() { next = readNext(); })) {
+      std::string why = e->getDescription().cStr();
+      outcomes.push_back(why.find("too many segments") != std::string::npos ? "failed: segments"
+                         : why.find("too large") != std::string::npos       ? "failed: size"
+                                                                            : "failed");
+      return outcomes;
+    }
+    KJ_IF_MAYBE (m, next) {
+      outcomes.push_back(summarize(**m));
+    } else {
+      outcomes.push_back("end");
+      return outcomes;
+    }
+  }
+}
+
+// A stream of 1-4 well-formed messages, some of several segments, some with far pointers.
+kj::Array<kj::byte> wellFormed(std::mt19937& rng) {
+  kj::Vector<kj::byte> out;
+  for (int n = 1 + rng() % 4; n > 0; --n) {
+    uint firstSegmentWords = rng() % 2 ? 1 + rng() % 4 : 1024;
+    capnp::MallocMessageBuilder builder(firstSegmentWords, capnp::AllocationStrategy::FIXED_SIZE);
+    auto root = builder.getRoot<capnp::AnyPointer>().initAsAnyStruct(1, 2);
+    uint64_t value = rng();
+    memcpy(root.getDataSection().begin(), &value, sizeof(value));
+    root.getPointerSection()[0].initAs<capnp::Data>(rng() % 200);
+    if (rng() % 2) root.getPointerSection()[1].initAs<capnp::List<uint64_t>>(rng() % 40);
+    out.addAll(capnp::messageToFlatArray(builder).asBytes());
+  }
+  return out.releaseAsArray();
+}
+
+// Mutates in place (keeping 8-byte alignment, so message starts stay where a reader looks for
+// them), may truncate, may append garbage.
+kj::Array<kj::byte> mutate(kj::Array<kj::byte> in, std::mt19937& rng) {
+  kj::Vector<kj::byte> out;
+  out.addAll(in);
+  static constexpr uint32_t INTERESTING[] = {0,    1,          2,           7,          8,    255,
+                                             510,  511,        512,         513,        1023, 1024,
+                                             1025, 0x7fffffff, 0x80000000u, 0xfffffffeu};
+  for (int n = rng() % 4; n > 0; --n) {
+    size_t word = rng() % (out.size() / 4);
+    uint32_t v = rng() % 3 == 0 ? uint32_t(rng()) : INTERESTING[rng() % std::size(INTERESTING)];
+    memcpy(out.begin() + 4 * word, &v, 4);
+  }
+  for (int n = rng() % 3; n > 0; --n) out[rng() % out.size()] ^= kj::byte(1u << (rng() % 8));
+  if (rng() % 4 == 0) out.resize(rng() % (out.size() + 1));
+  if (rng() % 4 == 0) {
+    for (int n = rng() % 40; n > 0; --n) out.add(kj::byte(rng()));
+  }
+  // 0xFFFFFFFF as a segment count overflows capnp 0.9.2's own reader, the reference here; ours
+  // refuses it, which "Headers over the limits..." above tests.
+  for (size_t i = 0; i + 4 <= out.size(); i += 4) {
+    if (readLe32ForTest(out.begin() + i) == 0xffffffffu) out[i] = 0xfe;
+  }
+  return out.releaseAsArray();
+}
+}  // namespace
+
+TEST_CASE("Fuzz: mutated streams frame exactly as capnp's own reader frames them") {
+  // Differential: BoundedMessageStream against capnp::AsyncIoMessageStream (the reader it
+  // replaces) on the same bytes. Both must yield the same messages (the same roots, or both fail
+  // to read a root), then end cleanly or fail at the same point. Small read buffers make messages
+  // straddle reads and the buffer grow and shrink.
+  std::mt19937 rng(20261128);
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = 512;
+  options.nestingLimit = 16;
+  size_t mutated = 0, failedStreams = 0;
+  for (int i = 0; i < 3000; ++i) {
+    auto bytes = wellFormed(rng);
+    if (rng() % 8 != 0) {
+      bytes = mutate(kj::mv(bytes), rng);
+      ++mutated;
+    }
+    BoundedMessageStream::Limits limits;
+    static constexpr size_t BUFFERS[] = {8, 20, 64, 4096};
+    limits.readBufferBytes = BUFFERS[rng() % std::size(BUFFERS)];
+    Pair p(limits);
+    p.peerWrites(bytes);
+    p.peer->shutdownWrite();
+    auto ours = drain([&]() -> kj::Maybe<kj::Own<capnp::MessageReader>> {
+      auto next = p.stream->tryReadMessage(nullptr, options, nullptr).wait(p.io.waitScope);
+      KJ_IF_MAYBE (m, next) {
+        return kj::mv(m->reader);
+      }
+      return nullptr;
+    });
+
+    int fds[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
+    auto refIn =
+        p.io.lowLevelProvider->wrapSocketFd(fds[0], kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP);
+    auto refPeer =
+        p.io.lowLevelProvider->wrapSocketFd(fds[1], kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP);
+    refPeer->write(bytes.begin(), bytes.size()).wait(p.io.waitScope);
+    refPeer->shutdownWrite();
+    capnp::AsyncIoMessageStream reference(*refIn);
+    auto theirs = drain([&]() -> kj::Maybe<kj::Own<capnp::MessageReader>> {
+      auto next = reference.tryReadMessage(nullptr, options, nullptr).wait(p.io.waitScope);
+      KJ_IF_MAYBE (m, next) {
+        return kj::mv(m->reader);
+      }
+      return nullptr;
+    });
+    INFO("case " << i << ", " << bytes.size() << " bytes, read buffer " << limits.readBufferBytes);
+    REQUIRE(ours == theirs);
+    if (ours.back().rfind("failed", 0) == 0) ++failedStreams;
+  }
+  // The mutations must reach the failure paths, and not only them.
+  CHECK(failedStreams > 300);
+  CHECK(failedStreams < mutated);
 }
 
 }  // namespace tenantd
