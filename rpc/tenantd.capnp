@@ -92,6 +92,8 @@ interface Tenant {
   # one call in flight at a time (a slow watcher sees the latest version, not every one). The
   # watch ends when the app drops `handle`, when a changed() call fails, or when the connection
   # closes. Changes come from POST /tenant/config and Admin.setConfig.
+  # "overloaded:" when this connection already holds 64 watches (each costs the daemon a
+  # subscription and up to one call in flight); drop one first.
 }
 
 interface ConfigWatcher {

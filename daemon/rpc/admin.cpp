@@ -395,7 +395,7 @@ kj::Promise<void> AdminImpl::tenant(TenantContext context) {
   std::string id = text(context.getParams().getId());
   tenantForRpc(services_, id);
   context.getResults(capnp::MessageSize{4, 1})
-      .setTenant(kj::heap<TenantImpl>(services_, id, peer_));
+      .setTenant(kj::heap<TenantImpl>(services_, id, peer_, kj::addRef(*watches_)));
   return kj::READY_NOW;
 }
 

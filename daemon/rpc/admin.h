@@ -11,8 +11,9 @@ namespace tenantd {
 
 class AdminImpl final : public rpc::Admin::Server {
 public:
-  AdminImpl(RpcServices& services, std::string peer)
-      : services_(services), peer_(std::move(peer)) {}
+  // `watches`: the budget of the connection this capability was given on (Admin.tenant()).
+  AdminImpl(RpcServices& services, std::string peer, kj::Own<WatchBudget> watches)
+      : services_(services), peer_(std::move(peer)), watches_(kj::mv(watches)) {}
 
 protected:
   kj::Promise<void> status(StatusContext context) override;
@@ -42,6 +43,7 @@ private:
 
   RpcServices& services_;
   std::string peer_;  // "uid:0": the actor of every audit row this capability writes.
+  kj::Own<WatchBudget> watches_;
 };
 
 }  // namespace tenantd

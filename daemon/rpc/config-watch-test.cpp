@@ -140,6 +140,42 @@ TEST_CASE("Closing the connection ends every watch it held") {
   app.close();
 }
 
+TEST_CASE(
+    "A connection holds at most MAX_PER_CONNECTION watches, and others are not limited by it") {
+  RpcFixture f;
+  auto app = f.connect();
+  auto appTenant = [&]() {
+    auto request = app.sidecar().tenantRequest();
+    request.setId("t1");
+    return request.send().getTenant();
+  };
+  WatcherLog log;
+  {
+    std::vector<rpc::WatchHandle::Client> handles;
+    for (uint32_t i = 0; i < WatchBudget::MAX_PER_CONNECTION; ++i) {
+      handles.push_back(watch(appTenant(), log, f));
+    }
+    REQUIRE(f.waitUntil([&]() { return log.calls.size() == WatchBudget::MAX_PER_CONNECTION; }));
+    // One more on the same connection, through a new Tenant capability too: refused.
+    auto refused = appTenant().watchConfigRequest();
+    refused.setWatcher(kj::heap<RecordingWatcher>(log));
+    CHECK(f.errorOf(refused.send().ignoreResult()).find("overloaded:") != std::string::npos);
+    CHECK(f.settings->configWatchers() == WatchBudget::MAX_PER_CONNECTION);
+    // Another connection has its own budget.
+    auto other = watch(f.tenant("t1"), log, f);
+    REQUIRE(f.waitUntil(
+        [&]() { return f.settings->configWatchers() == WatchBudget::MAX_PER_CONNECTION + 1; }));
+    // Dropping one of the app's watches gives its slot back.
+    handles.pop_back();
+    REQUIRE(f.waitUntil(
+        [&]() { return f.settings->configWatchers() == WatchBudget::MAX_PER_CONNECTION; }));
+    handles.push_back(watch(appTenant(), log, f));
+    CHECK(f.settings->configWatchers() == WatchBudget::MAX_PER_CONNECTION + 1);
+  }
+  REQUIRE(f.waitUntil([&]() { return f.settings->configWatchers() == 0; }));
+  app.close();
+}
+
 TEST_CASE("Watches of unknown tenants are refused") {
   RpcFixture f;
   WatcherLog log;

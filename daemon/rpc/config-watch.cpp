@@ -1,12 +1,23 @@
 #include "config-watch.h"
 
+#include "rpc/sidecar.h"
+
 namespace tenantd {
 
+kj::Own<WatchBudget::Slot> WatchBudget::take() {
+  if (open_ >= MAX_PER_CONNECTION) {
+    throwRpcError("overloaded", kj::str("this connection already holds ", MAX_PER_CONNECTION,
+                                        " config watches; drop one first"));
+  }
+  return kj::heap<Slot>(kj::addRef(*this));
+}
+
 ConfigWatch::ConfigWatch(SettingsService& settings, TenantState& tenant,
-                         rpc::ConfigWatcher::Client watcher)
+                         rpc::ConfigWatcher::Client watcher, kj::Own<WatchBudget::Slot> slot)
     : tenant_(tenant),
       watcher_(kj::mv(watcher)),
       subscription_(settings.watchConfig(tenant.info.id, *this)),
+      slot_(kj::mv(slot)),
       tasks_(*this) {}
 
 void ConfigWatch::deliver() {

@@ -10,8 +10,8 @@
 // every capability the connection held), or, earlier, when a changed() call fails (the
 // subscription and the watcher are released; the husk goes with the handle).
 //
-// TODO(security): no cap on watches per connection; each costs a subscription and at most one
-// call in flight, bounded only by what the peer's connection can ask for.
+// Each watch costs a subscription and up to one call in flight, so a connection holds at most
+// WatchBudget::MAX_PER_CONNECTION of them; past that watchConfig answers "overloaded:".
 
 #include "service/settings-service.h"
 
@@ -19,9 +19,35 @@
 
 namespace tenantd {
 
+// The watches one connection holds, shared by every capability the connection was given (its
+// Sidecar, Admin and Tenant capabilities) and counted down as watches end.
+class WatchBudget final : public kj::Refcounted {
+public:
+  static constexpr uint32_t MAX_PER_CONNECTION = 64;
+
+  // A slot for one watch, given back when the slot is dropped.
+  class Slot {
+  public:
+    explicit Slot(kj::Own<WatchBudget> budget) : budget_(kj::mv(budget)) { ++budget_->open_; }
+    ~Slot() { --budget_->open_; }
+    KJ_DISALLOW_COPY(Slot);
+
+  private:
+    kj::Own<WatchBudget> budget_;
+  };
+
+  // Throws "overloaded:" when the connection already holds MAX_PER_CONNECTION watches.
+  kj::Own<Slot> take();
+  uint32_t open() const { return open_; }
+
+private:
+  uint32_t open_ = 0;
+};
+
 class ConfigWatch final : public ConfigListener, private kj::TaskSet::ErrorHandler {
 public:
-  ConfigWatch(SettingsService& settings, TenantState& tenant, rpc::ConfigWatcher::Client watcher);
+  ConfigWatch(SettingsService& settings, TenantState& tenant, rpc::ConfigWatcher::Client watcher,
+              kj::Own<WatchBudget::Slot> slot);
   KJ_DISALLOW_COPY(ConfigWatch);
 
   // Sends the current configuration; call once, after construction.
@@ -39,6 +65,7 @@ private:
   TenantState& tenant_;
   kj::Maybe<rpc::ConfigWatcher::Client> watcher_;
   kj::Own<ConfigSubscription> subscription_;
+  kj::Own<WatchBudget::Slot> slot_;  // Held while the watch lives, husk included.
   bool inFlight_ = false;
   int64_t delivered_ = -1;  // The version the watcher last received.
   // Last member, so destroyed first: an in-flight call is cancelled before the rest goes.

@@ -142,7 +142,7 @@ kj::Promise<void> SidecarImpl::tenant(TenantContext context) {
   }
   tenantForRpc(services_, id);
   context.getResults(capnp::MessageSize{4, 1})
-      .setTenant(kj::heap<TenantImpl>(services_, id, peer_));
+      .setTenant(kj::heap<TenantImpl>(services_, id, peer_, kj::addRef(*watches_)));
   return kj::READY_NOW;
 }
 
@@ -150,7 +150,8 @@ kj::Promise<void> SidecarImpl::admin(AdminContext context) {
   if (grant_.role != PeerRole::ADMIN) {
     throwRpcError("permission-denied", "only admin peers (root, tenantd's uid, [rpc] admin_*)");
   }
-  context.getResults(capnp::MessageSize{4, 1}).setAdmin(kj::heap<AdminImpl>(services_, peer_));
+  context.getResults(capnp::MessageSize{4, 1})
+      .setAdmin(kj::heap<AdminImpl>(services_, peer_, kj::addRef(*watches_)));
   return kj::READY_NOW;
 }
 
@@ -365,8 +366,8 @@ kj::Promise<void> TenantImpl::rateLimit(RateLimitContext context) {
 
 kj::Promise<void> TenantImpl::watchConfig(WatchConfigContext context) {
   KJ_REQUIRE(services_.settings != nullptr);
-  auto watch =
-      kj::heap<ConfigWatch>(*services_.settings, state(), context.getParams().getWatcher());
+  auto watch = kj::heap<ConfigWatch>(*services_.settings, state(), context.getParams().getWatcher(),
+                                     watches_->take());
   watch->start();
   context.getResults(capnp::MessageSize{4, 1}).setHandle(kj::heap<WatchHandleImpl>(kj::mv(watch)));
   return kj::READY_NOW;

@@ -5,6 +5,7 @@
 // whose description starts with a stable kind: "invalid-argument:", "not-found:",
 // "permission-denied:", "unavailable:", and for Admin "already-exists:" and "conflict:".
 
+#include "rpc/config-watch.h"
 #include "rpc/peer.h"
 #include "service/app-rate-limit.h"
 #include "service/catalog-service.h"
@@ -58,12 +59,18 @@ private:
   PeerGrant grant_;
   std::optional<PeerCredentials> credentials_;
   std::string peer_;  // "uid:1000": what audit rows name as the actor.
+  kj::Own<WatchBudget> watches_ = kj::refcounted<WatchBudget>();  // This connection's.
 };
 
 class TenantImpl final : public rpc::Tenant::Server {
 public:
-  TenantImpl(RpcServices& services, std::string tenantId, std::string peer)
-      : services_(services), tenantId_(std::move(tenantId)), peer_(std::move(peer)) {}
+  // `watches` is the budget of the connection the capability was given on.
+  TenantImpl(RpcServices& services, std::string tenantId, std::string peer,
+             kj::Own<WatchBudget> watches)
+      : services_(services),
+        tenantId_(std::move(tenantId)),
+        peer_(std::move(peer)),
+        watches_(kj::mv(watches)) {}
 
 protected:
   kj::Promise<void> getSecret(GetSecretContext context) override;
@@ -89,6 +96,7 @@ private:
   RpcServices& services_;
   std::string tenantId_;
   std::string peer_;
+  kj::Own<WatchBudget> watches_;
 };
 
 // An exception whose description is "<kind>: <message>".
