@@ -29,6 +29,34 @@ size_t tableBytes(uint32_t segments) {
   return (4 + 4 * size_t{segments} + 7) & ~size_t{7};
 }
 
+// Bytes that passed through (a secret value in Admin.putSecret, in a getSecret reply) are zeroed
+// before their memory is reused or freed; explicit_bzero, so the compiler cannot drop it.
+void wipe(void* p, size_t n) {
+  if (n > 0) explicit_bzero(p, n);
+}
+
+// A message's words, zeroed when the reader that points into them goes away.
+class WipedWords {
+public:
+  explicit WipedWords(kj::Array<capnp::word> words) : words_(kj::mv(words)) {}
+  ~WipedWords() { wipe(words_.begin(), words_.asBytes().size()); }
+  KJ_DISALLOW_COPY(WipedWords);
+
+private:
+  kj::Array<capnp::word> words_;
+};
+
+// Appends to `v`, growing it by hand so that no copy is left behind in a freed block.
+void appendWiped(kj::Vector<kj::byte>& v, kj::ArrayPtr<const kj::byte> bytes) {
+  if (v.size() + bytes.size() > v.capacity()) {
+    kj::Vector<kj::byte> bigger(kj::max(v.capacity() * 2, v.size() + bytes.size()));
+    bigger.addAll(v);
+    wipe(v.begin(), v.size());
+    v = kj::mv(bigger);
+  }
+  v.addAll(bytes);
+}
+
 kj::Exception disconnected(const char* why) {
   return kj::Exception(kj::Exception::Type::DISCONNECTED, __FILE__, __LINE__, kj::str(why));
 }
@@ -42,7 +70,11 @@ BoundedMessageStream::BoundedMessageStream(kj::AsyncIoStream& stream, kj::Maybe<
   broken_ = paf.promise.fork();
 }
 
-BoundedMessageStream::~BoundedMessageStream() noexcept(false) {}
+BoundedMessageStream::~BoundedMessageStream() noexcept(false) {
+  wipe(in_.begin(), in_.size());
+  wipe(queued_.begin(), queued_.size());
+  wipe(inFlight_.begin(), inFlight_.size());
+}
 
 kj::Promise<kj::Maybe<capnp::MessageReaderAndFds>> BoundedMessageStream::tryReadMessage(
     kj::ArrayPtr<kj::AutoCloseFd>, capnp::ReaderOptions options, kj::ArrayPtr<capnp::word>) {
@@ -109,24 +141,27 @@ kj::Own<capnp::MessageReader> BoundedMessageStream::tryParse(const capnp::Reader
           pieces[i] = kj::arrayPtr(body.begin() + offset, size);
           offset += size;
         }
+        wipe(in_.begin() + inBegin_, needed);
         inBegin_ += needed;
         if (inBegin_ == inEnd_) inBegin_ = inEnd_ = 0;
         if (in_.size() > limits_.readBufferBytes && inEnd_ - inBegin_ <= limits_.readBufferBytes) {
           // A large message grew the buffer: give it back.
           auto smaller = kj::heapArray<kj::byte>(limits_.readBufferBytes);
           memcpy(smaller.begin(), in_.begin() + inBegin_, inEnd_ - inBegin_);
+          wipe(in_.begin() + inBegin_, inEnd_ - inBegin_);
           inEnd_ -= inBegin_;
           inBegin_ = 0;
           in_ = kj::mv(smaller);
         }
         auto reader = kj::heap<capnp::SegmentArrayMessageReader>(pieces.asPtr(), options);
-        return reader.attach(kj::mv(pieces), kj::mv(body));
+        return reader.attach(kj::mv(pieces), kj::heap<WipedWords>(kj::mv(body)));
       }
     }
   }
   // Make room for the whole message (header first, then body) before reading on.
   if (inBegin_ > 0 && (inBegin_ + needed > in_.size())) {
     memmove(in_.begin(), in_.begin() + inBegin_, available);
+    wipe(in_.begin() + available, inBegin_);  // What the move left behind past the new end.
     inBegin_ = 0;
     inEnd_ = available;
   }
@@ -134,6 +169,7 @@ kj::Own<capnp::MessageReader> BoundedMessageStream::tryParse(const capnp::Reader
     auto bigger = kj::heapArray<kj::byte>(kj::max(needed, limits_.readBufferBytes));
     // `in_` is still empty (null) before the first read: memcpy must not see it.
     if (available > 0) memcpy(bigger.begin(), in_.begin() + inBegin_, available);
+    wipe(in_.begin() + inBegin_, available);
     inBegin_ = 0;
     inEnd_ = available;
     in_ = kj::mv(bigger);
@@ -144,8 +180,10 @@ kj::Own<capnp::MessageReader> BoundedMessageStream::tryParse(const capnp::Reader
 kj::Promise<kj::Maybe<capnp::MessageReaderAndFds>> BoundedMessageStream::readMore(
     capnp::ReaderOptions options) {
   if (inEnd_ == in_.size() && inBegin_ > 0) {
-    memmove(in_.begin(), in_.begin() + inBegin_, inEnd_ - inBegin_);
-    inEnd_ -= inBegin_;
+    size_t kept = inEnd_ - inBegin_;
+    memmove(in_.begin(), in_.begin() + inBegin_, kept);
+    wipe(in_.begin() + kept, inEnd_ - kept);
+    inEnd_ = kept;
     inBegin_ = 0;
   }
   return stream_.tryRead(in_.begin() + inEnd_, 1, in_.size() - inEnd_)
@@ -181,12 +219,12 @@ void BoundedMessageStream::append(kj::ArrayPtr<const kj::ArrayPtr<const capnp::w
   auto addLe32 = [this](uint32_t v) {
     kj::byte b[4];
     memcpy(b, &v, sizeof(v));
-    queued_.addAll(kj::arrayPtr(b, 4));
+    appendWiped(queued_, kj::arrayPtr(b, 4));
   };
   addLe32(static_cast<uint32_t>(segments.size() - 1));
   for (auto& segment : segments) addLe32(static_cast<uint32_t>(segment.size()));
   if (segments.size() % 2 == 0) addLe32(0);  // The table is padded to a whole word.
-  for (auto& segment : segments) queued_.addAll(segment.asBytes());
+  for (auto& segment : segments) appendWiped(queued_, segment.asBytes());
   ++counters_.messagesOut;
   if (!flushActive_) {
     // Later in this turn, so replies produced together leave in one write. (Replacing the
@@ -206,6 +244,7 @@ kj::Promise<void> BoundedMessageStream::flushLoop() {
     flushActive_ = false;  // The next append() starts a new flush.
     return kj::READY_NOW;
   }
+  wipe(inFlight_.begin(), inFlight_.size());
   inFlight_.clear();
   std::swap(queued_, inFlight_);
   ++counters_.writes;
@@ -221,6 +260,7 @@ kj::Promise<void> BoundedMessageStream::flushLoop() {
     }
   }
   return stream_.write(inFlight_.begin(), inFlight_.size()).then([this]() {
+    wipe(inFlight_.begin(), inFlight_.size());
     inFlight_.clear();
     notifyDrain();
     return flushLoop();
@@ -247,6 +287,8 @@ kj::Promise<void> BoundedMessageStream::watchWrites() {
 
 void BoundedMessageStream::breakWith(kj::Exception&& reason) {
   if (writeFailed_ == nullptr) writeFailed_ = kj::mv(reason);
+  wipe(queued_.begin(), queued_.size());
+  wipe(inFlight_.begin(), inFlight_.size());
   queued_.clear();
   inFlight_.clear();
   writing_ = false;
