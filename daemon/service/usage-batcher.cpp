@@ -55,7 +55,7 @@ kj::Promise<void> UsageBatcher::addAll(std::vector<StoreOp> ops) {
   pending_.push_back(Caller{std::move(ops), kj::mv(paf.fulfiller)});
   if (pending_.size() >= MAX_BATCH) {
     flush();
-  } else if (!flushScheduled_) {
+  } else if (!flushScheduled_ && inFlight_ < MAX_IN_FLIGHT) {
     flushScheduled_ = true;
     // evalLater, not evalLast: a saturated loop never drains its queue, and evalLast would
     // then wait forever. Requests of the same uv pass or kj turn share a batch.
@@ -143,6 +143,8 @@ void UsageBatcher::flush() {
 
 void UsageBatcher::settled() {
   --inFlight_;
+  // What arrived while the writer was busy goes as one batch now.
+  if (!pending_.empty() && !flushScheduled_ && inFlight_ < MAX_IN_FLIGHT) flush();
   if (inFlight_ == 0 && pending_.empty()) {
     for (auto& w : idleWaiters_) w->fulfill();
     idleWaiters_.clear();

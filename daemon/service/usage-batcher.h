@@ -1,6 +1,8 @@
 #pragma once
-// Collects the store writes of one event-loop turn (usage, track ids, reservations) and hands
-// them to the writer as one job: one cross-thread hop and one commit for many requests. Each
+// Collects store writes (usage, track ids, reservations) and hands them to the writer as one job:
+// one cross-thread hop and one commit for many requests. An idle batcher hands over what one
+// event-loop turn brought; while a job is with the writer, callers gather for the next one
+// (16 clients tracking one call at a time: 21.5 k -> 24.8 k tracks/s, BENCHMARKS.md). Each
 // caller's writes run in their own savepoint, so one that fails is refused alone; every
 // caller's promise resolves after the commit that holds its writes, or rejects.
 
@@ -33,6 +35,9 @@ struct StoreOp {
 class UsageBatcher {
 public:
   static constexpr size_t MAX_BATCH = 8192;  // Callers per writer job.
+  // Writer jobs outstanding at once. While one commits, callers gather for the next: group
+  // commit without a timer (an idle batcher still hands each caller over at once).
+  static constexpr size_t MAX_IN_FLIGHT = 1;
 
   explicit UsageBatcher(Writer& writer);
   ~UsageBatcher() noexcept(false);

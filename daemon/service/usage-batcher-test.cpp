@@ -1,0 +1,104 @@
+#include "usage-batcher.h"
+
+#include <kj/async.h>
+#include <kj/mutex.h>
+#include <kj/vector.h>
+#include <catch2/catch.hpp>
+
+#include "store/schema.h"
+#include "support/temp-dir.h"
+
+namespace tenantd {
+
+namespace {
+struct Fixture {
+  testing::TempDir dir;
+  std::string path = dir.file("b.db");
+  kj::EventLoop loop;
+  kj::WaitScope ws{loop};
+  kj::Own<Writer> writer;
+  kj::Own<UsageBatcher> batcher;
+
+  Fixture() {
+    {
+      Db db(path, {});
+      migrate(db);
+    }
+    writer = kj::heap<Writer>(path, DbOptions{});
+    batcher = kj::heap<UsageBatcher>(*writer);
+  }
+  ~Fixture() {
+    batcher->idle().wait(ws);
+    batcher = nullptr;
+    writer = nullptr;
+  }
+
+  int64_t trackIds() {
+    Db reader(path, {});
+    Statement count(reader, "SELECT count(*) FROM track_ids");
+    KJ_ASSERT(count.step());
+    int64_t n = count.columnInt(0);
+    count.reset();
+    return n;
+  }
+};
+
+// Holds the writer thread inside a job until released: what the batcher does meanwhile is
+// then independent of how fast the machine commits.
+struct WriterGate {
+  kj::MutexGuarded<bool> open{false};
+  kj::Promise<void> block(Writer& writer) {
+    return writer.submit<void>([this](WriterContext&) {
+      auto lock = open.lockExclusive();
+      lock.wait([](bool isOpen) { return isOpen; });
+    });
+  }
+  void release() { *open.lockExclusive() = true; }
+};
+}  // namespace
+
+TEST_CASE("UsageBatcher hands a lone caller to the writer in the same turn's batch") {
+  Fixture f;
+  f.batcher->add(StoreOp::trackId("t1", "a", 1000)).wait(f.ws);
+  CHECK(f.batcher->batches() == 1);
+  CHECK(f.trackIds() == 1);
+}
+
+TEST_CASE("While a batch commits, callers of later turns gather into one next batch") {
+  Fixture f;
+  WriterGate gate;
+  auto blocked = gate.block(*f.writer);
+  kj::Vector<kj::Promise<void>> calls;
+  calls.add(f.batcher->add(StoreOp::trackId("t1", "first", 1000)));
+  f.ws.poll();  // The first caller's batch goes to the writer (and waits behind the gate).
+  REQUIRE(f.batcher->batches() == 1);
+  for (int i = 0; i < 5; ++i) {
+    calls.add(f.batcher->add(StoreOp::trackId("t1", "later-" + std::to_string(i), 1000)));
+    f.ws.poll();  // A turn of its own for each: without the cap each would be a batch.
+  }
+  CHECK(f.batcher->batches() == 1);
+  gate.release();
+  blocked.wait(f.ws);
+  kj::joinPromises(calls.releaseAsArray()).wait(f.ws);
+  CHECK(f.batcher->batches() == 2);
+  CHECK(f.trackIds() == 6);
+}
+
+TEST_CASE("A caller whose write fails is refused alone, and the batch after it still runs") {
+  Fixture f;
+  WriterGate gate;
+  auto blocked = gate.block(*f.writer);
+  auto first = f.batcher->add(StoreOp::trackId("t1", "x", 1000));
+  f.ws.poll();
+  // Usage of a tenant that does not exist breaks the foreign key: that caller fails alone.
+  auto bad = f.batcher->add(StoreOp::usage("nobody", "", "api", "calls", 1, 60000));
+  auto good = f.batcher->add(StoreOp::trackId("t1", "y", 1000));
+  gate.release();
+  blocked.wait(f.ws);
+  first.wait(f.ws);
+  CHECK_THROWS(bad.wait(f.ws));
+  good.wait(f.ws);
+  CHECK(f.trackIds() == 2);
+}
+
+}  // namespace tenantd
