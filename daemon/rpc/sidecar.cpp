@@ -19,12 +19,13 @@ void throwRpcError(kj::StringPtr kind, kj::StringPtr message) {
 namespace {
 constexpr int64_t MAX_AMOUNT = int64_t{1} << 53;
 
-UsageRequest readUsage(rpc::UsageRequest::Reader r) {
-  UsageRequest u;
-  u.userId = r.getUserId();
-  u.resource = r.getResource();
-  u.metric = r.getMetric();
-  u.amount = r.getAmount();
+std::string_view view(capnp::Text::Reader text) {
+  return {text.begin(), text.size()};
+}
+
+// Validated, pointing into the call's message: for calls that use it before they return.
+UsageQuery readUsageView(rpc::UsageRequest::Reader r) {
+  UsageQuery u{view(r.getUserId()), view(r.getResource()), view(r.getMetric()), r.getAmount()};
   if (!isValidMetricName(u.resource) || !isValidMetricName(u.metric)) {
     throwRpcError("invalid-argument", "resource and metric must match [a-z][a-z0-9_.-]{0,63}");
   }
@@ -34,6 +35,23 @@ UsageRequest readUsage(rpc::UsageRequest::Reader r) {
   }
   return u;
 }
+
+// Validated and copied: for calls that outlive their message (a track waits for its commit).
+UsageRequest readUsage(rpc::UsageRequest::Reader r) {
+  UsageQuery q = readUsageView(r);
+  return UsageRequest{std::string(q.userId), std::string(q.resource), std::string(q.metric),
+                      q.amount};
+}
+
+// The names of rules' enums are string literals: set without a copy.
+capnp::Text::Reader literal(std::string_view name) {
+  return capnp::Text::Reader(name.data(), name.size());
+}
+
+// What a Decision takes in a message: its struct (6 data words, 4 pointers) and three short
+// texts. Results sized up front start in one segment of the right size (capnp's default first
+// segment is 8 KiB, zeroed, then a second for a batch).
+constexpr uint64_t DECISION_WORDS = 13;
 
 int64_t resetAt(const Window& w) {
   return w.end == LIFETIME_WINDOW.end ? 0 : w.end;
@@ -45,13 +63,13 @@ void fillDecision(rpc::Decision::Builder b, const Decision& d) {
   b.setMatched(d.matched);
   if (!d.matched) return;
   const RuleUsage& u = d.reported;
-  b.setGateAction(std::string(gateActionName(u.rule->gateAction)));
+  b.setGateAction(literal(gateActionName(u.rule->gateAction)));
   b.setCurrent(u.current);
   b.setReserved(u.reserved);
   b.setLimit(u.limit);
   b.setRemaining(std::max<int64_t>(0, u.limit - u.current - u.reserved));
-  b.setPeriod(std::string(periodName(u.rule->period)));
-  b.setScope(std::string(scopeName(u.rule->scope)));
+  b.setPeriod(literal(periodName(u.rule->period)));
+  b.setScope(literal(scopeName(u.rule->scope)));
   b.setResetAtMs(resetAt(u.window));
 }
 
@@ -191,9 +209,8 @@ TenantState& TenantImpl::state() {
 }
 
 kj::Promise<void> TenantImpl::check(CheckContext context) {
-  auto usage = readUsage(context.getParams().getRequest());
-  auto d = services_.limits->check(state(), usage.view());
-  fillDecision(context.getResults().initDecision(), d);
+  auto d = services_.limits->check(state(), readUsageView(context.getParams().getRequest()));
+  fillDecision(context.getResults(capnp::MessageSize{DECISION_WORDS + 2, 0}).initDecision(), d);
   return kj::READY_NOW;
 }
 
@@ -255,9 +272,10 @@ kj::Promise<void> TenantImpl::release(ReleaseContext context) {
 kj::Promise<void> TenantImpl::checkBatch(CheckBatchContext context) {
   auto requests = context.getParams().getRequests();
   TenantState& t = state();
-  auto out = context.getResults().initDecisions(requests.size());
+  auto out = context.getResults(capnp::MessageSize{DECISION_WORDS * requests.size() + 4, 0})
+                 .initDecisions(requests.size());
   for (uint i = 0; i < requests.size(); ++i) {
-    fillDecision(out[i], services_.limits->check(t, readUsage(requests[i]).view()));
+    fillDecision(out[i], services_.limits->check(t, readUsageView(requests[i])));
   }
   return kj::READY_NOW;
 }
