@@ -3,6 +3,7 @@
 // Usage: h2o-floor PORT
 
 #include "http/server.h"
+#include "util/malloc-tuning.h"
 
 #include <kj/async.h>
 
@@ -12,6 +13,7 @@ using namespace tenantd;
 
 int main(int argc, char** argv) {
   if (argc != 2) return 2;
+  holdFreedHeap();       // As tenantd does, so the two are measured on equal terms.
   kj::EventLoop kjLoop;  // HttpServer's deferred-response TaskSet needs one; unused here.
   kj::WaitScope waitScope(kjLoop);
   uv_loop_t loop;

@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "util/malloc-tuning.h"
+
 #include <capnp/rpc-twoparty.h>
 #include <kj/async-io.h>
 #include <kj/debug.h>
@@ -504,6 +506,7 @@ Fairness restUnderRpc(Client& client, Connection& daemon, const std::string& res
 }  // namespace
 
 int main(int argc, char** argv) {
+  holdFreedHeap();  // As tenantd does; the forked floors inherit it.
   CLI::App app{"RPC benchmarks: tenantd beside raw-socket, bare Cap'n Proto and redis floors"};
   std::string daemonSocket, redisSocket, restUrl, wrkScript = "bench/check.lua", profile;
   std::string floorSocket, serveFloor;

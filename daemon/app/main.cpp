@@ -3,6 +3,7 @@
 #include "app/admin-commands.h"
 #include "app/cli.h"
 #include "app/daemon.h"
+#include "util/malloc-tuning.h"
 
 #include <signal.h>
 #include <sodium.h>
@@ -50,6 +51,7 @@ int dispatch(const Command& cmd, const Config& config, Log& log, const Clock& cl
 }  // namespace
 
 int main(int argc, char** argv) {
+  holdFreedHeap();  // Before any thread starts: see malloc-tuning.h.
   Command cmd = parseCommandLine(argc, argv);
   if (cmd.kind == CommandKind::EXIT) return cmd.exitCode;
   if (sodium_init() < 0) {
