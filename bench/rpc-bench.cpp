@@ -523,11 +523,11 @@ int main(int argc, char** argv) {
   app.add_option("--runs", runs, "interleaved runs (medians are reported)");
   app.add_option("--calls", calls, "sequential calls per latency measurement");
   app.add_option("--seconds", seconds, "seconds per throughput measurement");
-  app.add_option(
-      "--profile", profile,
-      "run one measurement alone: {seq,pipe,batch}-{daemon,floor}, track16-daemon, fair-daemon, "
-      "fair-rest, "
-      "connections (--calls of them held --seconds)");
+  app.add_option("--profile", profile,
+                 "run one measurement alone: {seq,pipe,batch}-{daemon,floor}, track16-daemon, "
+                 "trackbatch-daemon, "
+                 "fair-daemon, fair-rest, "
+                 "connections (--calls of them held --seconds)");
   CLI11_PARSE(app, argc, argv);
   signal(SIGPIPE, SIG_IGN);
   if (!serveFloor.empty()) {
@@ -581,6 +581,7 @@ int main(int argc, char** argv) {
     if (profile == "pipe-floor") result = client.pipelined(*floor, 16, seconds);
     if (profile == "batch-daemon") result = client.checkBatches(*daemon, 128, 4, seconds);
     if (profile == "batch-floor") result = client.checkBatches(*floor, 128, 4, seconds);
+    if (profile == "trackbatch-daemon") result = client.trackBatches(*daemon, 128, 4, seconds);
     if (profile == "track16-daemon") {
       kj::Vector<kj::Own<Connection>> conns;
       for (int i = 0; i < 16; ++i) conns.add(client.connect(daemonSocket));
