@@ -99,28 +99,13 @@ private:
   Clock::time_point start_, deadline_;
 };
 
-Run sequential(Context& ctx, Progress& progress, const BenchOptions& o) {
-  Run run{"sequential"};
+// Single checks, `inFlight` at a time on one connection: 1 is sequential, more is pipelined.
+Run checks(Context& ctx, Progress& progress, const BenchOptions& o, std::string name,
+           size_t inFlight) {
+  Run run{std::move(name)};
   auto tenant = ctx.tenant(o.tenant);
   LoopBench bench(ctx, progress, run, o.seconds);
-  bench.runWorkers(1, [&]() {
-    auto request = tenant.checkRequest();
-    fill(request.initRequest(), o);
-    auto start = Clock::now();
-    return request.send().then([&run, start](auto) {
-      run.latencyUs.push_back(microsSince(start));
-      ++run.calls;
-      ++run.checks;
-    });
-  });
-  return run;
-}
-
-Run pipelined(Context& ctx, Progress& progress, const BenchOptions& o) {
-  Run run{"pipelined x" + std::to_string(o.depth)};
-  auto tenant = ctx.tenant(o.tenant);
-  LoopBench bench(ctx, progress, run, o.seconds);
-  bench.runWorkers(o.depth, [&]() {
+  bench.runWorkers(inFlight, [&]() {
     auto request = tenant.checkRequest();
     fill(request.initRequest(), o);
     auto start = Clock::now();
@@ -258,8 +243,8 @@ void runBench(Context& ctx, const BenchOptions& o) {
   auto probe = ctx.tenant(o.tenant).checkRequest();
   fill(probe.initRequest(), o);
   ctx.wait(probe.send());
-  runs.push_back(sequential(ctx, progress, o));
-  runs.push_back(pipelined(ctx, progress, o));
+  runs.push_back(checks(ctx, progress, o, "sequential", 1));
+  runs.push_back(checks(ctx, progress, o, "pipelined x" + std::to_string(o.depth), o.depth));
   runs.push_back(batched(ctx, progress, o));
   runs.push_back(facade(ctx, progress, o));
   progress.clear();

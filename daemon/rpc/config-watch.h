@@ -38,7 +38,6 @@ public:
 
   // Throws "overloaded:" when the connection already holds MAX_PER_CONNECTION watches.
   kj::Own<Slot> take();
-  uint32_t open() const { return open_; }
 
 private:
   uint32_t open_ = 0;
