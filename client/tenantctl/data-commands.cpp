@@ -45,7 +45,9 @@ std::string readDocument(Context& ctx, const std::string& path) {
     throw UsageError((path.empty() || path == "-" ? std::string("stdin") : path) +
                      " does not hold valid JSON");
   }
-  return parsed.dump();
+  // The text as given, not re-serialised: dump() recurses once per level, and the daemon is the
+  // one that bounds a document's depth.
+  return text;
 }
 
 // Column order for the daemon's documents (whose keys arrive sorted).

@@ -1,5 +1,7 @@
 #include "rest-context.h"
 
+#include "service/json-input.h"
+
 #include <algorithm>
 
 namespace tenantd {
@@ -80,9 +82,10 @@ std::variant<Caller, HttpResponse> authorize(RestContext& ctx, const HttpRequest
 
 std::variant<nlohmann::json, HttpResponse> parseJsonBody(const HttpRequest& request) {
   if (auto refused = checkJsonContentType(request)) return std::move(*refused);
-  auto doc = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return badRequest("", "the body is not valid JSON");
-  return doc;
+  auto doc = parseJsonInput(request.body);
+  if (auto* e = std::get_if<JsonInputError>(&doc))
+    return badRequest("", "the body is " + e->message);
+  return std::get<nlohmann::json>(std::move(doc));
 }
 
 FieldReader::FieldReader(const FlatBody& object) : object_(object) {

@@ -2,6 +2,7 @@
 
 #include "app/version.h"
 #include "service/api-json.h"
+#include "service/json-input.h"
 #include "service/rules-json.h"
 
 #include <kj/debug.h>
@@ -24,9 +25,11 @@ std::string text(capnp::Text::Reader t) {
 }
 
 nlohmann::json parseJson(capnp::Text::Reader t) {
-  auto doc = nlohmann::json::parse(t.begin(), t.end(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) throwRpcError("invalid-argument", "json: not valid JSON");
-  return doc;
+  auto doc = parseJsonInput(std::string_view(t.begin(), t.size()));
+  if (auto* e = std::get_if<JsonInputError>(&doc)) {
+    throwRpcError("invalid-argument", kj::str("json: ", e->message.c_str()));
+  }
+  return std::get<nlohmann::json>(std::move(doc));
 }
 
 [[noreturn]] void invalidField(const RuleError& e) {

@@ -58,7 +58,7 @@ std::unique_ptr<TenantState> LimitsService::loadTenant(Db& db, const Tenant& ten
     }
   }
   for (auto& r : store.loadReservations(tenant.id)) t->limiter.restoreReservation(r, now);
-  SettingsService::load(db, *t);
+  SettingsService::load(db, *t, log_);
   return t;
 }
 

@@ -54,8 +54,9 @@ class SettingsService {
 public:
   SettingsService(Writer& writer, const Clock& clock, Log& log);
 
-  // Loads every tenant's documents into its state (start-up, before serving).
-  static void load(Db& db, TenantState& tenant);
+  // Loads every tenant's documents into its state (start-up, before serving). A stored document
+  // over a bound is logged and left out, never a reason not to serve the tenant.
+  static void load(Db& db, TenantState& tenant, Log& log);
 
   kj::Promise<SaveOutcome> saveConfig(TenantState& t, TenantConfig config,
                                       std::optional<int64_t> ifMatch, std::string actor);

@@ -1,0 +1,91 @@
+// End to end: one tenant cannot crash, stall or exhaust the daemon every tenant shares. Each case
+// is an attack found against an earlier build, run against the real binaries.
+
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+#include "support/daemon-fixture.h"
+#include "support/http-client.h"
+
+namespace tenantd::testing {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+HttpResult call(RunningDaemon& d, const std::string& method, const std::string& path,
+                const std::string& body = "", std::map<std::string, std::string> headers = {}) {
+  headers.emplace("Authorization", "Bearer " + d.demoToken());
+  if (!body.empty()) headers.emplace("Content-Type", "application/json");
+  return httpRequest(method, d.restUrl + path, headers, body);
+}
+
+// `{"cache":{"x":[[[…]]]}}` with `depth` arrays: ~2 bytes a level, far under the body limit.
+std::string deepConfig(size_t depth) {
+  return R"({"cache":{"x":)" + std::string(depth, '[') + std::string(depth, ']') + "}}";
+}
+
+RunResult tenantctl(RunningDaemon& d, std::vector<std::string> args) {
+  args.insert(args.begin(), {"--socket", d.socketPath});
+  return run(TENANTCTL_BIN, args, d.dir.path().string());
+}
+}  // namespace
+
+TEST_CASE("A document nested 100,000 deep is refused by every surface and the daemon lives on") {
+  RunningDaemon d;
+  std::string deep = deepConfig(100'000);
+  for (auto [method, path] : {std::pair{"POST", "/tenant/config"},
+                              {"PUT", "/tenant/limits/resources"},
+                              {"POST", "/tenant/rbac/roles"}}) {
+    auto r = call(d, method, path, deep);
+    INFO(method << " " << path << " -> " << r.status << " " << r.body);
+    CHECK(r.status == 400);
+    CHECK(json::parse(r.body)["error"]["message"] == "the body is nested deeper than 32 levels");
+  }
+  // At the bound it is an ordinary document: 32 levels in all.
+  auto atBound = call(d, "POST", "/tenant/config", deepConfig(30));
+  CHECK(atBound.status == 200);
+  CHECK(call(d, "POST", "/tenant/config", deepConfig(31)).status == 400);
+
+  std::string file = d.dir.file("deep.json");
+  { std::ofstream(file) << deep; }
+  auto refused = tenantctl(d, {"config", "set", "--tenant", "tenant-123", "-f", file});
+  CHECK(refused.exitCode != 0);
+  CHECK(refused.err.find("nested deeper than 32 levels") != std::string::npos);
+
+  auto served = call(d, "GET", "/tenant/config");
+  CHECK(served.status == 200);
+  CHECK(json::parse(served.body) == json::parse(deepConfig(30)));
+  CHECK(tenantctl(d, {"config", "get", "--tenant", "tenant-123"}).exitCode == 0);
+}
+
+TEST_CASE("A configuration stored deeper than the bound still loads and can be replaced") {
+  RunningDaemon d;
+  REQUIRE(call(d, "POST", "/tenant/config", R"({"cache":{"ttl":60}})").status == 200);
+  d.process->signal(SIGTERM);
+  REQUIRE(d.process->waitForExit(10s) == 0);
+  // As an older build let it be saved: 55,000 levels, version 2.
+  std::string sql = "UPDATE tenant_config SET doc = '" + deepConfig(55'000) +
+                    "', version = 2 WHERE tenant_id = 'tenant-123'";
+  REQUIRE(run("/usr/bin/sqlite3", {d.dataDir() + "/tenantd.db", sql}, d.dir.path()).exitCode == 0);
+  d.restart();
+
+  auto served = call(d, "GET", "/tenant/config");
+  CHECK(served.status == 200);
+  CHECK(served.body == "{}");
+  CHECK(served.headers["etag"] == "\"2\"");
+  CHECK(d.process->err().find("stored configuration version 2 is nested deeper than 32 levels") !=
+        std::string::npos);
+  CHECK(tenantctl(d, {"config", "get", "--tenant", "tenant-123"}).exitCode == 0);
+
+  auto replaced =
+      call(d, "POST", "/tenant/config", R"({"cache":{"ttl":5}})", {{"If-Match", "\"2\""}});
+  CHECK(replaced.status == 200);
+  CHECK(json::parse(call(d, "GET", "/tenant/config").body) == json{{"cache", {{"ttl", 5}}}});
+}
+
+}  // namespace tenantd::testing
