@@ -11,6 +11,26 @@
 
 $import "/capnp/c++.capnp".namespace("tenantd::rpc");
 
+# The request contract's bounds: the daemon refuses anything past them (REST with 400 naming the
+# field, RPC with "invalid-argument: <field>: ..."), and clients read the same numbers from here
+# (C++: tenantd::rpc::MAX_AMOUNT, ...). rpc/contract.h holds the one validator that applies them.
+const maxAmount :Int64 = 9007199254740992;         # 2^53: exact in every JSON parser.
+const maxNameBytes :UInt32 = 64;                   # resource, metric: [a-z][a-z0-9_.-]{0,63}
+const maxUserIdBytes :UInt32 = 128;
+const maxTrackIdBytes :UInt32 = 128;
+const maxReservationIdBytes :UInt32 = 128;
+const earliestTimestampMs :Int64 = 946684800000;   # 2000-01-01T00:00:00Z
+const maxFutureMs :Int64 = 300000;                 # A track may be dated at most 5 min ahead.
+const defaultReserveTtlSeconds :UInt32 = 300;
+const maxReserveTtlSeconds :UInt32 = 86400;
+const maxRouteBytes :UInt32 = 256;                 # Tenant.rateLimit route, "METHOD /path"
+const maxRateLimitKeyBytes :UInt32 = 256;
+const maxWatchesPerConnection :UInt32 = 64;
+const maxTenantIdBytes :UInt32 = 64;               # [A-Za-z0-9][A-Za-z0-9_.-]{0,63}
+const maxTenantNameBytes :UInt32 = 200;
+const maxPlanBytes :UInt32 = 32;                   # [a-z][a-z0-9_-]{0,31}
+const maxJsonDepth :UInt32 = 32;                   # Nesting of config, rules and RBAC documents.
+
 interface Sidecar {
   # The bootstrap capability of the socket at /run/tenantd/tenantd.sock. What a connection may
   # do is decided once, when it connects, from its peer's credentials (SO_PEERCRED: uid and

@@ -201,6 +201,58 @@ TEST_CASE("Reader tokens may read but not write, and a revoked token stops worki
   CHECK(revoked.headers["www-authenticate"].find("invalid_token") != std::string::npos);
 }
 
+TEST_CASE("Each bound of the request contract, at and past it, over REST") {
+  RunningDaemon d;
+  Api api{d, d.demoToken()};
+  api.ok("PUT", LIMITS, SPEC_RULES);
+  auto usage = [](json extra) {
+    json body = {{"resource", "llm"}, {"metric", "tokens"}, {"amount", 1}};
+    body.update(extra);
+    return body;
+  };
+  const int64_t maxAmount = int64_t{1} << 53;
+  struct Case {
+    std::string path;
+    json body;
+    std::string refusedField;  // Empty: accepted.
+  };
+  std::vector<Case> cases = {
+      {"/check", usage({{"amount", maxAmount}}), ""},
+      {"/check", usage({{"amount", maxAmount + 1}}), "amount"},
+      {"/check", usage({{"amount", 0}}), "amount"},
+      {"/check", usage({{"resource", std::string(64, 'r')}}), ""},
+      {"/check", usage({{"resource", std::string(65, 'r')}}), "resource"},
+      {"/check", usage({{"metric", std::string(65, 'm')}}), "metric"},
+      {"/check", usage({{"userId", std::string(128, 'u')}}), ""},
+      {"/check", usage({{"userId", std::string(129, 'u')}}), "userId"},
+      {"/track", usage({{"id", std::string(128, 'i')}}), ""},
+      {"/track", usage({{"id", std::string(129, 'i')}}), "id"},
+      {"/track", usage({{"timestamp", 946684800000}}), ""},
+      {"/track", usage({{"timestamp", 946684799999}}), "timestamp"},
+      {"/reserve", usage({{"ttlSeconds", 86400}}), ""},
+      {"/reserve", usage({{"ttlSeconds", 86401}}), "ttlSeconds"},
+      {"/reserve", usage({{"ttlSeconds", 0}}), "ttlSeconds"},
+      {"/commit", {{"reservationId", std::string(129, 'r')}, {"amount", 1}}, "reservationId"},
+      {"/commit", {{"reservationId", "rsv_x"}, {"amount", -1}}, "amount"},
+      {"/commit", {{"reservationId", "rsv_x"}, {"amount", maxAmount + 1}}, "amount"},
+      {"/release", {{"reservationId", std::string(129, 'r')}}, "reservationId"},
+  };
+  for (auto& c : cases) {
+    auto r = api.call("POST", LIMITS + c.path, c.body);
+    INFO(c.path << " " << c.body.dump().substr(0, 120) << " -> " << r.status << " " << r.body);
+    if (c.refusedField.empty()) {
+      CHECK(r.status == 200);
+    } else {
+      CHECK(r.status == 400);
+      CHECK(json::parse(r.body)["error"]["field"] == c.refusedField);
+    }
+  }
+  auto query = api.call("GET", LIMITS + "/usage?userId=" + std::string(129, 'u'));
+  CHECK(query.status == 400);
+  CHECK(json::parse(query.body)["error"]["field"] == "userId");
+  CHECK(api.call("GET", LIMITS + "/usage?userId=" + std::string(128, 'u')).status == 200);
+}
+
 TEST_CASE("Bad input gets a 400 naming the field and changes nothing") {
   RunningDaemon d;
   Api api{d, d.demoToken()};

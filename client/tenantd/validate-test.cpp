@@ -2,25 +2,16 @@
 
 #include <catch2/catch.hpp>
 
+#include "contract.h"
 #include "tenantd/client-testing.h"
 
 namespace tenantd::client::detail {
 
 namespace {
+using namespace contract;
 using testing::kindOf;
 constexpr int64_t NOW = 1'700'000'000'000;
 }  // namespace
-
-TEST_CASE("Resource and metric names follow the contract") {
-  CHECK(isValidName("api"));
-  CHECK(isValidName("llm.tokens_v2-x"));
-  CHECK(isValidName(std::string(64, 'a')));
-  CHECK_FALSE(isValidName(""));
-  CHECK_FALSE(isValidName("API"));
-  CHECK_FALSE(isValidName("1api"));
-  CHECK_FALSE(isValidName("a b"));
-  CHECK_FALSE(isValidName(std::string(65, 'a')));
-}
 
 TEST_CASE("Usage is refused locally for bad names, user ids and amounts") {
   CHECK(kindOf([] { validate(Usage{"", "api", "calls", 1}); }) == std::nullopt);
@@ -34,6 +25,18 @@ TEST_CASE("Usage is refused locally for bad names, user ids and amounts") {
           validate(Usage{"", "api", "calls", MAX_AMOUNT + 1});
         }) == ErrorKind::INVALID_ARGUMENT);
   CHECK(kindOf([] { validate(Usage{"", "api", "calls", MAX_AMOUNT}); }) == std::nullopt);
+  CHECK(kindOf([] {
+          validate(Usage{std::string(MAX_USER_ID_BYTES, 'u'), "api", "calls", 1});
+        }) == std::nullopt);
+}
+
+TEST_CASE("A refusal names the field and the bound in the daemon's words") {
+  try {
+    validate(Usage{"", "api", "calls", MAX_AMOUNT + 1});
+    FAIL("accepted");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("amount: an integer from 1 to 2^53") != std::string::npos);
+  }
 }
 
 TEST_CASE("Track ids and timestamps are refused locally as the daemon would") {

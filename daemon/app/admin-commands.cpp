@@ -28,6 +28,13 @@ void applyLimits(const Command& cmd, Tenant& t) {
   if (cmd.llmTokens >= 0) t.llmTokensLimit = cmd.llmTokens;
   if (cmd.storage >= 0) t.storageLimit = cmd.storage;
 }
+
+// The contract's refusal in the CLI's words: "tenantd: invalid --plan: 1-32 lowercase …".
+bool refused(const contract::Check& problem, std::ostream& err) {
+  if (!problem) return false;
+  err << "tenantd: invalid --" << problem->field << ": " << problem->message << "\n";
+  return true;
+}
 }  // namespace
 
 kj::Own<Db> openStore(const Config& config) {
@@ -50,18 +57,7 @@ int runTenantCreate(const Config& config, const Command& cmd, const Clock& clock
     err << "tenantd: invalid tenant id: use 1-64 letters, digits, '_', '.', '-'\n";
     return 2;
   }
-  if (!isValidTenantName(cmd.tenantName)) {
-    err << "tenantd: invalid --name: 1-200 bytes without control characters\n";
-    return 2;
-  }
-  if (!isValidPlan(cmd.plan)) {
-    err << "tenantd: invalid --plan: 1-32 lowercase letters, digits, '_', '-'\n";
-    return 2;
-  }
-  if (!isKnownTimezone(cmd.timezone)) {
-    err << "tenantd: unknown --timezone: use an IANA name such as Europe/Berlin\n";
-    return 2;
-  }
+  if (refused(checkTenantFields({cmd.tenantName, cmd.plan, cmd.timezone}), err)) return 2;
   auto db = openStore(config);
   Catalog catalog(*db);
   Tenant tenant{cmd.tenantId, cmd.tenantName, cmd.plan, cmd.timezone, clock.now(), {}, {}, {}};
@@ -87,11 +83,7 @@ int runTenantUpdate(const Config& config, const Command& cmd, std::ostream& out,
   if (!cmd.tenantName.empty()) tenant->name = cmd.tenantName;
   if (!cmd.plan.empty()) tenant->plan = cmd.plan;
   if (cmd.timezoneGiven) tenant->timezone = cmd.timezone;
-  if (!isValidTenantName(tenant->name) || !isValidPlan(tenant->plan) ||
-      !isKnownTimezone(tenant->timezone)) {
-    err << "tenantd: invalid --name, --plan or --timezone\n";
-    return 2;
-  }
+  if (refused(checkTenantFields({tenant->name, tenant->plan, tenant->timezone}), err)) return 2;
   applyLimits(cmd, *tenant);
   catalog.updateTenant(*tenant);
   audit(*db, tenant->id, SystemClock(), "tenant.update", tenant->id);

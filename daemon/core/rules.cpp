@@ -2,6 +2,8 @@
 
 #include "tenant.h"
 
+#include "contract.h"
+
 #include <set>
 #include <tuple>
 
@@ -33,15 +35,6 @@ std::string_view scopeName(Scope scope) {
   return scope == Scope::TENANT ? "tenant" : "user";
 }
 
-bool isValidMetricName(std::string_view name) {
-  if (name.empty() || name.size() > 64 || name[0] < 'a' || name[0] > 'z') return false;
-  for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 int64_t Rule::limitFor(std::string_view plan) const {
   for (auto& [tierPlan, tierLimit] : tiers) {
     if (tierPlan == plan) return tierLimit;
@@ -54,11 +47,11 @@ std::optional<RuleError> validateRules(const std::vector<Rule>& rules) {
   for (size_t i = 0; i < rules.size(); ++i) {
     const Rule& r = rules[i];
     std::string at = "[" + std::to_string(i) + "]";
-    if (!isValidMetricName(r.resource)) {
-      return RuleError{at + ".resource", "must match [a-z][a-z0-9_.-]{0,63}"};
+    if (!contract::isValidName(r.resource)) {
+      return RuleError{at + ".resource", std::string(contract::NAME_RULE)};
     }
-    if (!isValidMetricName(r.metric)) {
-      return RuleError{at + ".metric", "must match [a-z][a-z0-9_.-]{0,63}"};
+    if (!contract::isValidName(r.metric)) {
+      return RuleError{at + ".metric", std::string(contract::NAME_RULE)};
     }
     if (r.limit < 0) return RuleError{at + ".limit", "must be an integer >= 0"};
     for (auto& [plan, limit] : r.tiers) {

@@ -23,9 +23,6 @@ std::string_view gateActionName(GateAction action);
 std::optional<Scope> parseScope(std::string_view text);
 std::string_view scopeName(Scope scope);
 
-// resource and metric names: [a-z][a-z0-9_.-]{0,63}
-bool isValidMetricName(std::string_view name);
-
 struct Rule {
   std::string resource;
   std::string metric;

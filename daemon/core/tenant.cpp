@@ -1,5 +1,7 @@
 #include "tenant.h"
 
+#include <date/tz.h>
+
 namespace tenantd {
 
 std::string_view roleName(Role role) {
@@ -25,7 +27,7 @@ bool isAlnum(char c) {
 }  // namespace
 
 bool isValidTenantId(std::string_view id) {
-  if (id.empty() || id.size() > 64 || !isAlnum(id[0])) return false;
+  if (id.empty() || id.size() > contract::MAX_TENANT_ID_BYTES || !isAlnum(id[0])) return false;
   for (char c : id) {
     if (!isAlnum(c) && c != '_' && c != '.' && c != '-') return false;
   }
@@ -33,7 +35,7 @@ bool isValidTenantId(std::string_view id) {
 }
 
 bool isValidPlan(std::string_view plan) {
-  if (plan.empty() || plan.size() > 32 || !isLower(plan[0])) return false;
+  if (plan.empty() || plan.size() > contract::MAX_PLAN_BYTES || !isLower(plan[0])) return false;
   for (char c : plan) {
     if (!isLower(c) && !isDigit(c) && c != '_' && c != '-') return false;
   }
@@ -41,11 +43,35 @@ bool isValidPlan(std::string_view plan) {
 }
 
 bool isValidTenantName(std::string_view name) {
-  if (name.empty() || name.size() > 200) return false;
+  if (name.empty() || name.size() > contract::MAX_TENANT_NAME_BYTES) return false;
   for (unsigned char c : name) {
     if (c < 0x20 || c == 0x7f) return false;
   }
   return true;
+}
+
+bool isKnownTimezone(std::string_view name) {
+  if (name == "UTC") return true;
+  try {
+    date::locate_zone(std::string(name));
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+std::optional<contract::FieldError> checkTenantFields(const TenantFields& f) {
+  static_assert(contract::MAX_TENANT_NAME_BYTES == 200 && contract::MAX_PLAN_BYTES == 32);
+  if (f.name && !isValidTenantName(*f.name)) {
+    return contract::FieldError{"name", "1-200 bytes without control characters"};
+  }
+  if (f.plan && !isValidPlan(*f.plan)) {
+    return contract::FieldError{"plan", "1-32 lowercase letters, digits, '_', '-'"};
+  }
+  if (f.timezone && !isKnownTimezone(*f.timezone)) {
+    return contract::FieldError{"timezone", "an IANA name such as Europe/Berlin"};
+  }
+  return std::nullopt;
 }
 
 }  // namespace tenantd

@@ -1,6 +1,8 @@
 #pragma once
 // Tenants and roles as the domain sees them: plain values and the rules for valid ones.
-// No I/O here (daemon/core depends on nothing but the standard library).
+// No I/O here. The bounds are the request contract's (rpc/contract.h).
+
+#include "contract.h"
 
 #include <cstdint>
 #include <optional>
@@ -33,5 +35,15 @@ bool isValidTenantId(std::string_view id);
 bool isValidPlan(std::string_view plan);
 // Display names: 1–200 bytes, no control characters.
 bool isValidTenantName(std::string_view name);
+// An IANA zone name that the tz database knows ("UTC" always).
+bool isKnownTimezone(std::string_view name);
+
+// The fields an operator sets on a tenant (Admin.createTenant and updateTenant over RPC,
+// `tenantd tenant create|update` offline): the first invalid one, named as the schema names it.
+// A patch leaves out what it does not change.
+struct TenantFields {
+  std::optional<std::string_view> name, plan, timezone;
+};
+std::optional<contract::FieldError> checkTenantFields(const TenantFields& fields);
 
 }  // namespace tenantd

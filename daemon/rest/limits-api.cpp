@@ -3,22 +3,21 @@
 #include "service/api-json.h"
 #include "service/rules-json.h"
 
+#include "contract.h"
 #include "util/iso8601.h"
 #include "util/json-out.h"
 
 namespace tenantd {
 
 namespace {
-constexpr size_t MAX_ID = 128;
-constexpr int64_t MAX_AMOUNT = int64_t{1} << 53;  // Exact in every JSON parser.
-
-// Reads {userId?, resource, metric, amount?} and leaves the reader open for more fields.
-std::optional<UsageRequest> readUsage(FieldReader& in, bool amountRequired, int64_t minAmount) {
+// Reads {userId?, resource, metric, amount?} as JSON (types, unknown fields: the reader) and
+// leaves the reader open for more fields; their values are the contract's to judge.
+std::optional<UsageRequest> readUsage(FieldReader& in, bool amountRequired) {
   UsageRequest u;
-  u.userId = in.string("userId", false, MAX_ID).value_or("");
-  auto resource = in.string("resource", true, 64);
-  auto metric = in.string("metric", true, 64);
-  auto amount = in.integer("amount", amountRequired, minAmount, MAX_AMOUNT);
+  u.userId = in.string("userId", false).value_or("");
+  auto resource = in.string("resource", true);
+  auto metric = in.string("metric", true);
+  auto amount = in.integer("amount", amountRequired);
   if (!in.ok()) return std::nullopt;
   u.resource = std::move(*resource);
   u.metric = std::move(*metric);
@@ -26,27 +25,22 @@ std::optional<UsageRequest> readUsage(FieldReader& in, bool amountRequired, int6
   return u;
 }
 
-std::optional<HttpResponse> checkNames(const UsageRequest& u) {
-  if (!isValidMetricName(u.resource))
-    return badRequest("resource", "must match [a-z][a-z0-9_.-]{0,63}");
-  if (!isValidMetricName(u.metric))
-    return badRequest("metric", "must match [a-z][a-z0-9_.-]{0,63}");
-  return std::nullopt;
+std::optional<HttpResponse> refused(const contract::Check& problem) {
+  if (!problem) return std::nullopt;
+  return badRequest(problem->field, problem->message);
 }
 
-// ISO-8601 ("2024-01-01T10:00:00Z", "...T10:00:00.250+02:00") or Unix milliseconds.
-// Earlier than 2000-01-01 is refused: such usage belongs to no window that matters, and the
-// bound keeps bucket arithmetic far from the int64 edges.
+std::optional<HttpResponse> checkUsage(const UsageRequest& u) {
+  return refused(contract::checkUsage(u.userId, u.resource, u.metric, u.amount));
+}
+
+// ISO-8601 ("2024-01-01T10:00:00Z", "...T10:00:00.250+02:00") or Unix milliseconds. The
+// contract bounds the instant (not before 2000: such usage belongs to no window that matters,
+// and the bound keeps bucket arithmetic far from the int64 edges).
 std::optional<UnixMillis> parseTimestamp(const JsonScalar& v) {
-  constexpr UnixMillis YEAR_2000 = 946684800000;
-  std::optional<UnixMillis> t;
-  if (v.kind == JsonScalar::Kind::INTEGER) {
-    t = v.integer;
-  } else if (v.kind == JsonScalar::Kind::STRING) {
-    t = parseIso8601(v.text);
-  }
-  if (t && *t < YEAR_2000) return std::nullopt;
-  return t;
+  if (v.kind == JsonScalar::Kind::INTEGER) return v.integer;
+  if (v.kind == JsonScalar::Kind::STRING) return parseIso8601(v.text);
+  return std::nullopt;
 }
 
 }  // namespace
@@ -104,7 +98,7 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
   router.add("GET", base + "/usage", [&ctx](const HttpRequest& r) -> HttpResult {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::READ));
     std::string userId = queryParam(r.query, "userId").value_or("");
-    if (userId.size() > MAX_ID) return badRequest("userId", "at most 128 bytes");
+    if (auto e = refused(contract::checkUserId(userId))) return *e;
     JsonOut out;
     writeUsageRows(out, ctx.limits.usage(caller.tenant, userId));
     return HttpResponse(200, out.str());
@@ -114,9 +108,9 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
     TAKE_OR_RETURN(body, parseFlatBody(r));
     FieldReader in(body);
-    auto usage = readUsage(in, false, 1);
+    auto usage = readUsage(in, false);
     if (auto e = in.finish()) return *e;
-    if (auto e = checkNames(*usage)) return *e;
+    if (auto e = checkUsage(*usage)) return *e;
     JsonOut out;
     out.beginObject();
     writeDecisionFields(out, ctx.limits.check(caller.tenant, usage->view()));
@@ -127,19 +121,19 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
     TAKE_OR_RETURN(body, parseFlatBody(r));
     FieldReader in(body);
-    auto usage = readUsage(in, true, 1);
-    auto id = in.string("id", false, MAX_ID);
+    auto usage = readUsage(in, true);
+    auto id = in.string("id", false);
     const JsonScalar* timestamp = in.raw("timestamp");
     if (auto e = in.finish()) return *e;
-    if (auto e = checkNames(*usage)) return *e;
+    if (auto e = checkUsage(*usage)) return *e;
+    if (auto e = refused(contract::checkTrackId(id.value_or("")))) return *e;
     std::optional<UnixMillis> at;
     if (timestamp != nullptr) {
       at = parseTimestamp(*timestamp);
-      if (!at)
+      if (!at) {
         return badRequest("timestamp", "expected ISO-8601 (2024-01-01T10:00:00Z) or Unix ms");
-      if (*at > ctx.clock.now() + LimitsService::MAX_FUTURE_MS) {
-        return badRequest("timestamp", "more than 5 minutes in the future");
       }
+      if (auto e = refused(contract::checkTimestamp(*at, ctx.clock.now()))) return *e;
     }
     TrackRequest request{std::move(*usage), id.value_or(""), at};
     return whenDone(
@@ -157,9 +151,9 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
     TAKE_OR_RETURN(body, parseFlatBody(r));
     FieldReader in(body);
-    auto usage = readUsage(in, false, 1);
+    auto usage = readUsage(in, false);
     if (auto e = in.finish()) return *e;
-    if (auto e = checkNames(*usage)) return *e;
+    if (auto e = checkUsage(*usage)) return *e;
     return whenDone(
         ctx.limits.consume(caller.tenant, std::move(*usage)),
         [](Decision d) {
@@ -175,12 +169,13 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
     TAKE_OR_RETURN(body, parseFlatBody(r));
     FieldReader in(body);
-    auto usage = readUsage(in, true, 1);
-    auto ttl = in.integer("ttlSeconds", false, 1, 86400);
+    auto usage = readUsage(in, true);
+    int64_t ttl = in.integer("ttlSeconds", false).value_or(contract::DEFAULT_RESERVE_TTL_SECONDS);
     if (auto e = in.finish()) return *e;
-    if (auto e = checkNames(*usage)) return *e;
+    if (auto e = checkUsage(*usage)) return *e;
+    if (auto e = refused(contract::checkReserveTtl(ttl))) return *e;
     return whenDone(
-        ctx.limits.reserve(caller.tenant, std::move(*usage), ttl.value_or(300) * 1000),
+        ctx.limits.reserve(caller.tenant, std::move(*usage), ttl * 1000),
         [](ReserveResult result) {
           JsonOut out;
           out.beginObject();
@@ -198,9 +193,11 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
     TAKE_OR_RETURN(body, parseFlatBody(r));
     FieldReader in(body);
-    auto id = in.string("reservationId", true, MAX_ID);
-    auto amount = in.integer("amount", true, 0, MAX_AMOUNT);
+    auto id = in.string("reservationId", true);
+    auto amount = in.integer("amount", true);
     if (auto e = in.finish()) return *e;
+    if (auto e = refused(contract::checkReservationId(*id))) return *e;
+    if (auto e = refused(contract::checkCommitAmount(*amount))) return *e;
     return whenDone(
         ctx.limits.commit(caller.tenant, *id, *amount),
         [](std::optional<TrackResult> result) {
@@ -216,8 +213,9 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
     TAKE_OR_RETURN(body, parseFlatBody(r));
     FieldReader in(body);
-    auto id = in.string("reservationId", true, MAX_ID);
+    auto id = in.string("reservationId", true);
     if (auto e = in.finish()) return *e;
+    if (auto e = refused(contract::checkReservationId(*id))) return *e;
     return whenDone(
         ctx.limits.release(caller.tenant, *id),
         [](bool released) {

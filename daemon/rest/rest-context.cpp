@@ -3,6 +3,7 @@
 #include "service/json-input.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace tenantd {
 
@@ -112,7 +113,9 @@ std::optional<std::string> FieldReader::string(const char* name, bool required, 
   }
   const std::string& s = it->text;
   if (s.empty() || s.size() > maxLength) {
-    error_ = {name, "must be 1 to " + std::to_string(maxLength) + " bytes"};
+    error_ = {name, maxLength == std::numeric_limits<size_t>::max()
+                        ? std::string("must not be empty")
+                        : "must be 1 to " + std::to_string(maxLength) + " bytes"};
     return std::nullopt;
   }
   for (unsigned char c : s) {
@@ -124,11 +127,24 @@ std::optional<std::string> FieldReader::string(const char* name, bool required, 
   return s;
 }
 
+std::optional<std::string> FieldReader::string(const char* name, bool required) {
+  return string(name, required, std::numeric_limits<size_t>::max());
+}
+
+std::optional<int64_t> FieldReader::integer(const char* name, bool required) {
+  return integer(name, required, std::numeric_limits<int64_t>::min(),
+                 std::numeric_limits<int64_t>::max());
+}
+
 std::optional<int64_t> FieldReader::integer(const char* name, bool required, int64_t min,
                                             int64_t max) {
   const JsonScalar* it = lookup(name, required);
   if (it == nullptr) return std::nullopt;
   bool fits = it->kind == JsonScalar::Kind::INTEGER;
+  if (!fits && min == std::numeric_limits<int64_t>::min()) {
+    error_ = {name, "expected an integer"};
+    return std::nullopt;
+  }
   if (!fits || it->integer < min || it->integer > max) {
     error_ = {name,
               "expected an integer from " + std::to_string(min) + " to " + std::to_string(max)};

@@ -86,6 +86,10 @@ public:
   explicit FieldReader(const FlatBody& object);
   std::optional<std::string> string(const char* name, bool required, size_t maxLength);
   std::optional<int64_t> integer(const char* name, bool required, int64_t min, int64_t max);
+  // The JSON shape only (a non-empty string without control characters; an integer), for
+  // fields whose values the request contract (rpc/contract.h) judges.
+  std::optional<std::string> string(const char* name, bool required);
+  std::optional<int64_t> integer(const char* name, bool required);
   // A field the caller validates itself; nullptr if absent or null.
   const JsonScalar* raw(const char* name);
   // Call last: fails on any field not read.

@@ -111,15 +111,7 @@ kj::Promise<void> AdminImpl::createTenant(CreateTenantContext context) {
   t.plan = text(params.getPlan());
   t.timezone = params.getTimezone().size() == 0 ? "UTC" : text(params.getTimezone());
   requireTenantId(t.id);
-  if (!isValidTenantName(t.name)) {
-    throwRpcError("invalid-argument", "name: 1-200 bytes without control characters");
-  }
-  if (!isValidPlan(t.plan)) {
-    throwRpcError("invalid-argument", "plan: 1-32 lowercase letters, digits, '_', '-'");
-  }
-  if (!isKnownTimezone(t.timezone)) {
-    throwRpcError("invalid-argument", "timezone: an IANA name such as Europe/Berlin");
-  }
+  throwIfInvalid(checkTenantFields({t.name, t.plan, t.timezone}));
   auto limits = params.getLimits();
   t.apiCallsLimit = readLimit(limits.getApiCalls(), "apiCalls");
   t.llmTokensLimit = readLimit(limits.getLlmTokens(), "llmTokens");
@@ -162,24 +154,10 @@ kj::Promise<void> AdminImpl::updateTenant(UpdateTenantContext context) {
   requireTenantId(id);
   auto update = params.getUpdate();
   TenantPatch patch;
-  if (update.getName().size() > 0) {
-    patch.name = text(update.getName());
-    if (!isValidTenantName(*patch.name)) {
-      throwRpcError("invalid-argument", "name: 1-200 bytes without control characters");
-    }
-  }
-  if (update.getPlan().size() > 0) {
-    patch.plan = text(update.getPlan());
-    if (!isValidPlan(*patch.plan)) {
-      throwRpcError("invalid-argument", "plan: 1-32 lowercase letters, digits, '_', '-'");
-    }
-  }
-  if (update.getTimezone().size() > 0) {
-    patch.timezone = text(update.getTimezone());
-    if (!isKnownTimezone(*patch.timezone)) {
-      throwRpcError("invalid-argument", "timezone: an IANA name such as Europe/Berlin");
-    }
-  }
+  if (update.getName().size() > 0) patch.name = text(update.getName());
+  if (update.getPlan().size() > 0) patch.plan = text(update.getPlan());
+  if (update.getTimezone().size() > 0) patch.timezone = text(update.getTimezone());
+  throwIfInvalid(checkTenantFields({patch.name, patch.plan, patch.timezone}));
   auto limits = update.getLimits();
   patch.apiCalls = readLimit(limits.getApiCalls(), "apiCalls");
   patch.llmTokens = readLimit(limits.getLlmTokens(), "llmTokens");

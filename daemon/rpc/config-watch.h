@@ -15,6 +15,7 @@
 
 #include "service/settings-service.h"
 
+#include "contract.h"
 #include "tenantd.capnp.h"
 
 namespace tenantd {
@@ -23,7 +24,7 @@ namespace tenantd {
 // Sidecar, Admin and Tenant capabilities) and counted down as watches end.
 class WatchBudget final : public kj::Refcounted {
 public:
-  static constexpr uint32_t MAX_PER_CONNECTION = 64;
+  static constexpr uint32_t MAX_PER_CONNECTION = contract::MAX_WATCHES_PER_CONNECTION;
 
   // A slot for one watch, given back when the slot is dropped.
   class Slot {

@@ -305,6 +305,74 @@ TEST_CASE("Bad usage requests over RPC are invalid-argument and change nothing")
   CHECK(f.limits->usage(*f.limits->find("t1"), "")[0].current == 0);
 }
 
+TEST_CASE("Each bound of the request contract, at and past it, over RPC") {
+  Fixture f;
+  limitRules(f, 1'000'000);
+  auto t = tenantCap(f, "t1");
+  const int64_t maxAmount = contract::MAX_AMOUNT;
+  std::string longName(contract::MAX_NAME_BYTES + 1, 'r');
+  auto check = [&](std::string user, std::string resource, int64_t amount) {
+    auto request = t.checkRequest();
+    setUsage(request.initRequest(), user.c_str(), resource.c_str(), "calls", amount);
+    return f.errorOf(request.send().ignoreResult());
+  };
+  // errorOf() gives the description as the client sees it, after capnp's "remote exception: ".
+  auto refusal = [](std::string error) {
+    auto at = error.find("invalid-argument:");
+    return at == std::string::npos ? error : error.substr(at);
+  };
+  CHECK(check("", "api", maxAmount) == "");
+  CHECK(check("", "api", maxAmount + 1).find("invalid-argument: amount: an integer from 1") !=
+        std::string::npos);
+  CHECK(check("", "api", 0).find("invalid-argument: amount:") != std::string::npos);
+  CHECK(check(std::string(128, 'u'), "api", 1) == "");
+  CHECK(refusal(check(std::string(129, 'u'), "api", 1)) ==
+        "invalid-argument: userId: at most 128 bytes");
+  CHECK(check("", std::string(64, 'r'), 1) == "");
+  CHECK(check("", longName, 1).find("invalid-argument: resource: must match") != std::string::npos);
+
+  f.clock.set(contract::EARLIEST_TIMESTAMP_MS + 86'400'000);
+  auto track = [&](std::string id, int64_t timestampMs) {
+    auto request = t.trackRequest();
+    auto r = request.initRequest();
+    setUsage(r.initUsage(), "", "api", "calls", 1);
+    r.setId(id);
+    r.setTimestampMs(timestampMs);
+    return f.errorOf(request.send().ignoreResult());
+  };
+  CHECK(track(std::string(128, 'i'), 0) == "");
+  CHECK(refusal(track(std::string(129, 'i'), 0)) == "invalid-argument: id: at most 128 bytes");
+  CHECK(track("", contract::EARLIEST_TIMESTAMP_MS) == "");
+  CHECK(track("", contract::EARLIEST_TIMESTAMP_MS - 1).find("invalid-argument: timestamp:") !=
+        std::string::npos);
+  CHECK(track("", f.clock.now() + contract::MAX_FUTURE_MS) == "");
+  CHECK(refusal(track("", f.clock.now() + contract::MAX_FUTURE_MS + 1)) ==
+        "invalid-argument: timestamp: more than 5 minutes in the future");
+
+  auto reserve = [&](uint32_t ttl) {
+    auto request = t.reserveRequest();
+    setUsage(request.initRequest(), "", "api", "calls", 1);
+    request.setTtlSeconds(ttl);
+    return f.errorOf(request.send().ignoreResult());
+  };
+  CHECK(reserve(0) == "");  // The default, 300 s.
+  CHECK(reserve(contract::MAX_RESERVE_TTL_SECONDS) == "");
+  CHECK(refusal(reserve(contract::MAX_RESERVE_TTL_SECONDS + 1)) ==
+        "invalid-argument: ttlSeconds: an integer from 1 to 86400");
+
+  auto commit = [&](std::string id, int64_t amount) {
+    auto request = t.commitRequest();
+    request.setReservationId(id);
+    request.setAmount(amount);
+    return f.errorOf(request.send().ignoreResult());
+  };
+  CHECK(commit(std::string(128, 'r'), 0).find("not-found:") != std::string::npos);
+  CHECK(commit(std::string(129, 'r'), 0).find("invalid-argument: reservationId:") !=
+        std::string::npos);
+  CHECK(commit("rsv_x", -1).find("invalid-argument: amount:") != std::string::npos);
+  CHECK(commit("rsv_x", maxAmount + 1).find("invalid-argument: amount:") != std::string::npos);
+}
+
 TEST_CASE("A batch with one malformed item fails whole, naming it, and records none of it") {
   Fixture f;
   limitRules(f, 10);

@@ -4,6 +4,8 @@
 #include "rpc/admin.h"
 #include "rpc/config-watch.h"
 
+#include "contract.h"
+
 #include <kj/debug.h>
 #include <kj/vector.h>
 
@@ -16,9 +18,15 @@ void throwRpcError(kj::StringPtr kind, kj::StringPtr message) {
       kj::Exception(kj::Exception::Type::FAILED, __FILE__, __LINE__, kj::str(kind, ": ", message)));
 }
 
-namespace {
-constexpr int64_t MAX_AMOUNT = int64_t{1} << 53;
+void throwIfInvalid(const contract::Check& problem) {
+  if (!problem) return;
+  throwRpcError(
+      "invalid-argument",
+      kj::str(kj::ArrayPtr<const char>(problem->field.data(), problem->field.size()), ": ",
+              kj::ArrayPtr<const char>(problem->message.data(), problem->message.size())));
+}
 
+namespace {
 std::string_view view(capnp::Text::Reader text) {
   return {text.begin(), text.size()};
 }
@@ -26,13 +34,7 @@ std::string_view view(capnp::Text::Reader text) {
 // Validated, pointing into the call's message: for calls that use it before they return.
 UsageQuery readUsageView(rpc::UsageRequest::Reader r) {
   UsageQuery u{view(r.getUserId()), view(r.getResource()), view(r.getMetric()), r.getAmount()};
-  if (!isValidMetricName(u.resource) || !isValidMetricName(u.metric)) {
-    throwRpcError("invalid-argument", "resource and metric must match [a-z][a-z0-9_.-]{0,63}");
-  }
-  if (u.userId.size() > 128) throwRpcError("invalid-argument", "userId is at most 128 bytes");
-  if (u.amount < 1 || u.amount > MAX_AMOUNT) {
-    throwRpcError("invalid-argument", "amount must be from 1 to 2^53");
-  }
+  throwIfInvalid(contract::checkUsage(u.userId, u.resource, u.metric, u.amount));
   return u;
 }
 
@@ -91,13 +93,10 @@ void fillUsage(capnp::List<rpc::RuleUsage>::Builder list, const std::vector<Rule
 TrackRequest readTrack(rpc::TrackRequest::Reader r, const Clock& clock) {
   TrackRequest t;
   t.usage = readUsage(r.getUsage());
+  throwIfInvalid(contract::checkTrackId(view(r.getId())));
   t.id = r.getId();
-  if (t.id.size() > 128) throwRpcError("invalid-argument", "id is at most 128 bytes");
   if (r.getTimestampMs() != 0) {
-    if (r.getTimestampMs() < 946684800000 ||
-        r.getTimestampMs() > clock.now() + LimitsService::MAX_FUTURE_MS) {
-      throwRpcError("invalid-argument", "timestampMs before 2000 or more than 5 minutes ahead");
-    }
+    throwIfInvalid(contract::checkTimestamp(r.getTimestampMs(), clock.now()));
     t.at = r.getTimestampMs();
   }
   return t;
@@ -235,10 +234,10 @@ kj::Promise<void> TenantImpl::consume(ConsumeContext context) {
 
 kj::Promise<void> TenantImpl::reserve(ReserveContext context) {
   auto usage = readUsage(context.getParams().getRequest());
-  uint32_t ttl = context.getParams().getTtlSeconds();
-  if (ttl == 0) ttl = 300;
-  if (ttl > 86400) throwRpcError("invalid-argument", "ttlSeconds is at most 86400");
-  return services_.limits->reserve(state(), kj::mv(usage), int64_t{ttl} * 1000)
+  int64_t ttl = context.getParams().getTtlSeconds();
+  if (ttl == 0) ttl = contract::DEFAULT_RESERVE_TTL_SECONDS;
+  throwIfInvalid(contract::checkReserveTtl(ttl));
+  return services_.limits->reserve(state(), kj::mv(usage), ttl * 1000)
       .then(
           [context](ReserveResult r) mutable {
             auto results = context.getResults();
@@ -251,7 +250,8 @@ kj::Promise<void> TenantImpl::reserve(ReserveContext context) {
 kj::Promise<void> TenantImpl::commit(CommitContext context) {
   std::string id = context.getParams().getReservationId();
   int64_t amount = context.getParams().getAmount();
-  if (amount < 0 || amount > MAX_AMOUNT) throwRpcError("invalid-argument", "amount 0 to 2^53");
+  throwIfInvalid(contract::checkReservationId(id));
+  throwIfInvalid(contract::checkCommitAmount(amount));
   return services_.limits->commit(state(), id, amount)
       .then(
           [](std::optional<TrackResult> r) {
@@ -261,7 +261,9 @@ kj::Promise<void> TenantImpl::commit(CommitContext context) {
 }
 
 kj::Promise<void> TenantImpl::release(ReleaseContext context) {
-  return services_.limits->release(state(), context.getParams().getReservationId())
+  auto id = context.getParams().getReservationId();
+  throwIfInvalid(contract::checkReservationId(view(id)));
+  return services_.limits->release(state(), id)
       .then(
           [](bool released) {
             if (!released) throwRpcError("not-found", "no open reservation with this id");

@@ -14,6 +14,7 @@
 #include "service/settings-service.h"
 #include "util/clock.h"
 
+#include "contract.h"
 #include "tenantd.capnp.h"
 
 #include <functional>
@@ -101,6 +102,9 @@ private:
 
 // An exception whose description is "<kind>: <message>".
 [[noreturn]] void throwRpcError(kj::StringPtr kind, kj::StringPtr message);
+// A refusal of the request contract, as every RPC method states it:
+// "invalid-argument: <field>: <message>". Returns when there is no problem.
+void throwIfInvalid(const contract::Check& problem);
 // The tenant's state for an RPC call: "invalid-argument:" for a malformed id, "not-found:" for
 // an unknown one. Tenants are never removed while the daemon runs.
 TenantState& tenantForRpc(RpcServices& services, std::string_view tenantId);

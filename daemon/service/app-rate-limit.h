@@ -8,6 +8,8 @@
 #include "core/gcra.h"
 #include "service/limits-service.h"
 
+#include "contract.h"
+
 #include <optional>
 #include <string_view>
 
@@ -20,8 +22,8 @@ struct AppRateDecision {
 
 class AppRateLimiter {
 public:
-  static constexpr size_t MAX_ROUTE_BYTES = 256;
-  static constexpr size_t MAX_KEY_BYTES = 256;
+  static constexpr size_t MAX_ROUTE_BYTES = contract::MAX_ROUTE_BYTES;
+  static constexpr size_t MAX_KEY_BYTES = contract::MAX_RATE_LIMIT_KEY_BYTES;
 
   explicit AppRateLimiter(const Clock& clock) : clock_(clock) {}
 

@@ -1,18 +1,6 @@
 #include "catalog-service.h"
 
-#include <date/tz.h>
-
 namespace tenantd {
-
-bool isKnownTimezone(const std::string& name) {
-  if (name == "UTC") return true;
-  try {
-    date::locate_zone(name);
-    return true;
-  } catch (const std::exception&) {
-    return false;
-  }
-}
 
 std::optional<NewToken> createToken(Catalog& catalog, std::string_view tenantId, Role role,
                                     std::optional<int64_t> ttlSeconds, UnixMillis now) {

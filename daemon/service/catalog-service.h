@@ -17,10 +17,8 @@
 
 namespace tenantd {
 
-// An IANA zone name that the tz database knows ("UTC" always).
-bool isKnownTimezone(const std::string& name);
-
-// The fields an update changes; nullopt leaves a field as it is. Callers validate.
+// The fields an update changes; nullopt leaves a field as it is. Callers validate
+// (checkTenantFields).
 struct TenantPatch {
   std::optional<std::string> name, plan, timezone;
   std::optional<int64_t> apiCalls, llmTokens, storage;

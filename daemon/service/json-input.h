@@ -5,6 +5,8 @@
 // the loop thread on its first dump. Nothing deeper than the bound ever becomes a json value that
 // the daemon keeps.
 
+#include "contract.h"
+
 #include <nlohmann/json.hpp>
 
 #include <string>
@@ -16,7 +18,7 @@ namespace tenantd {
 // Levels of objects and arrays a document may nest; the outermost object is level 1. Our own
 // documents need 4 (config.rateLimit.routes[..]); tenants' free-form `cache` and `webhooks`
 // get the rest.
-constexpr int MAX_JSON_DEPTH = 32;
+constexpr int MAX_JSON_DEPTH = contract::MAX_JSON_DEPTH;
 
 struct JsonInputError {
   std::string message;  // "not valid JSON", "nested deeper than 32 levels"

@@ -61,8 +61,9 @@ struct UsageRequest {
 
 struct TrackRequest {
   UsageRequest usage;
-  std::string id;                // Idempotency key; empty for none.
-  std::optional<UnixMillis> at;  // Default now. Callers reject more than MAX_FUTURE_MS ahead.
+  std::string id;  // Idempotency key; empty for none.
+  std::optional<UnixMillis>
+      at;  // Default now. Callers refuse what the contract does (rpc/contract.h).
 };
 
 struct TrackResult {
@@ -79,7 +80,6 @@ struct ReserveResult {
 class LimitsService {
 public:
   static constexpr int64_t DEDUPE_WINDOW_MS = 48LL * 3600 * 1000;
-  static constexpr int64_t MAX_FUTURE_MS = 5 * 60 * 1000;
 
   LimitsService(UsageBatcher& batcher, Writer& writer, const Clock& clock, Log& log);
 
