@@ -4,12 +4,10 @@
 #include "app/key-source.h"
 #include "app/systemd.h"
 #include "app/version.h"
-#include "rest/limits-api.h"
-#include "rest/secrets-api.h"
-#include "rest/tenant-api.h"
 #include "rpc/sidecar.h"
 #include "rpc/unix-listener.h"
 #include "store/catalog.h"
+#include "store/secret-store.h"
 
 #include <signal.h>
 #include <sys/prctl.h>
@@ -101,9 +99,8 @@ void Daemon::start() {
     writer_ = kj::heap<Writer>(config_.databasePath(), writerOptions);
     batcher_ = kj::heap<UsageBatcher>(*writer_);
     limits_ = kj::heap<LimitsService>(*batcher_, *writer_, clock_, log_);
-    // Baseline first: a CLI change between here and the load below is then either loaded or
-    // seen as a change by the next probe, never missed.
-    dataVersion_ = probeDataVersion().wait(io_.waitScope);
+    catalog_ = kj::heap<CatalogService>(*writer_, *limits_, auth_, clock_, log_);
+    catalog_->changedOutside().wait(io_.waitScope);  // The baseline, before the load.
     UnixMillis loadStart = clock_.now();
     limits_->loadAll(*db);
     auth_.replaceAll(Catalog(*db).listAllTokens());
@@ -111,33 +108,20 @@ void Daemon::start() {
                            std::to_string(auth_.size()) + " token(s) in " +
                            std::to_string(clock_.now() - loadStart) + " ms");
   }
-  rest_ = kj::heap<RestContext>(auth_, *limits_, clock_, log_);
   secrets_ = kj::heap<SecretsService>(*writer_, keyring_, clock_, log_, metrics_);
   settings_ = kj::heap<SettingsService>(*writer_, clock_, log_);
-  catalog_ = kj::heap<CatalogService>(*writer_, *limits_, auth_, clock_, log_);
   appRateLimits_ = kj::heap<AppRateLimiter>(clock_);
-  rateLimiter_ = kj::heap<RestRateLimiter>(*rest_);
-  storeOkAt_ = clock_.now();
+  readiness_ = kj::heap<Readiness>(clock_);
+  rest_ = kj::heap<RestServer>(auth_, *limits_, *secrets_, *settings_, *readiness_, metrics_,
+                               clock_, log_);
 
   KJ_ASSERT(uv_loop_init(&uvLoop_) == 0);
   uvLoopInitialised_ = true;
   bridge_ = kj::heap<UvBridge>(io_.unixEventPort, io_.provider->getTimer(), uvLoop_);
 
-  router_.add("GET", "/healthz",
-              [](const HttpRequest&) { return HttpResponse(200, R"({"status":"ok"})"); });
-  addLimitsRoutes(router_, *rest_);
-  addSecretsRoutes(router_, *rest_, *secrets_);
-  addAuditRoutes(router_, *rest_, *secrets_);
-  addTenantRoutes(router_, *rest_, *settings_);
-  router_.add("GET", "/readyz", [this](const HttpRequest&) { return readiness(); });
-  router_.add("GET", "/metrics", [this](const HttpRequest&) {
-    HttpResponse r(200, metrics_.render());
-    r.contentType = "text/plain; version=0.0.4";
-    return r;
-  });
   HttpOptions httpOptions{config_.maxBodyBytes, config_.requestTimeoutMs};
   http_ = std::make_unique<HttpServer>(
-      uvLoop_, httpOptions, [this](const HttpRequest& r) { return handleHttp(r); }, log_,
+      uvLoop_, httpOptions, [this](const HttpRequest& r) { return rest_->handle(r); }, log_,
       [this]() { bridge_->kick(); });
   restAddress_ = activated.http ? http_->adopt(*activated.http) : http_->listen(config_.listen);
 
@@ -171,52 +155,12 @@ void Daemon::start() {
   notifySystemd("READY=1\nSTATUS=REST " + rest + " RPC " + config_.socketPath);
 }
 
-HttpResult Daemon::handleHttp(const HttpRequest& request) {
-  // The auth memo points into this request's headers: it must not outlive them on any path
-  // (a 429, an exception), or a later request at the same address could match it.
-  KJ_DEFER(rest_->endRequest());
-  std::vector<std::pair<std::string, std::string>> rateHeaders;
-  if (auto refused = rateLimiter_->admit(request, rateHeaders)) {
-    metrics_.restErrors(429).Increment();
-    return kj::mv(*refused);
-  }
-  auto finish = [this, rateHeaders](HttpResponse response) {
-    for (auto& h : rateHeaders) response.headers.push_back(h);
-    if (response.status >= 400) metrics_.restErrors(response.status).Increment();
-    return response;
-  };
-  HttpResult result = router_.handle(request);
-  KJ_IF_MAYBE (now, result.tryGet<HttpResponse>()) {
-    return finish(kj::mv(*now));
-  }
-  return result.get<kj::Promise<HttpResponse>>().then(kj::mv(finish));
-}
-
-ReadinessReport Daemon::readinessNow() const {
-  // Not ready when the store has not answered for 5 s (the probe runs every second).
-  if (clock_.now() - storeOkAt_ > 5000) return {false, "the store is not answering"};
-  return {true, degradedReason_};
-}
-
-HttpResponse Daemon::readiness() {
-  ReadinessReport r = readinessNow();
-  if (!r.ready) {
-    return HttpResponse(503, nlohmann::json{{"status", "not ready"}, {"reason", r.reason}}.dump());
-  }
-  if (!r.reason.empty()) {
-    return HttpResponse(200, nlohmann::json{{"status", "degraded"}, {"reason", r.reason}}.dump());
-  }
-  return HttpResponse(200, R"({"status":"ready"})");
-}
-
 void Daemon::loadKeys(Db& db) {
   auto loaded = loadKeyring(config_, log_);
   if (auto* e = std::get_if<KeyError>(&loaded)) KJ_FAIL_REQUIRE(e->message);
   keyring_ = std::move(std::get<Keyring>(loaded));
   // Refuse a key that cannot open what the store holds, rather than fail at the first read.
-  Statement ids(db, "SELECT DISTINCT key_id FROM secrets");
-  while (ids.step()) {
-    std::string id = ids.columnText(0);
+  for (auto& id : SecretStore(db).keyIds()) {
     if (keyring_.find(id) == nullptr) {
       std::string loadedIds;
       for (auto& k : keyring_.ids()) loadedIds += (loadedIds.empty() ? "" : ", ") + k;
@@ -270,7 +214,7 @@ void Daemon::startRpc(std::optional<int> activatedFd) {
   services.socketPath = config_.socketPath;
   services.databasePath = config_.databasePath();
   services.readiness = [this]() {
-    return readinessNow();
+    return readiness_->now();
   };
   services.connections = [this]() {
     return rpcServer_.get() == nullptr ? 0 : rpcServer_->connections();
@@ -291,8 +235,7 @@ kj::Promise<void> Daemon::watchdogLoop(uint64_t intervalUsec) {
       .afterDelay(intervalUsec * kj::MICROSECONDS)
       .then([this]() {
         // A real self-check: the writer thread answers and the store takes a transaction.
-        return writer_->submit<void>(
-            [](WriterContext& ctx) { Statement(ctx.db, "SELECT 1").run(); });
+        return writer_->submit<void>([](WriterContext& ctx) { ctx.db.dataVersion(); });
       })
       .then([this, intervalUsec]() {
         notifySystemd("WATCHDOG=1");
@@ -305,84 +248,33 @@ kj::Promise<void> Daemon::housekeepingLoop() {
     limits_->expire();
     // Storage upkeep shortly after start, then hourly.
     if (housekeepingTicks_++ % 3600 == 10) {
-      rateLimiter_->prune();
+      rest_->prune();
       appRateLimits_->prune();
       tasks_.add(limits_->maintainStorage(config_.retentionDays)
                      .then(
                          [this](size_t removed) {
-                           degradedReason_.clear();
+                           readiness_->upkeepSucceeded();
                            if (removed > 0) {
                              log_.info("store", "compacted usage: " + std::to_string(removed) +
                                                     " rows merged");
                            }
                          },
                          [this](kj::Exception&& e) {
-                           degradedReason_ = "storage upkeep failed; usage keeps growing";
+                           readiness_->upkeepFailed("storage upkeep failed; usage keeps growing");
                            log_.error("store", std::string("storage upkeep failed: ") +
                                                    e.getDescription().cStr());
                          }));
     }
-    return refreshCatalog()
+    return catalog_->changedOutside()
+        .then([this](bool changed) -> kj::Promise<void> {
+          readiness_->storeAnswered();
+          return changed ? catalog_->reload() : kj::READY_NOW;
+        })
         .catch_([this](kj::Exception&& e) {
           log_.warn("store", std::string("catalog refresh failed: ") + e.getDescription().cStr());
         })
         .then([this]() { return housekeepingLoop(); });
   });
-}
-
-kj::Promise<int64_t> Daemon::probeDataVersion() {
-  return writer_->submit<int64_t>([](WriterContext& ctx) {
-    Statement version(ctx.db, "PRAGMA data_version");
-    KJ_ASSERT(version.step());
-    int64_t v = version.columnInt(0);
-    version.reset();
-    return v;
-  });
-}
-
-kj::Promise<void> Daemon::refreshCatalog() {
-  // PRAGMA data_version on the writer's connection moves only when another connection (the
-  // offline CLI) committed: a cheap probe every second, a reload only on change.
-  return probeDataVersion().then([this](int64_t version) -> kj::Promise<void> {
-    storeOkAt_ = clock_.now();
-    bool changed = version != dataVersion_;
-    dataVersion_ = version;
-    if (!changed) return kj::READY_NOW;
-    return reloadCatalog();
-  });
-}
-
-kj::Promise<void> Daemon::reloadCatalog() {
-  struct Changes {
-    std::vector<std::pair<TokenHash, TokenRecord>> tokens;
-    std::vector<std::unique_ptr<TenantState>> newTenants;
-    std::vector<Tenant> known;  // Current info of tenants already loaded.
-  };
-  std::set<std::string> known;  // A copy: the writer thread must not read loop-thread state.
-  for (auto& tenant : limits_->tenantIds()) known.insert(tenant);
-  return writer_
-      ->submit<kj::Own<Changes>>([this, known = std::move(known)](WriterContext& ctx) {
-        auto changes = kj::heap<Changes>();
-        changes->tokens = ctx.catalog().listAllTokens();
-        UnixMillis now = clock_.now();
-        for (auto& tenant : ctx.catalog().listTenants()) {
-          if (!known.count(tenant.id)) {
-            changes->newTenants.push_back(limits_->loadTenant(ctx.db, tenant, now));
-          } else {
-            changes->known.push_back(tenant);
-          }
-        }
-        return changes;
-      })
-      .then([this](kj::Own<Changes> changes) {
-        auth_.replaceAll(std::move(changes->tokens));
-        for (auto& info : changes->known) limits_->updateInfo(info);
-        for (auto& t : changes->newTenants) {
-          log_.info("store", "tenant " + t->info.id + " added");
-          limits_->adopt(std::move(t));
-        }
-        log_.info("store", "reloaded tenants and tokens after a change from outside the daemon");
-      });
 }
 
 kj::Promise<Daemon::Signal> Daemon::nextSignal() {
@@ -396,7 +288,7 @@ kj::Promise<Daemon::Signal> Daemon::nextSignal() {
 void Daemon::reload() {
   notifySystemd("RELOADING=1");
   // Tenants and tokens changed offline take effect now; READY=1 below means they have.
-  KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() { reloadCatalog().wait(io_.waitScope); })) {
+  KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() { catalog_->reload().wait(io_.waitScope); })) {
     log_.error("store",
                std::string("reloading tenants and tokens failed: ") + e->getDescription().cStr());
   }

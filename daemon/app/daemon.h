@@ -5,17 +5,16 @@
 
 #include "app/cli.h"
 #include "config/config.h"
-#include "http/router.h"
 #include "http/server.h"
 #include "loop/uv-bridge.h"
-#include "rest/rate-limit.h"
-#include "rest/rest-context.h"
+#include "rest/rest-server.h"
 #include "rpc/rpc-server.h"
 #include "secrets/keyring.h"
 #include "service/app-rate-limit.h"
 #include "service/auth.h"
 #include "service/catalog-service.h"
 #include "service/limits-service.h"
+#include "service/readiness.h"
 #include "service/secrets-service.h"
 #include "service/settings-service.h"
 #include "service/usage-batcher.h"
@@ -61,12 +60,6 @@ private:
   // Every second: expire reservations and track ids; pick up tenants and tokens that the
   // offline CLI changed in the store.
   kj::Promise<void> housekeepingLoop();
-  kj::Promise<void> refreshCatalog();
-  kj::Promise<int64_t> probeDataVersion();
-  HttpResult handleHttp(const HttpRequest& request);
-  HttpResponse readiness();
-  ReadinessReport readinessNow() const;
-  kj::Promise<void> reloadCatalog();
   class TaskErrors final : public kj::TaskSet::ErrorHandler {
   public:
     explicit TaskErrors(Log& log) : log_(log) {}
@@ -95,16 +88,12 @@ private:
   kj::Own<SecretsService> secrets_;
   kj::Own<SettingsService> settings_;
   kj::Own<CatalogService> catalog_;
-  kj::Own<RestRateLimiter> rateLimiter_;
   kj::Own<AppRateLimiter> appRateLimits_;  // Tenant.rateLimit: buckets apart from REST's.
-  // Readiness: when the store last answered a probe, and whether upkeep last failed.
-  UnixMillis storeOkAt_ = 0;
-  std::string degradedReason_;
+  kj::Own<Readiness> readiness_;
   kj::Own<UsageBatcher> batcher_;
   kj::Own<LimitsService> limits_;
-  kj::Own<RestContext> rest_;
-  int64_t dataVersion_ = -1;
-  uint64_t housekeepingTicks_ = 0;  // PRAGMA data_version on the writer's connection.
+  kj::Own<RestServer> rest_;
+  uint64_t housekeepingTicks_ = 0;
   kj::Promise<void> housekeeping_ = nullptr;
   TaskErrors taskErrors_{log_};
   kj::TaskSet tasks_{taskErrors_};
@@ -112,7 +101,6 @@ private:
   bool uvLoopInitialised_ = false;
   kj::Own<UvBridge> bridge_;
   kj::Promise<void> bridgeRunning_ = nullptr;
-  Router router_;
   std::unique_ptr<HttpServer> http_;  // unique_ptr: see drain() for why it may be released.
   ListenAddress restAddress_;
   kj::Own<kj::ConnectionReceiver> rpcListener_;

@@ -10,6 +10,7 @@
 #include "service/app-rate-limit.h"
 #include "service/catalog-service.h"
 #include "service/limits-service.h"
+#include "service/readiness.h"
 #include "service/secrets-service.h"
 #include "service/settings-service.h"
 #include "util/clock.h"
@@ -20,11 +21,6 @@
 #include <functional>
 
 namespace tenantd {
-
-struct ReadinessReport {
-  bool ready = true;
-  std::string reason;  // Why not ready, or why degraded; empty when all is well.
-};
 
 // What the RPC capabilities call. The daemon owns every service; they outlive the RpcServer.
 struct RpcServices {

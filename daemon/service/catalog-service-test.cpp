@@ -35,6 +35,33 @@ TEST_CASE("A tenant created by the daemon is stored, audited and served at once"
   CHECK(s.limits->tenantCount() == 1);
 }
 
+TEST_CASE("Tenants and tokens another process adds are seen by the probe and adopted on reload") {
+  kj::EventLoop loop;
+  kj::WaitScope ws(loop);
+  testing::ServiceStack s(ws, {"t1"});
+  CHECK_FALSE(s.catalog->changedOutside().wait(ws));  // The baseline.
+  CHECK_FALSE(s.catalog->changedOutside().wait(ws));
+  // The daemon's own commits do not count as outside changes.
+  REQUIRE(s.catalog->createTenant(newTenant("mine"), "uid:0").wait(ws));
+  CHECK_FALSE(s.catalog->changedOutside().wait(ws));
+  {
+    Db cli(s.path, {});  // As the offline CLI: its own connection.
+    Catalog catalog(cli);
+    catalog.createTenant(Tenant{"outside", "Outside", "free", "UTC", 0, {}, {}, {}});
+    auto renamed = *catalog.findTenant("t1");
+    renamed.name = "Renamed";
+    catalog.updateTenant(renamed);
+    REQUIRE(createToken(catalog, "outside", Role::READER, std::nullopt, s.clock.now()));
+  }
+  CHECK(s.catalog->changedOutside().wait(ws));
+  CHECK(s.limits->find("outside") == nullptr);
+  s.catalog->reload().wait(ws);
+  REQUIRE(s.limits->find("outside") != nullptr);
+  CHECK(s.tenant("t1").info.name == "Renamed");
+  CHECK(s.auth.size() == 1);
+  CHECK_FALSE(s.catalog->changedOutside().wait(ws));
+}
+
 TEST_CASE("A tenant update changes only what it names and reaches the running state") {
   kj::EventLoop loop;
   kj::WaitScope ws(loop);

@@ -1,5 +1,7 @@
 #include "catalog-service.h"
 
+#include <set>
+
 namespace tenantd {
 
 std::optional<NewToken> createToken(Catalog& catalog, std::string_view tenantId, Role role,
@@ -131,6 +133,48 @@ kj::Promise<std::optional<std::vector<TokenRecord>>> CatalogService::listTokens(
       [tenantId](WriterContext& ctx) -> std::optional<std::vector<TokenRecord>> {
         if (!ctx.catalog().findTenant(tenantId)) return std::nullopt;
         return ctx.catalog().listTokens(tenantId);
+      });
+}
+
+kj::Promise<bool> CatalogService::changedOutside() {
+  return writer_.submit<int64_t>([](WriterContext& ctx) { return ctx.db.dataVersion(); })
+      .then([this](int64_t version) {
+        bool changed = dataVersion_ != -1 && version != dataVersion_;
+        dataVersion_ = version;
+        return changed;
+      });
+}
+
+kj::Promise<void> CatalogService::reload() {
+  struct Changes {
+    std::vector<std::pair<TokenHash, TokenRecord>> tokens;
+    std::vector<std::unique_ptr<TenantState>> newTenants;
+    std::vector<Tenant> known;  // Current info of tenants already loaded.
+  };
+  std::set<std::string> known;  // A copy: the writer thread must not read loop-thread state.
+  for (auto& tenant : limits_.tenantIds()) known.insert(tenant);
+  UnixMillis now = clock_.now();
+  return writer_
+      .submit<kj::Own<Changes>>([this, known = std::move(known), now](WriterContext& ctx) {
+        auto changes = kj::heap<Changes>();
+        changes->tokens = ctx.catalog().listAllTokens();
+        for (auto& tenant : ctx.catalog().listTenants()) {
+          if (!known.count(tenant.id)) {
+            changes->newTenants.push_back(limits_.loadTenant(ctx.db, tenant, now));
+          } else {
+            changes->known.push_back(tenant);
+          }
+        }
+        return changes;
+      })
+      .then([this](kj::Own<Changes> changes) {
+        auth_.replaceAll(std::move(changes->tokens));
+        for (auto& info : changes->known) limits_.updateInfo(info);
+        for (auto& t : changes->newTenants) {
+          log_.info("store", "tenant " + t->info.id + " added");
+          limits_.adopt(std::move(t));
+        }
+        log_.info("store", "reloaded tenants and tokens after a change from outside the daemon");
       });
 }
 

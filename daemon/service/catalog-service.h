@@ -55,8 +55,19 @@ public:
   // nullopt: no such tenant.
   kj::Promise<std::optional<std::vector<TokenRecord>>> listTokens(std::string tenantId);
 
+  // Tenants and tokens another process (the offline CLI) changed in the store. PRAGMA
+  // data_version on the writer's connection moves only for other connections' commits, so a
+  // probe every second is cheap and sees only those. The first probe sets the baseline: take it
+  // before loading state, so a change in between is either loaded or seen, never missed.
+  // Resolves to whether the store changed since the last probe.
+  kj::Promise<bool> changedOutside();
+  // Re-reads every tenant and token: new tenants are built on the writer thread and adopted,
+  // known ones get their new info, the token index is replaced.
+  kj::Promise<void> reload();
+
 private:
   Writer& writer_;
+  int64_t dataVersion_ = -1;  // As of the last probe; -1 before the first.
   LimitsService& limits_;
   Auth& auth_;
   const Clock& clock_;

@@ -73,6 +73,14 @@ TEST_CASE("Each store of a name is a new version and only the latest is kept") {
   CHECK_FALSE(f.store.remove("t1", "B"));
 }
 
+TEST_CASE("keyIds lists each key that seals a stored secret, once") {
+  Fixture f;
+  CHECK(f.store.keyIds().empty());
+  f.store.put("t1", "A", value("a"), f.ring.primary(), std::nullopt, 1);
+  f.store.put("t2", "B", value("b"), f.ring.primary(), std::nullopt, 1);
+  CHECK(f.store.keyIds() == std::vector<std::string>{f.ring.primary().id()});
+}
+
 TEST_CASE("No byte sequence of a stored value appears in the database, WAL or shm files") {
   Fixture f;
   std::string plain = "sk_live_51HxYzPLAINTEXTMARKER0123456789";

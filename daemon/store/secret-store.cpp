@@ -63,6 +63,14 @@ std::vector<std::string> SecretStore::names(std::string_view tenantId) {
   return out;
 }
 
+std::vector<std::string> SecretStore::keyIds() {
+  // Start-up only: not worth a prepared member.
+  Statement ids(db_, "SELECT DISTINCT key_id FROM secrets ORDER BY key_id");
+  std::vector<std::string> out;
+  while (ids.step()) out.push_back(ids.columnText(0));
+  return out;
+}
+
 bool SecretStore::remove(std::string_view tenantId, std::string_view name) {
   delete_.bind(1, tenantId).bind(2, name).run();
   return db_.changes() == 1;

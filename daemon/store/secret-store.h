@@ -45,6 +45,8 @@ public:
               const SecretKey& key, std::optional<UnixMillis> expiresAt, UnixMillis now);
   std::optional<StoredSecret> get(std::string_view tenantId, std::string_view name);
   std::vector<std::string> names(std::string_view tenantId);  // Sorted.
+  // Every key id some stored secret is sealed with, each once (the keyring must hold them all).
+  std::vector<std::string> keyIds();
   bool remove(std::string_view tenantId, std::string_view name);
 
   // Re-seals every secret under `newKey`, opening each with the keyring; one transaction. If any

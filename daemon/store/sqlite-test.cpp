@@ -20,6 +20,18 @@ TEST_CASE("Db opens in WAL mode with foreign keys on") {
   fk.reset();
 }
 
+TEST_CASE("data_version moves for another connection's commits, not for this one's") {
+  testing::TempDir dir;
+  Db mine(dir.file("t.db"), {});
+  Db other(dir.file("t.db"), {});
+  mine.exec("CREATE TABLE t (x INTEGER)");
+  int64_t before = mine.dataVersion();
+  mine.exec("INSERT INTO t VALUES (1)");
+  CHECK(mine.dataVersion() == before);
+  other.exec("INSERT INTO t VALUES (2)");
+  CHECK(mine.dataVersion() != before);
+}
+
 TEST_CASE("Statements bind, step and reset for reuse") {
   testing::TempDir dir;
   Db db(dir.file("t.db"), {});

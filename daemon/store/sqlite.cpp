@@ -42,6 +42,12 @@ Db::~Db() {
   sqlite3_close_v2(db_);
 }
 
+int64_t Db::dataVersion() {
+  Statement version(*this, "PRAGMA data_version");
+  KJ_ASSERT(version.step());
+  return version.columnInt(0);
+}
+
 void Db::exec(const char* sql) {
   char* err = nullptr;
   int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);

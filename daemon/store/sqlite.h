@@ -35,6 +35,9 @@ public:
   sqlite3* handle() { return db_; }
   int changes() const { return sqlite3_changes(db_); }
   const std::string& path() const { return path_; }
+  // PRAGMA data_version: moves only when another connection commits to the file, never for
+  // this connection's own commits. A cheap "did someone else change the store?" probe.
+  int64_t dataVersion();
 
 private:
   sqlite3* db_ = nullptr;

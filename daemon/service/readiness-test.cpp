@@ -1,0 +1,28 @@
+#include "service/readiness.h"
+
+#include <catch2/catch.hpp>
+
+namespace tenantd {
+
+TEST_CASE("Readiness: not ready once the store is silent past the bound, degraded by upkeep") {
+  ManualClock clock(1'000'000);
+  Readiness readiness(clock);
+  CHECK(readiness.now().ready);
+  CHECK(readiness.now().reason.empty());
+
+  clock.advance(Readiness::STORE_SILENCE_MS);
+  CHECK(readiness.now().ready);
+  clock.advance(1);
+  CHECK_FALSE(readiness.now().ready);
+  CHECK(readiness.now().reason == "the store is not answering");
+  readiness.storeAnswered();
+  CHECK(readiness.now().ready);
+
+  readiness.upkeepFailed("storage upkeep failed; usage keeps growing");
+  CHECK(readiness.now().ready);
+  CHECK(readiness.now().reason == "storage upkeep failed; usage keeps growing");
+  readiness.upkeepSucceeded();
+  CHECK(readiness.now().reason.empty());
+}
+
+}  // namespace tenantd

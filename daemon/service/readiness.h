@@ -1,0 +1,36 @@
+#pragma once
+// Whether the daemon can serve, as GET /readyz and Admin.status report it: not ready when the
+// store has not answered its probe for STORE_SILENCE_MS; degraded (ready, with a reason) when
+// storage upkeep last failed. The daemon's housekeeping feeds it; REST and RPC only read it.
+
+#include "util/clock.h"
+
+#include <string>
+
+namespace tenantd {
+
+struct ReadinessReport {
+  bool ready = true;
+  std::string reason;  // Why not ready, or why degraded; empty when all is well.
+};
+
+class Readiness {
+public:
+  static constexpr int64_t STORE_SILENCE_MS = 5000;  // The probe runs every second.
+
+  // Counts from construction as if the store had just answered (it has: the state was loaded).
+  explicit Readiness(const Clock& clock) : clock_(clock), storeAnsweredAt_(clock.now()) {}
+
+  void storeAnswered() { storeAnsweredAt_ = clock_.now(); }
+  void upkeepSucceeded() { degradedReason_.clear(); }
+  void upkeepFailed(std::string reason) { degradedReason_ = std::move(reason); }
+
+  ReadinessReport now() const;
+
+private:
+  const Clock& clock_;
+  UnixMillis storeAnsweredAt_;
+  std::string degradedReason_;
+};
+
+}  // namespace tenantd
