@@ -4,6 +4,7 @@
 #include "app/key-source.h"
 #include "app/systemd.h"
 #include "app/version.h"
+#include "config/config-diff.h"
 #include "rpc/sidecar.h"
 #include "rpc/unix-listener.h"
 #include "store/catalog.h"
@@ -296,21 +297,19 @@ void Daemon::reload() {
     log_.info("config", "SIGHUP: no config file to reload");
   } else {
     try {
-      Config next = buildConfig(overrides_);
-      if (next.logLevel != config_.logLevel) {
-        log_.setMinLevel(next.logLevel);
+      ReloadPlan plan = planReload(config_, buildConfig(overrides_));
+      if (plan.logLevel) {
+        config_.logLevel = *plan.logLevel;
+        log_.setMinLevel(*plan.logLevel);
         log_.info("config",
-                  std::string("log_level is now ") + std::string(logLevelName(next.logLevel)));
+                  std::string("log_level is now ") + std::string(logLevelName(*plan.logLevel)));
       }
-      if (next.dataDir != config_.dataDir || next.socketPath != config_.socketPath ||
-          formatListenAddress(next.listen) != formatListenAddress(config_.listen) ||
-          next.sync != config_.sync) {
+      if (plan.restartNeeded) {
         log_.warn("config", "data_dir, socket, listen and sync take effect at restart");
       }
-      config_.logLevel = next.logLevel;
-      if (next.rpc != config_.rpc) {
+      if (plan.rpc) {
         // Decided per connection: new connections get the new policy, open ones keep theirs.
-        config_.rpc = next.rpc;
+        config_.rpc = *plan.rpc;
         rpcServer_->setPolicy(PeerPolicy::forDaemon(getuid(), socketGroup_, config_.rpc));
         log_.info("config", "[rpc] access applies to new RPC connections");
       }

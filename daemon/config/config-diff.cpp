@@ -1,0 +1,15 @@
+#include "config-diff.h"
+
+namespace tenantd {
+
+ReloadPlan planReload(const Config& running, const Config& next) {
+  ReloadPlan plan;
+  if (next.logLevel != running.logLevel) plan.logLevel = next.logLevel;
+  if (next.rpc != running.rpc) plan.rpc = next.rpc;
+  plan.restartNeeded = next.dataDir != running.dataDir || next.socketPath != running.socketPath ||
+                       formatListenAddress(next.listen) != formatListenAddress(running.listen) ||
+                       next.sync != running.sync;
+  return plan;
+}
+
+}  // namespace tenantd
