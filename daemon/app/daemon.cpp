@@ -3,13 +3,13 @@
 #include "app/admin-commands.h"
 #include "app/key-source.h"
 #include "app/systemd.h"
-#include "app/version.h"
 #include "rest/limits-api.h"
 #include "rest/secrets-api.h"
 #include "rest/tenant-api.h"
 #include "rpc/sidecar.h"
 #include "rpc/unix-listener.h"
 #include "store/catalog.h"
+#include "util/version.h"
 
 #include <signal.h>
 #include <sys/prctl.h>
