@@ -2,9 +2,9 @@
 // tenantd's configuration as a plain struct. Runtime code receives a Config and never sees the
 // parser. Precedence: built-in defaults < config file < command-line flags.
 
-#include "store/sqlite.h"
 #include "util/listen-address.h"
 #include "util/log.h"
+#include "util/sync-level.h"
 
 #include <cstdint>
 #include <stdexcept>
