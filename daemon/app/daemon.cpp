@@ -98,7 +98,7 @@ void Daemon::start() {
     writerOptions.open = DbOptions::Open::READ_WRITE;
     writerOptions.sync = config_.sync;
     writerOptions.busyTimeoutMs = config_.busyTimeoutMs;
-    writer_ = kj::heap<Writer>(config_.databasePath(), writerOptions);
+    writer_ = kj::heap<Writer>(config_.databasePath(), writerOptions, log_);
     batcher_ = kj::heap<UsageBatcher>(*writer_);
     limits_ = kj::heap<LimitsService>(*batcher_, *writer_, clock_, log_);
     // Baseline first: a CLI change between here and the load below is then either loaded or
