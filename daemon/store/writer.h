@@ -10,6 +10,7 @@
 
 #include "catalog.h"
 #include "secret-store.h"
+#include "settings-store.h"
 #include "sqlite.h"
 #include "usage-store.h"
 #include "util/log.h"
@@ -44,9 +45,14 @@ public:
     if (secrets_.get() == nullptr) secrets_ = kj::heap<SecretStore>(db);
     return *secrets_;
   }
+  SettingsStore& settings() {
+    if (settings_.get() == nullptr) settings_ = kj::heap<SettingsStore>(db);
+    return *settings_;
+  }
 
 private:
   kj::Own<SecretStore> secrets_;
+  kj::Own<SettingsStore> settings_;
   kj::Own<UsageStore> usage_;
   kj::Own<Catalog> catalog_;
 };
