@@ -126,7 +126,7 @@ double plainUpsertsPerSecond(const std::string& dir, int64_t n) {
 // The daemon's write path on `path`: a kj loop, the writer thread, the batcher, the service.
 struct Service {
   explicit Service(const std::string& path)
-      : writer(path, writerOptions()), batcher(writer), limits(batcher, writer, clock, log) {}
+      : writer(path, writerOptions(), log), batcher(writer), limits(batcher, writer, clock, log) {}
   static DbOptions writerOptions() {
     DbOptions options;
     options.open = DbOptions::Open::READ_WRITE;
@@ -134,10 +134,10 @@ struct Service {
   }
   kj::EventLoop loop;
   kj::WaitScope ws{loop};
+  Log log{Log::Sink::STDERR, LogLevel::WARN};  // Before the writer, which logs through it.
   Writer writer;
   UsageBatcher batcher;
   SystemClock clock;
-  Log log{Log::Sink::STDERR, LogLevel::WARN};
   LimitsService limits;
 };
 

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <thread>
 
 #include "support/rpc-server-thread.h"
@@ -58,6 +59,16 @@ inline std::optional<ErrorKind> kindOf(const std::function<void()>& f) {
     f();
   } catch (const Error& e) {
     return e.kind();
+  }
+  return std::nullopt;
+}
+
+// The message (what() without the kind) of the Error `f` throws; nullopt when it throws none.
+inline std::optional<std::string> messageOf(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return std::string(e.message());
   }
   return std::nullopt;
 }

@@ -71,7 +71,7 @@ int runTenantCreate(const Config& config, const Command& cmd, const Clock& clock
   return 0;
 }
 
-int runTenantUpdate(const Config& config, const Command& cmd, std::ostream& out,
+int runTenantUpdate(const Config& config, const Command& cmd, const Clock& clock, std::ostream& out,
                     std::ostream& err) {
   auto db = openStore(config);
   Catalog catalog(*db);
@@ -86,7 +86,7 @@ int runTenantUpdate(const Config& config, const Command& cmd, std::ostream& out,
   if (refused(checkTenantFields({tenant->name, tenant->plan, tenant->timezone}), err)) return 2;
   applyLimits(cmd, *tenant);
   catalog.updateTenant(*tenant);
-  audit(*db, tenant->id, SystemClock(), "tenant.update", tenant->id);
+  audit(*db, tenant->id, clock, "tenant.update", tenant->id);
   out << "updated tenant " << tenant->id << " (" << tenant->name << ", plan " << tenant->plan
       << ")\n";
   return 0;

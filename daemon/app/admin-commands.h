@@ -20,7 +20,8 @@ kj::Own<Db> openStore(const Config& config);
 
 int runTenantCreate(const Config& config, const Command& cmd, const Clock& clock, std::ostream& out,
                     std::ostream& err);
-int runTenantUpdate(const Config& config, const Command& cmd, std::ostream& out, std::ostream& err);
+int runTenantUpdate(const Config& config, const Command& cmd, const Clock& clock, std::ostream& out,
+                    std::ostream& err);
 int runTenantList(const Config& config, std::ostream& out);
 int runTokenCreate(const Config& config, const Command& cmd, const Clock& clock, std::ostream& out,
                    std::ostream& err);

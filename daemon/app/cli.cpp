@@ -1,6 +1,6 @@
 #include "cli.h"
 
-#include "app/version.h"
+#include "util/version.h"
 
 #include <CLI/CLI.hpp>
 

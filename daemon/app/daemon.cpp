@@ -3,12 +3,12 @@
 #include "app/admin-commands.h"
 #include "app/key-source.h"
 #include "app/systemd.h"
-#include "app/version.h"
 #include "config/config-diff.h"
 #include "rpc/sidecar.h"
 #include "rpc/unix-listener.h"
 #include "store/catalog.h"
 #include "store/secret-store.h"
+#include "util/version.h"
 
 #include <signal.h>
 #include <sys/prctl.h>
@@ -97,7 +97,7 @@ void Daemon::start() {
     writerOptions.open = DbOptions::Open::READ_WRITE;
     writerOptions.sync = config_.sync;
     writerOptions.busyTimeoutMs = config_.busyTimeoutMs;
-    writer_ = kj::heap<Writer>(config_.databasePath(), writerOptions);
+    writer_ = kj::heap<Writer>(config_.databasePath(), writerOptions, log_);
     batcher_ = kj::heap<UsageBatcher>(*writer_);
     limits_ = kj::heap<LimitsService>(*batcher_, *writer_, clock_, log_);
     catalog_ = kj::heap<CatalogService>(*writer_, *limits_, auth_, clock_, log_);

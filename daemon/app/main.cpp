@@ -36,7 +36,7 @@ int dispatch(const Command& cmd, const Config& config, Log& log, const Clock& cl
   switch (cmd.kind) {
     case CommandKind::RUN_DAEMON: return runDaemon(cmd, config, log, clock);
     case CommandKind::TENANT_CREATE: return runTenantCreate(config, cmd, clock, out, err);
-    case CommandKind::TENANT_UPDATE: return runTenantUpdate(config, cmd, out, err);
+    case CommandKind::TENANT_UPDATE: return runTenantUpdate(config, cmd, clock, out, err);
     case CommandKind::TENANT_LIST: return runTenantList(config, out);
     case CommandKind::TOKEN_CREATE: return runTokenCreate(config, cmd, clock, out, err);
     case CommandKind::TOKEN_REVOKE: return runTokenRevoke(config, cmd, clock, out, err);

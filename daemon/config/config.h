@@ -2,22 +2,17 @@
 // tenantd's configuration as a plain struct. Runtime code receives a Config and never sees the
 // parser. Precedence: built-in defaults < config file < command-line flags.
 
-#include "store/sqlite.h"
+#include "util/listen-address.h"
 #include "util/log.h"
+#include "util/sync-level.h"
 
 #include <cstdint>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace tenantd {
-
-struct ListenAddress {
-  std::string host;  // "127.0.0.1", "::1", "localhost"
-  uint16_t port = 0;
-};
 
 // One [[rpc.app]] table: peers (by uid, or by primary or supplementary gid) that may act for
 // apps, and the tenants they may act for (empty: any tenant).
@@ -69,9 +64,5 @@ class ConfigError : public std::runtime_error {
 // Unknown keys are errors: a typo must not silently keep a default.
 Config applyConfigText(Config base, std::string_view text, std::string_view sourceName);
 Config applyConfigFile(Config base, const std::string& path);
-
-// "127.0.0.1:3000", "localhost:3000", "[::1]:3000". nullopt if malformed.
-std::optional<ListenAddress> parseListenAddress(std::string_view text);
-std::string formatListenAddress(const ListenAddress& address);
 
 }  // namespace tenantd

@@ -3,7 +3,7 @@
 // h2o reads whole requests within the configured bounds; we hand each one to a Handler that
 // returns the response. The Handler owns routing and JSON; this module owns sockets and h2o.
 
-#include "config/config.h"
+#include "util/listen-address.h"
 #include "util/log.h"
 
 #include <kj/async.h>

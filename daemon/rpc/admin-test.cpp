@@ -2,8 +2,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "app/version.h"
 #include "rpc/rpc-fixture.h"
+#include "util/version.h"
 
 namespace tenantd {
 

@@ -1,9 +1,9 @@
 #include "admin.h"
 
-#include "app/version.h"
 #include "service/api-json.h"
 #include "service/json-input.h"
 #include "service/rules-json.h"
+#include "util/version.h"
 
 #include <kj/debug.h>
 

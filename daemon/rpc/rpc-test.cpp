@@ -9,8 +9,8 @@
 
 #include <fstream>
 
-#include "app/version.h"
 #include "rpc/rpc-fixture.h"
+#include "util/version.h"
 
 namespace tenantd {
 

@@ -1,8 +1,8 @@
 #include "sidecar.h"
 
-#include "app/version.h"
 #include "rpc/admin.h"
 #include "rpc/config-watch.h"
+#include "util/version.h"
 
 #include "contract.h"
 

@@ -103,6 +103,10 @@ Decision LimitsService::check(TenantState& t, const UsageQuery& query) {
 void LimitsService::recordUsage(TenantState& t, const UsageRequest& u, UnixMillis at,
                                 UnixMillis now) {
   t.limiter.record(u.userId, u.resource, u.metric, u.amount, at, now);
+  noteRecorded(t, u, at);
+}
+
+void LimitsService::noteRecorded(TenantState& t, const UsageRequest& u, UnixMillis at) {
   if (t.sinceRulesSnapshot) {
     t.sinceRulesSnapshot->push_back({u.userId, u.resource, u.metric, u.amount, at});
   }
@@ -171,10 +175,9 @@ kj::Promise<TrackResult> LimitsService::track(TenantState& t, TrackRequest reque
 
 kj::Promise<Decision> LimitsService::consume(TenantState& t, UsageRequest request) {
   UnixMillis now = clock_.now();
-  Decision d = t.limiter.check(request.view(), now);
+  Decision d = t.limiter.consume(request.view(), now);
   if (!d.allowed) return d;
-  recordUsage(t, request, now, now);
-  if (d.matched) d.reported.current += request.amount;
+  noteRecorded(t, request, now);
   auto committed = batcher_.add(StoreOp::usage(t.info.id, request.userId, request.resource,
                                                request.metric, request.amount, now));
   return committed.then([d]() { return d; },

@@ -123,6 +123,8 @@ public:
 
 private:
   void recordUsage(TenantState& t, const UsageRequest& u, UnixMillis at, UnixMillis now);
+  // Usage the Limiter has just recorded: kept for replay while new rules install.
+  void noteRecorded(TenantState& t, const UsageRequest& u, UnixMillis at);
   void unrecordUsage(TenantState& t, const UsageRequest& u, UnixMillis at);
   std::string newReservationId();
 

@@ -44,7 +44,7 @@ kj::Promise<SaveOutcome> SettingsService::saveConfig(TenantState& t, TenantConfi
   return writer_
       .submit<SaveOutcome>(
           [tenantId, doc, secrets, names, ifMatch, actor, now](WriterContext& ctx) {
-            SettingsStore store(ctx.db);
+            SettingsStore& store = ctx.settings();
             SaveOutcome out;
             int64_t current = 0;
             if (auto existing = store.getConfig(tenantId)) current = existing->version;
@@ -140,7 +140,7 @@ kj::Promise<SaveOutcome> SettingsService::changeRole(TenantState& t, RoleChange 
   };
   return writer_
       .submit<Result>([tenantId, change, role, actor, now](WriterContext& ctx) {
-        SettingsStore store(ctx.db);
+        SettingsStore& store = ctx.settings();
         Result r;
         r.rbac = Rbac::defaults();
         if (auto stored = store.getRbac(tenantId)) {
@@ -198,15 +198,14 @@ kj::Promise<SaveOutcome> SettingsService::changeRole(TenantState& t, RoleChange 
 kj::Promise<UsageTotals> SettingsService::totals(std::string tenantId, UnixMillis from,
                                                  UnixMillis to) {
   return writer_.submit<UsageTotals>([tenantId, from, to](WriterContext& ctx) {
-    return SettingsStore(ctx.db).totals(tenantId, from, to);
+    return ctx.settings().totals(tenantId, from, to);
   });
 }
 
 kj::Promise<std::vector<DayUsage>> SettingsService::days(std::string tenantId, UnixMillis from,
                                                          UnixMillis to) {
-  return writer_.submit<std::vector<DayUsage>>([tenantId, from, to](WriterContext& ctx) {
-    return SettingsStore(ctx.db).days(tenantId, from, to);
-  });
+  return writer_.submit<std::vector<DayUsage>>(
+      [tenantId, from, to](WriterContext& ctx) { return ctx.settings().days(tenantId, from, to); });
 }
 
 }  // namespace tenantd

@@ -16,6 +16,7 @@ struct Fixture {
   std::string path = dir.file("b.db");
   kj::EventLoop loop;
   kj::WaitScope ws{loop};
+  Log log{Log::Sink::STDERR, LogLevel::ERROR};
   kj::Own<Writer> writer;
   kj::Own<UsageBatcher> batcher;
 
@@ -24,7 +25,7 @@ struct Fixture {
       Db db(path, {});
       migrate(db);
     }
-    writer = kj::heap<Writer>(path, DbOptions{});
+    writer = kj::heap<Writer>(path, DbOptions{}, log);
     batcher = kj::heap<UsageBatcher>(*writer);
   }
   ~Fixture() {

@@ -3,6 +3,8 @@
 // members by the classes that use them, and scoped transactions. SQLite's return codes become
 // kj exceptions here, once, with SQLite's own error text; SQL is never built from input.
 
+#include "util/sync-level.h"
+
 #include <sqlite3.h>
 
 #include <kj/common.h>
@@ -14,8 +16,6 @@
 #include <vector>
 
 namespace tenantd {
-
-enum class SyncLevel { NORMAL, FULL };
 
 struct DbOptions {
   enum class Open { READ_WRITE_CREATE, READ_WRITE, READ_ONLY };

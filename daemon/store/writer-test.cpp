@@ -10,6 +10,8 @@
 namespace tenantd {
 
 namespace {
+Log testLog{Log::Sink::STDERR, LogLevel::ERROR};
+
 int64_t countRows(const std::string& path) {
   Db reader(path, {});
   Statement count(reader, "SELECT count(*) FROM t");
@@ -31,7 +33,7 @@ TEST_CASE("Writer resolves a job only after its change is committed and visible"
   makeTable(path);
   kj::EventLoop loop;
   kj::WaitScope ws(loop);
-  Writer writer(path, {});
+  Writer writer(path, {}, testLog);
   int64_t id = writer
                    .submit<int64_t>([](WriterContext& ctx) {
                      Statement(ctx.db, "INSERT INTO t (x) VALUES (1)").run();
@@ -49,7 +51,7 @@ TEST_CASE("Writer groups concurrent jobs into few commits") {
   makeTable(path);
   kj::EventLoop loop;
   kj::WaitScope ws(loop);
-  Writer writer(path, {});
+  Writer writer(path, {}, testLog);
   kj::Vector<kj::Promise<void>> jobs;
   for (int i = 0; i < 1000; ++i) {
     jobs.add(writer.submit<void>([i](WriterContext& ctx) {
@@ -68,7 +70,7 @@ TEST_CASE("A failing job changes nothing and does not disturb its batch") {
   makeTable(path);
   kj::EventLoop loop;
   kj::WaitScope ws(loop);
-  Writer writer(path, {});
+  Writer writer(path, {}, testLog);
   auto insert = [&](int64_t x, bool thenFail) {
     return writer.submit<void>([x, thenFail](WriterContext& ctx) {
       Statement(ctx.db, "INSERT INTO t (x) VALUES (?1)").bind(1, x).run();
@@ -96,7 +98,7 @@ TEST_CASE("Destroying the Writer commits every job already submitted") {
   kj::WaitScope ws(loop);
   kj::Vector<kj::Promise<void>> unwaited;  // Outlive the writer; never waited on.
   {
-    Writer writer(path, {});
+    Writer writer(path, {}, testLog);
     for (int i = 0; i < 100; ++i) {
       unwaited.add(writer.submit<void>([i](WriterContext& ctx) {
         Statement(ctx.db, "INSERT INTO t (x) VALUES (?1)").bind(1, int64_t{i}).run();
@@ -110,7 +112,8 @@ TEST_CASE("Writer reports a database it cannot open at construction") {
   testing::TempDir dir;
   DbOptions options;
   options.open = DbOptions::Open::READ_WRITE;
-  CHECK_THROWS_WITH(Writer(dir.file("nope/w.db"), options), Catch::Contains("cannot open"));
+  CHECK_THROWS_WITH(Writer(dir.file("nope/w.db"), options, testLog),
+                    Catch::Contains("cannot open"));
 }
 
 }  // namespace tenantd

@@ -4,17 +4,7 @@
 
 namespace tenantd {
 
-namespace {
-class LogTaskErrors final : public kj::TaskSet::ErrorHandler {
-public:
-  void taskFailed(kj::Exception&& exception) override {
-    KJ_LOG(ERROR, "writer task failed", exception);
-  }
-};
-LogTaskErrors taskErrors;
-}  // namespace
-
-Writer::Writer(std::string path, DbOptions options) {
+Writer::Writer(std::string path, DbOptions options, Log& log) : log_(log) {
   thread_ = kj::heap<kj::Thread>(
       [this, path = kj::mv(path), options]() mutable { threadMain(kj::mv(path), options); });
   auto lock = started_.lockExclusive();
@@ -40,6 +30,10 @@ Writer::~Writer() noexcept(false) {
   thread_ = nullptr;  // Joins.
 }
 
+void Writer::taskFailed(kj::Exception&& exception) {
+  log_.error("writer", std::string("writer task failed: ") + exception.getDescription().cStr());
+}
+
 const kj::Executor& Writer::executor() {
   auto lock = started_.lockShared();
   return *lock->executor;
@@ -52,7 +46,7 @@ void Writer::threadMain(std::string path, DbOptions options) {
   KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() {
                  db_ = kj::heap<Db>(path, options);
                  context_ = kj::heap<WriterContext>(*db_);
-                 tasks_ = kj::heap<kj::TaskSet>(taskErrors);
+                 tasks_ = kj::heap<kj::TaskSet>(static_cast<kj::TaskSet::ErrorHandler&>(*this));
                })) {
     auto lock = started_.lockExclusive();
     lock->error = kj::mv(*e);

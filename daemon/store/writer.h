@@ -10,8 +10,10 @@
 
 #include "catalog.h"
 #include "secret-store.h"
+#include "settings-store.h"
 #include "sqlite.h"
 #include "usage-store.h"
+#include "util/log.h"
 
 #include <kj/async.h>
 #include <kj/function.h>
@@ -43,19 +45,25 @@ public:
     if (secrets_.get() == nullptr) secrets_ = kj::heap<SecretStore>(db);
     return *secrets_;
   }
+  SettingsStore& settings() {
+    if (settings_.get() == nullptr) settings_ = kj::heap<SettingsStore>(db);
+    return *settings_;
+  }
 
 private:
   kj::Own<SecretStore> secrets_;
+  kj::Own<SettingsStore> settings_;
   kj::Own<UsageStore> usage_;
   kj::Own<Catalog> catalog_;
 };
 
-class Writer {
+class Writer final : private kj::TaskSet::ErrorHandler {
 public:
   static constexpr uint32_t MAX_BATCH = 4096;
 
-  // Opens the database on the writer thread; throws here if it cannot be opened.
-  Writer(std::string path, DbOptions options);
+  // Opens the database on the writer thread; throws here if it cannot be opened. The writer
+  // thread logs through `log`, which must outlive the Writer.
+  Writer(std::string path, DbOptions options, Log& log);
   // Drains: every submitted job runs and commits before the thread exits.
   ~Writer() noexcept(false);
   KJ_DISALLOW_COPY(Writer);
@@ -80,6 +88,8 @@ private:
 
   const kj::Executor& executor();
   void threadMain(std::string path, DbOptions options);
+  // A commit task of tasks_ failed (writer thread).
+  void taskFailed(kj::Exception&& exception) override;
 
   // The rest runs on the writer thread only.
   template <typename T>
@@ -106,6 +116,7 @@ private:
   void commitBatch();
   void failBatch(kj::Exception error);
 
+  Log& log_;
   kj::Own<Db> db_;  // Writer thread only, like everything down to started_.
   kj::Own<WriterContext> context_;
   kj::Maybe<kj::Own<Batch>> batch_;

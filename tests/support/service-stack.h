@@ -52,7 +52,7 @@ struct ServiceStack {
     keyring.setPrimary(randomKey());
     DbOptions options;
     options.open = DbOptions::Open::READ_WRITE;
-    writer = kj::heap<Writer>(path, options);
+    writer = kj::heap<Writer>(path, options, log);
     batcher = kj::heap<UsageBatcher>(*writer);
     limits = kj::heap<LimitsService>(*batcher, *writer, clock, log);
     {

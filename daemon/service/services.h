@@ -1,0 +1,51 @@
+#pragma once
+// Every service of the daemon, built once over one Writer in the order they depend on each
+// other, by the daemon and by the tests alike (so what a test wires is what runs). The daemon
+// owns one; REST and RPC handlers hold references to its members, which are never null.
+//
+// Destruction (reverse order) needs the batcher idle first (`batcher.idle()`): it rejects what
+// is still waiting, so the daemon's drain waits for it before destroying this.
+
+#include "service/app-rate-limit.h"
+#include "service/auth.h"
+#include "service/catalog-service.h"
+#include "service/limits-service.h"
+#include "service/readiness.h"
+#include "service/secrets-service.h"
+#include "service/settings-service.h"
+#include "service/usage-batcher.h"
+#include "store/writer.h"
+#include "util/metrics.h"
+
+namespace tenantd {
+
+class Services {
+public:
+  Services(Writer& writer, const Keyring& keyring, const Clock& clock, Log& log, Metrics& metrics)
+      : clock(clock),
+        auth(clock),
+        batcher(writer),
+        limits(batcher, writer, clock, log),
+        secrets(writer, keyring, clock, log, metrics),
+        settings(writer, clock, log),
+        catalog(writer, limits, auth, clock, log),
+        appRateLimits(clock),
+        readiness(clock) {}
+  KJ_DISALLOW_COPY(Services);
+
+  // Start-up, before serving: every tenant's whole state and the token index, from `db` (a
+  // connection of its own; the writer thread is idle). Returns the number of tenants.
+  size_t load(Db& db);
+
+  const Clock& clock;
+  Auth auth;
+  UsageBatcher batcher;
+  LimitsService limits;
+  SecretsService secrets;
+  SettingsService settings;
+  CatalogService catalog;
+  AppRateLimiter appRateLimits;  // Tenant.rateLimit: buckets apart from REST's.
+  Readiness readiness;
+};
+
+}  // namespace tenantd
