@@ -80,6 +80,7 @@ Daemon::~Daemon() noexcept(false) {
   bridgeRunning_ = nullptr;
   bridge_ = nullptr;
   if (uvLoopInitialised_) UvBridge::closeAll(uvLoop_);
+  services_ = nullptr;
   writer_ = nullptr;
 }
 
@@ -98,23 +99,15 @@ void Daemon::start() {
     writerOptions.sync = config_.sync;
     writerOptions.busyTimeoutMs = config_.busyTimeoutMs;
     writer_ = kj::heap<Writer>(config_.databasePath(), writerOptions, log_);
-    batcher_ = kj::heap<UsageBatcher>(*writer_);
-    limits_ = kj::heap<LimitsService>(*batcher_, *writer_, clock_, log_);
-    catalog_ = kj::heap<CatalogService>(*writer_, *limits_, auth_, clock_, log_);
-    catalog_->changedOutside().wait(io_.waitScope);  // The baseline, before the load.
+    services_ = kj::heap<Services>(*writer_, keyring_, clock_, log_, metrics_);
+    services_->catalog.changedOutside().wait(io_.waitScope);  // The baseline, before the load.
     UnixMillis loadStart = clock_.now();
-    limits_->loadAll(*db);
-    auth_.replaceAll(Catalog(*db).listAllTokens());
-    log_.info("store", "loaded " + std::to_string(limits_->tenantCount()) + " tenant(s) and " +
-                           std::to_string(auth_.size()) + " token(s) in " +
+    size_t tenants = services_->load(*db);
+    log_.info("store", "loaded " + std::to_string(tenants) + " tenant(s) and " +
+                           std::to_string(services_->auth.size()) + " token(s) in " +
                            std::to_string(clock_.now() - loadStart) + " ms");
   }
-  secrets_ = kj::heap<SecretsService>(*writer_, keyring_, clock_, log_, metrics_);
-  settings_ = kj::heap<SettingsService>(*writer_, clock_, log_);
-  appRateLimits_ = kj::heap<AppRateLimiter>(clock_);
-  readiness_ = kj::heap<Readiness>(clock_);
-  rest_ = kj::heap<RestServer>(auth_, *limits_, *secrets_, *settings_, *readiness_, metrics_,
-                               clock_, log_);
+  rest_ = kj::heap<RestServer>(*services_, metrics_, log_);
 
   KJ_ASSERT(uv_loop_init(&uvLoop_) == 0);
   uvLoopInitialised_ = true;
@@ -204,28 +197,14 @@ void Daemon::startRpc(std::optional<int> activatedFd) {
   }
   rpcListener_ =
       io_.lowLevelProvider->wrapListenSocketFd(fd, kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP);
-  rpcServices_ = kj::heap<RpcServices>(RpcServices{clock_, startedAt_});
-  RpcServices& services = *rpcServices_;
-  services.limits = limits_.get();
-  services.secrets = secrets_.get();
-  services.settings = settings_.get();
-  services.catalog = catalog_.get();
-  services.rateLimits = appRateLimits_.get();
-  services.restListen = formatListenAddress(restAddress_);
-  services.socketPath = config_.socketPath;
-  services.databasePath = config_.databasePath();
-  services.readiness = [this]() {
-    return readiness_->now();
-  };
-  services.connections = [this]() {
-    return rpcServer_.get() == nullptr ? 0 : rpcServer_->connections();
-  };
+  RpcServerInfo info{startedAt_, formatListenAddress(restAddress_), config_.socketPath,
+                     config_.databasePath()};
   // Without [[rpc.app]] tables the socket file's group may act for any tenant (the file is
   // 0660: nobody else can even connect).
   socketGroup_ = socketFileGroup(fd);
-  rpcServer_ =
-      kj::heap<RpcServer>(services, PeerPolicy::forDaemon(getuid(), socketGroup_, config_.rpc),
-                          log_, io_.provider->getTimer());
+  rpcServer_ = kj::heap<RpcServer>(*services_, kj::mv(info),
+                                   PeerPolicy::forDaemon(getuid(), socketGroup_, config_.rpc), log_,
+                                   io_.provider->getTimer());
   rpcAccepting_ = rpcServer_->listen(*rpcListener_).eagerlyEvaluate([this](kj::Exception&& e) {
     log_.error("rpc", std::string("accept loop failed: ") + e.getDescription().cStr());
   });
@@ -246,30 +225,31 @@ kj::Promise<void> Daemon::watchdogLoop(uint64_t intervalUsec) {
 
 kj::Promise<void> Daemon::housekeepingLoop() {
   return io_.provider->getTimer().afterDelay(1 * kj::SECONDS).then([this]() {
-    limits_->expire();
+    services_->limits.expire();
     // Storage upkeep shortly after start, then hourly.
     if (housekeepingTicks_++ % 3600 == 10) {
       rest_->prune();
-      appRateLimits_->prune();
-      tasks_.add(limits_->maintainStorage(config_.retentionDays)
-                     .then(
-                         [this](size_t removed) {
-                           readiness_->upkeepSucceeded();
-                           if (removed > 0) {
-                             log_.info("store", "compacted usage: " + std::to_string(removed) +
-                                                    " rows merged");
-                           }
-                         },
-                         [this](kj::Exception&& e) {
-                           readiness_->upkeepFailed("storage upkeep failed; usage keeps growing");
-                           log_.error("store", std::string("storage upkeep failed: ") +
-                                                   e.getDescription().cStr());
-                         }));
+      services_->appRateLimits.prune();
+      tasks_.add(
+          services_->limits.maintainStorage(config_.retentionDays)
+              .then(
+                  [this](size_t removed) {
+                    services_->readiness.upkeepSucceeded();
+                    if (removed > 0) {
+                      log_.info("store",
+                                "compacted usage: " + std::to_string(removed) + " rows merged");
+                    }
+                  },
+                  [this](kj::Exception&& e) {
+                    services_->readiness.upkeepFailed("storage upkeep failed; usage keeps growing");
+                    log_.error("store",
+                               std::string("storage upkeep failed: ") + e.getDescription().cStr());
+                  }));
     }
-    return catalog_->changedOutside()
+    return services_->catalog.changedOutside()
         .then([this](bool changed) -> kj::Promise<void> {
-          readiness_->storeAnswered();
-          return changed ? catalog_->reload() : kj::READY_NOW;
+          services_->readiness.storeAnswered();
+          return changed ? services_->catalog.reload() : kj::READY_NOW;
         })
         .catch_([this](kj::Exception&& e) {
           log_.warn("store", std::string("catalog refresh failed: ") + e.getDescription().cStr());
@@ -289,7 +269,8 @@ kj::Promise<Daemon::Signal> Daemon::nextSignal() {
 void Daemon::reload() {
   notifySystemd("RELOADING=1");
   // Tenants and tokens changed offline take effect now; READY=1 below means they have.
-  KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() { catalog_->reload().wait(io_.waitScope); })) {
+  KJ_IF_MAYBE (e, kj::runCatchingExceptions(
+                      [&]() { services_->catalog.reload().wait(io_.waitScope); })) {
     log_.error("store",
                std::string("reloading tenants and tokens failed: ") + e->getDescription().cStr());
   }
@@ -357,9 +338,8 @@ void Daemon::drain() {
   // disconnect, as for a crash between commit and answer.
   rpcServer_ = nullptr;
   // Every write already accepted reaches the writer and settles before the writer goes.
-  batcher_->idle().exclusiveJoin(timer.afterDelay(deadline)).wait(io_.waitScope);
-  batcher_ = nullptr;
-  secrets_ = nullptr;
+  services_->batcher.idle().exclusiveJoin(timer.afterDelay(deadline)).wait(io_.waitScope);
+  services_ = nullptr;
   writer_ = nullptr;  // Commits every job already submitted, then closes the store.
   if (drained) {
     http_ = nullptr;

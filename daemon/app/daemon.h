@@ -10,14 +10,7 @@
 #include "rest/rest-server.h"
 #include "rpc/rpc-server.h"
 #include "secrets/keyring.h"
-#include "service/app-rate-limit.h"
-#include "service/auth.h"
-#include "service/catalog-service.h"
-#include "service/limits-service.h"
-#include "service/readiness.h"
-#include "service/secrets-service.h"
-#include "service/settings-service.h"
-#include "service/usage-batcher.h"
+#include "service/services.h"
 #include "store/writer.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -84,14 +77,7 @@ private:
   Metrics metrics_;
   Keyring keyring_;  // Read-only once loaded; the writer thread seals and opens with it.
   kj::Own<Writer> writer_;
-  Auth auth_{clock_};
-  kj::Own<SecretsService> secrets_;
-  kj::Own<SettingsService> settings_;
-  kj::Own<CatalogService> catalog_;
-  kj::Own<AppRateLimiter> appRateLimits_;  // Tenant.rateLimit: buckets apart from REST's.
-  kj::Own<Readiness> readiness_;
-  kj::Own<UsageBatcher> batcher_;
-  kj::Own<LimitsService> limits_;
+  kj::Own<Services> services_;  // After the writer they use; destroyed before it.
   kj::Own<RestServer> rest_;
   uint64_t housekeepingTicks_ = 0;
   kj::Promise<void> housekeeping_ = nullptr;
@@ -104,7 +90,6 @@ private:
   std::unique_ptr<HttpServer> http_;  // unique_ptr: see drain() for why it may be released.
   ListenAddress restAddress_;
   kj::Own<kj::ConnectionReceiver> rpcListener_;
-  kj::Own<RpcServices> rpcServices_;
   kj::Own<RpcServer> rpcServer_;
   kj::Promise<void> rpcAccepting_ = nullptr;
   bool ownsSocketFile_ = false;

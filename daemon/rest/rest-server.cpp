@@ -6,16 +6,16 @@
 
 namespace tenantd {
 
-RestServer::RestServer(Auth& auth, LimitsService& limits, SecretsService& secrets,
-                       SettingsService& settings, const Readiness& readiness, Metrics& metrics,
-                       const Clock& clock, Log& log)
-    : context_(auth, limits, clock, log), readiness_(readiness), metrics_(metrics) {
+RestServer::RestServer(Services& services, Metrics& metrics, Log& log)
+    : context_(services.auth, services.limits, services.clock, log),
+      readiness_(services.readiness),
+      metrics_(metrics) {
   router_.add("GET", "/healthz",
               [](const HttpRequest&) { return HttpResponse(200, R"({"status":"ok"})"); });
   addLimitsRoutes(router_, context_);
-  addSecretsRoutes(router_, context_, secrets);
-  addAuditRoutes(router_, context_, secrets);
-  addTenantRoutes(router_, context_, settings);
+  addSecretsRoutes(router_, context_, services.secrets);
+  addAuditRoutes(router_, context_, services.secrets);
+  addTenantRoutes(router_, context_, services.settings);
   router_.add("GET", "/readyz", [this](const HttpRequest&) { return readyz(); });
   router_.add("GET", "/metrics", [this](const HttpRequest&) {
     HttpResponse r(200, metrics_.render());

@@ -7,17 +7,14 @@
 #include "http/router.h"
 #include "rest/rate-limit.h"
 #include "rest/rest-context.h"
-#include "service/readiness.h"
-#include "service/secrets-service.h"
-#include "service/settings-service.h"
+#include "service/services.h"
 #include "util/metrics.h"
 
 namespace tenantd {
 
 class RestServer {
 public:
-  RestServer(Auth& auth, LimitsService& limits, SecretsService& secrets, SettingsService& settings,
-             const Readiness& readiness, Metrics& metrics, const Clock& clock, Log& log);
+  RestServer(Services& services, Metrics& metrics, Log& log);
   KJ_DISALLOW_COPY(RestServer);
 
   HttpResult handle(const HttpRequest& request);

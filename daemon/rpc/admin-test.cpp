@@ -49,9 +49,7 @@ std::vector<std::string> actionsOf(const nlohmann::json& entries) {
 
 TEST_CASE("Admin.status reports version, readiness, tenants and where the daemon serves") {
   RpcFixture f;
-  f.services.readiness = []() {
-    return ReadinessReport{true, "storage upkeep failed"};
-  };
+  f.stack.services->readiness.upkeepFailed("storage upkeep failed");
   auto response = f.admin().statusRequest().send().wait(f.io.waitScope);
   auto s = response.getStatus();
   CHECK(s.getVersion() == TENANTD_VERSION);

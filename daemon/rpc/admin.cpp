@@ -74,32 +74,28 @@ void requireTenantId(const std::string& id) {
 }  // namespace
 
 CatalogService& AdminImpl::catalog() {
-  KJ_REQUIRE(services_.catalog != nullptr);
-  return *services_.catalog;
+  return ctx_.services.catalog;
 }
 SettingsService& AdminImpl::settings() {
-  KJ_REQUIRE(services_.settings != nullptr);
-  return *services_.settings;
+  return ctx_.services.settings;
 }
 SecretsService& AdminImpl::secrets() {
-  KJ_REQUIRE(services_.secrets != nullptr);
-  return *services_.secrets;
+  return ctx_.services.secrets;
 }
 
 kj::Promise<void> AdminImpl::status(StatusContext context) {
   auto s = context.getResults().initStatus();
   s.setVersion(TENANTD_VERSION);
-  int64_t up = (services_.clock.now() - services_.startedAt) / 1000;
+  int64_t up = (ctx_.services.clock.now() - ctx_.info.startedAt) / 1000;
   s.setUptimeSeconds(up > 0 ? static_cast<uint64_t>(up) : 0);
-  ReadinessReport readiness = services_.readiness ? services_.readiness() : ReadinessReport{};
+  ReadinessReport readiness = ctx_.services.readiness.now();
   s.setReady(readiness.ready);
   s.setReason(readiness.reason);
-  s.setTenants(
-      services_.limits == nullptr ? 0 : static_cast<uint32_t>(services_.limits->tenantCount()));
-  s.setRestListen(services_.restListen);
-  s.setSocketPath(services_.socketPath);
-  s.setDatabasePath(services_.databasePath);
-  s.setRpcConnections(services_.connections ? static_cast<uint32_t>(services_.connections()) : 0);
+  s.setTenants(static_cast<uint32_t>(ctx_.services.limits.tenantCount()));
+  s.setRestListen(ctx_.info.restListen);
+  s.setSocketPath(ctx_.info.socketPath);
+  s.setDatabasePath(ctx_.info.databasePath);
+  s.setRpcConnections(static_cast<uint32_t>(ctx_.connections()));
   return kj::READY_NOW;
 }
 
@@ -224,17 +220,17 @@ kj::Promise<void> AdminImpl::listTokens(ListTokensContext context) {
 }
 
 kj::Promise<void> AdminImpl::getLimits(GetLimitsContext context) {
-  TenantState& t = tenantForRpc(services_, text(context.getParams().getTenantId()));
+  TenantState& t = tenantForRpc(ctx_, text(context.getParams().getTenantId()));
   context.getResults().setJson(t.rulesJson);
   return kj::READY_NOW;
 }
 
 kj::Promise<void> AdminImpl::setLimits(SetLimitsContext context) {
   auto params = context.getParams();
-  TenantState& t = tenantForRpc(services_, text(params.getTenantId()));
+  TenantState& t = tenantForRpc(ctx_, text(params.getTenantId()));
   auto parsed = parseRules(parseJson(params.getJson()));
   if (auto* e = std::get_if<RuleError>(&parsed)) invalidField(*e);
-  return services_.limits->putRules(t, std::get<std::vector<Rule>>(std::move(parsed)), peer_)
+  return ctx_.services.limits.putRules(t, std::get<std::vector<Rule>>(std::move(parsed)), peer_)
       .then(
           [context](std::optional<int64_t> version) mutable {
             if (!version) {
@@ -247,17 +243,17 @@ kj::Promise<void> AdminImpl::setLimits(SetLimitsContext context) {
 
 kj::Promise<void> AdminImpl::usage(UsageContext context) {
   auto params = context.getParams();
-  TenantState& t = tenantForRpc(services_, text(params.getTenantId()));
+  TenantState& t = tenantForRpc(ctx_, text(params.getTenantId()));
   std::string userId = text(params.getUserId());
   if (userId.size() > 128) throwRpcError("invalid-argument", "userId: at most 128 bytes");
-  context.getResults().setJson(usageRowsJson(services_.limits->usage(t, userId)));
+  context.getResults().setJson(usageRowsJson(ctx_.services.limits.usage(t, userId)));
   return kj::READY_NOW;
 }
 
 kj::Promise<void> AdminImpl::usageSummary(UsageSummaryContext context) {
   auto params = context.getParams();
-  TenantState& t = tenantForRpc(services_, text(params.getTenantId()));
-  std::string period = params.getPeriod().size() == 0 ? currentPeriod(services_.clock.now())
+  TenantState& t = tenantForRpc(ctx_, text(params.getTenantId()));
+  std::string period = params.getPeriod().size() == 0 ? currentPeriod(ctx_.services.clock.now())
                                                       : text(params.getPeriod());
   auto range = monthRange(period);
   if (!range) throwRpcError("invalid-argument", "period: expected YYYY-MM");
@@ -273,7 +269,7 @@ kj::Promise<void> AdminImpl::usageSummary(UsageSummaryContext context) {
 
 kj::Promise<void> AdminImpl::putSecret(PutSecretContext context) {
   auto params = context.getParams();
-  TenantState& t = tenantForRpc(services_, text(params.getTenantId()));
+  TenantState& t = tenantForRpc(ctx_, text(params.getTenantId()));
   std::string name = text(params.getName());
   if (!isValidSecretName(name)) {
     throwRpcError("invalid-argument", "name: [A-Za-z_][A-Za-z0-9_.-]{0,127}");
@@ -291,7 +287,7 @@ kj::Promise<void> AdminImpl::putSecret(PutSecretContext context) {
 
 kj::Promise<void> AdminImpl::removeSecret(RemoveSecretContext context) {
   auto params = context.getParams();
-  TenantState& t = tenantForRpc(services_, text(params.getTenantId()));
+  TenantState& t = tenantForRpc(ctx_, text(params.getTenantId()));
   std::string name = text(params.getName());
   if (!isValidSecretName(name)) throwRpcError("not-found", "no such secret");
   return secrets()
@@ -304,7 +300,7 @@ kj::Promise<void> AdminImpl::removeSecret(RemoveSecretContext context) {
 }
 
 kj::Promise<void> AdminImpl::listSecrets(ListSecretsContext context) {
-  TenantState& t = tenantForRpc(services_, text(context.getParams().getTenantId()));
+  TenantState& t = tenantForRpc(ctx_, text(context.getParams().getTenantId()));
   return secrets().list(t.info.id).then(
       [context](std::vector<std::string> names) mutable {
         auto list = context.getResults().initNames(static_cast<uint>(names.size()));
@@ -314,7 +310,7 @@ kj::Promise<void> AdminImpl::listSecrets(ListSecretsContext context) {
 }
 
 kj::Promise<void> AdminImpl::getConfig(GetConfigContext context) {
-  TenantState& t = tenantForRpc(services_, text(context.getParams().getTenantId()));
+  TenantState& t = tenantForRpc(ctx_, text(context.getParams().getTenantId()));
   auto results = context.getResults();
   results.setJson(t.config.doc.dump());
   results.setVersion(static_cast<uint64_t>(t.configVersion));
@@ -323,7 +319,7 @@ kj::Promise<void> AdminImpl::getConfig(GetConfigContext context) {
 
 kj::Promise<void> AdminImpl::setConfig(SetConfigContext context) {
   auto params = context.getParams();
-  TenantState& t = tenantForRpc(services_, text(params.getTenantId()));
+  TenantState& t = tenantForRpc(ctx_, text(params.getTenantId()));
   uint64_t ifVersion = params.getIfVersion();
   if (ifVersion > uint64_t(std::numeric_limits<int64_t>::max())) {
     throwRpcError("invalid-argument", "ifVersion: out of range");
@@ -356,7 +352,7 @@ kj::Promise<void> AdminImpl::setConfig(SetConfigContext context) {
 
 kj::Promise<void> AdminImpl::audit(AuditContext context) {
   auto params = context.getParams();
-  TenantState& t = tenantForRpc(services_, text(params.getTenantId()));
+  TenantState& t = tenantForRpc(ctx_, text(params.getTenantId()));
   uint32_t limit = params.getLimit() == 0 ? 50 : params.getLimit();
   if (limit > MAX_AUDIT_ROWS) throwRpcError("invalid-argument", "limit: at most 1000");
   int64_t before = params.getBeforeId();
@@ -374,9 +370,9 @@ kj::Promise<void> AdminImpl::audit(AuditContext context) {
 
 kj::Promise<void> AdminImpl::tenant(TenantContext context) {
   std::string id = text(context.getParams().getId());
-  tenantForRpc(services_, id);
+  tenantForRpc(ctx_, id);
   context.getResults(capnp::MessageSize{4, 1})
-      .setTenant(kj::heap<TenantImpl>(services_, id, peer_, kj::addRef(*watches_)));
+      .setTenant(kj::heap<TenantImpl>(ctx_, id, peer_, kj::addRef(*watches_)));
   return kj::READY_NOW;
 }
 

@@ -12,8 +12,8 @@ namespace tenantd {
 class AdminImpl final : public rpc::Admin::Server {
 public:
   // `watches`: the budget of the connection this capability was given on (Admin.tenant()).
-  AdminImpl(RpcServices& services, std::string peer, kj::Own<WatchBudget> watches)
-      : services_(services), peer_(std::move(peer)), watches_(kj::mv(watches)) {}
+  AdminImpl(RpcContext& ctx, std::string peer, kj::Own<WatchBudget> watches)
+      : ctx_(ctx), peer_(std::move(peer)), watches_(kj::mv(watches)) {}
 
 protected:
   kj::Promise<void> status(StatusContext context) override;
@@ -41,7 +41,7 @@ private:
   SettingsService& settings();
   SecretsService& secrets();
 
-  RpcServices& services_;
+  RpcContext& ctx_;
   std::string peer_;  // "uid:0": the actor of every audit row this capability writes.
   kj::Own<WatchBudget> watches_;
 };

@@ -39,29 +39,18 @@ struct RpcFixture {
   ManualClock& clock = stack.clock;
   Metrics& metrics = stack.metrics;
   std::string& path = stack.path;
-  LimitsService* limits = stack.limits.get();
-  SecretsService* secrets = stack.secrets.get();
-  SettingsService* settings = stack.settings.get();
-  AppRateLimiter rateLimits{stack.clock};
-  RpcServices services{stack.clock, 4'000};
+  LimitsService* limits = stack.limits;
+  SecretsService* secrets = stack.secrets;
+  SettingsService* settings = stack.settings;
+  AppRateLimiter& rateLimits = stack.services->appRateLimits;
   kj::Own<RpcServer> server;
   RpcPeer peer;
 
   static PeerPolicy ownUidIsAdmin() { return PeerPolicy{{getuid()}, std::nullopt, {}}; }
 
   explicit RpcFixture(PeerPolicy policy = ownUidIsAdmin()) {
-    services.limits = stack.limits.get();
-    services.secrets = stack.secrets.get();
-    services.settings = stack.settings.get();
-    services.catalog = stack.catalog.get();
-    services.rateLimits = &rateLimits;
-    services.restListen = "127.0.0.1:3000";
-    services.socketPath = "/run/tenantd/tenantd.sock";
-    services.databasePath = stack.path;
-    services.connections = [this]() {
-      return server->connections();
-    };
-    server = kj::heap<RpcServer>(services, kj::mv(policy), stack.log);
+    RpcServerInfo info{4'000, "127.0.0.1:3000", "/run/tenantd/tenantd.sock", stack.path};
+    server = kj::heap<RpcServer>(*stack.services, kj::mv(info), kj::mv(policy), stack.log);
     peer = connect();
   }
   ~RpcFixture() noexcept(false) { peer.close(); }

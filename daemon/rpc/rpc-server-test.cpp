@@ -10,18 +10,21 @@
 #include <kj/debug.h>
 #include <catch2/catch.hpp>
 
+#include "support/service-stack.h"
+
 namespace tenantd {
 
 namespace {
-// An RpcServer (health only: no store) with time under the test's control, and raw peers on
-// socket pairs.
+// An RpcServer (the daemon's services on a temp store) with time under the test's control, and
+// raw peers on socket pairs.
 struct Fixture {
   kj::AsyncIoContext io = kj::setupAsyncIo();
   kj::TimerImpl timer{kj::origin<kj::TimePoint>()};
-  ManualClock clock{10'000};
-  Log log{Log::Sink::STDERR, LogLevel::ERROR};
-  RpcServices services{clock, 4'000};
-  RpcServer server{services, PeerPolicy::forDaemon(getuid(), std::nullopt, {}), log, timer};
+  testing::ServiceStack stack{io.waitScope, {}};
+  ManualClock& clock = stack.clock;
+  Log& log = stack.log;
+  RpcServer server{*stack.services, RpcServerInfo{4'000, {}, {}, {}},
+                   PeerPolicy::forDaemon(getuid(), std::nullopt, {}), log, timer};
 
   kj::Own<kj::AsyncIoStream> connect() {
     int fds[2];

@@ -4,15 +4,28 @@
 
 namespace tenantd {
 
-RpcServer::RpcServer(RpcServices& services, PeerPolicy policy, Log& log)
-    : services_(services), policy_(std::move(policy)), log_(log) {}
+RpcServer::RpcServer(Services& services, RpcServerInfo info, PeerPolicy policy, Log& log)
+    : context_{services, std::move(info),
+               [this]() {
+                 return connections_;
+               }},
+      policy_(std::move(policy)),
+      log_(log) {}
 
-RpcServer::RpcServer(RpcServices& services, PeerPolicy policy, Log& log, kj::Timer& timer)
-    : RpcServer(services, std::move(policy), log, timer, Limits()) {}
+RpcServer::RpcServer(Services& services, RpcServerInfo info, PeerPolicy policy, Log& log,
+                     kj::Timer& timer)
+    : RpcServer(services, std::move(info), std::move(policy), log, timer, Limits()) {}
 
-RpcServer::RpcServer(RpcServices& services, PeerPolicy policy, Log& log, kj::Timer& timer,
-                     Limits limits)
-    : services_(services), policy_(std::move(policy)), log_(log), timer_(timer), limits_(limits) {}
+RpcServer::RpcServer(Services& services, RpcServerInfo info, PeerPolicy policy, Log& log,
+                     kj::Timer& timer, Limits limits)
+    : context_{services, std::move(info),
+               [this]() {
+                 return connections_;
+               }},
+      policy_(std::move(policy)),
+      log_(log),
+      timer_(timer),
+      limits_(limits) {}
 
 kj::Promise<void> RpcServer::listen(kj::ConnectionReceiver& listener) {
   // evalNow: kj's accept() tries accept4() at once and throws EMFILE synchronously.
@@ -61,7 +74,7 @@ void RpcServer::serve(kj::Own<kj::AsyncIoStream> stream) {
   auto network =
       kj::heap<capnp::TwoPartyVatNetwork>(*messages, capnp::rpc::twoparty::Side::SERVER, limits);
   capnp::Capability::Client bootstrap =
-      kj::heap<SidecarImpl>(services_, kj::mv(grant), kj::mv(peer));
+      kj::heap<SidecarImpl>(context_, kj::mv(grant), kj::mv(peer));
   auto system = kj::heap(capnp::makeRpcServer(*network, kj::mv(bootstrap)));
   system->setFlowLimit(FLOW_LIMIT_WORDS);
   ++connections_;

@@ -40,15 +40,18 @@ public:
   };
 
   // Without a timer (in-process tests) nothing times out and accept errors end listen().
-  RpcServer(RpcServices& services, PeerPolicy policy, Log& log);
-  RpcServer(RpcServices& services, PeerPolicy policy, Log& log, kj::Timer& timer);
-  RpcServer(RpcServices& services, PeerPolicy policy, Log& log, kj::Timer& timer, Limits limits);
+  RpcServer(Services& services, RpcServerInfo info, PeerPolicy policy, Log& log);
+  RpcServer(Services& services, RpcServerInfo info, PeerPolicy policy, Log& log, kj::Timer& timer);
+  RpcServer(Services& services, RpcServerInfo info, PeerPolicy policy, Log& log, kj::Timer& timer,
+            Limits limits);
 
   // Accepts until the promise is dropped.
   kj::Promise<void> listen(kj::ConnectionReceiver& listener);
   // Serves one already-connected stream (tests; socket pairs).
   void serve(kj::Own<kj::AsyncIoStream> stream);
   size_t connections() const { return connections_; }
+  // What this server's capabilities reach (tests make capabilities of their own with it).
+  RpcContext& context() { return context_; }
   // For connections accepted from now on (a reloaded [rpc] section); open ones keep theirs.
   void setPolicy(PeerPolicy policy) { policy_ = std::move(policy); }
 
@@ -56,7 +59,7 @@ private:
   void taskFailed(kj::Exception&& exception) override;
   kj::Promise<void> acceptFailed(kj::ConnectionReceiver& listener, kj::Exception&& e);
 
-  RpcServices& services_;
+  RpcContext context_;  // What every capability of this server reaches.
   PeerPolicy policy_;
   Log& log_;
   kj::Maybe<kj::Timer&> timer_;

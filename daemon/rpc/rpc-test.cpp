@@ -94,7 +94,7 @@ TEST_CASE("A tampered secret is refused as unavailable, audited and counted, nev
 TEST_CASE("A peer without a role may check health but not act for a tenant") {
   Fixture f;
   rpc::Sidecar::Client stranger =
-      kj::heap<SidecarImpl>(f.services, PeerGrant{}, PeerCredentials{1, 4242, 4242, {}});
+      kj::heap<SidecarImpl>(f.server->context(), PeerGrant{}, PeerCredentials{1, 4242, 4242, {}});
   CHECK(stranger.healthRequest().send().wait(f.io.waitScope).getStatus() == "ok");
   auto request = stranger.tenantRequest();
   request.setId("t1");

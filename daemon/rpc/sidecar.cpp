@@ -124,16 +124,15 @@ std::vector<T> readEvery(List list, Read read) {
 }
 }  // namespace
 
-TenantState& tenantForRpc(RpcServices& services, std::string_view tenantId) {
+TenantState& tenantForRpc(RpcContext& ctx, std::string_view tenantId) {
   if (!isValidTenantId(tenantId)) throwRpcError("invalid-argument", "malformed tenant id");
-  TenantState* t = services.limits == nullptr ? nullptr : services.limits->find(tenantId);
+  TenantState* t = ctx.services.limits.find(tenantId);
   if (t == nullptr) throwRpcError("not-found", "no such tenant");
   return *t;
 }
 
-SidecarImpl::SidecarImpl(RpcServices& services, PeerGrant grant,
-                         std::optional<PeerCredentials> peer)
-    : services_(services),
+SidecarImpl::SidecarImpl(RpcContext& ctx, PeerGrant grant, std::optional<PeerCredentials> peer)
+    : ctx_(ctx),
       grant_(std::move(grant)),
       credentials_(std::move(peer)),
       peer_(credentials_ ? "uid:" + std::to_string(credentials_->uid) : "uid:unknown") {}
@@ -142,7 +141,7 @@ kj::Promise<void> SidecarImpl::health(HealthContext context) {
   auto results = context.getResults(capnp::MessageSize{8, 0});
   results.setStatus("ok");
   results.setVersion(TENANTD_VERSION);
-  int64_t up = (services_.clock.now() - services_.startedAt) / 1000;
+  int64_t up = (ctx_.services.clock.now() - ctx_.info.startedAt) / 1000;
   results.setUptimeSeconds(up > 0 ? static_cast<uint64_t>(up) : 0);
   return kj::READY_NOW;
 }
@@ -157,9 +156,9 @@ kj::Promise<void> SidecarImpl::tenant(TenantContext context) {
   if (!grant_.mayActFor(id)) {
     throwRpcError("permission-denied", "this peer may not act for this tenant ([[rpc.app]])");
   }
-  tenantForRpc(services_, id);
+  tenantForRpc(ctx_, id);
   context.getResults(capnp::MessageSize{4, 1})
-      .setTenant(kj::heap<TenantImpl>(services_, id, peer_, kj::addRef(*watches_)));
+      .setTenant(kj::heap<TenantImpl>(ctx_, id, peer_, kj::addRef(*watches_)));
   return kj::READY_NOW;
 }
 
@@ -168,7 +167,7 @@ kj::Promise<void> SidecarImpl::admin(AdminContext context) {
     throwRpcError("permission-denied", "only admin peers (root, tenantd's uid, [rpc] admin_*)");
   }
   context.getResults(capnp::MessageSize{4, 1})
-      .setAdmin(kj::heap<AdminImpl>(services_, peer_, kj::addRef(*watches_)));
+      .setAdmin(kj::heap<AdminImpl>(ctx_, peer_, kj::addRef(*watches_)));
   return kj::READY_NOW;
 }
 
@@ -186,8 +185,7 @@ kj::Promise<void> SidecarImpl::whoami(WhoamiContext context) {
 kj::Promise<void> TenantImpl::getSecret(GetSecretContext context) {
   std::string name = context.getParams().getName();
   if (!isValidSecretName(name)) throwRpcError("invalid-argument", "malformed secret name");
-  KJ_REQUIRE(services_.secrets != nullptr);
-  return services_.secrets->open(tenantId_, name, peer_)
+  return ctx_.services.secrets.open(tenantId_, name, peer_)
       .then([context](OpenedSecret opened) mutable {
         switch (opened.outcome) {
           case OpenedSecret::Outcome::OK: break;
@@ -204,18 +202,18 @@ kj::Promise<void> TenantImpl::getSecret(GetSecretContext context) {
 }
 
 TenantState& TenantImpl::state() {
-  return tenantForRpc(services_, tenantId_);
+  return tenantForRpc(ctx_, tenantId_);
 }
 
 kj::Promise<void> TenantImpl::check(CheckContext context) {
-  auto d = services_.limits->check(state(), readUsageView(context.getParams().getRequest()));
+  auto d = ctx_.services.limits.check(state(), readUsageView(context.getParams().getRequest()));
   fillDecision(context.getResults(capnp::MessageSize{DECISION_WORDS + 2, 0}).initDecision(), d);
   return kj::READY_NOW;
 }
 
 kj::Promise<void> TenantImpl::track(TrackContext context) {
-  auto request = readTrack(context.getParams().getRequest(), services_.clock);
-  return services_.limits->track(state(), kj::mv(request))
+  auto request = readTrack(context.getParams().getRequest(), ctx_.services.clock);
+  return ctx_.services.limits.track(state(), kj::mv(request))
       .then(
           [context](TrackResult r) mutable {
             auto out = context.getResults().initResult();
@@ -227,7 +225,7 @@ kj::Promise<void> TenantImpl::track(TrackContext context) {
 
 kj::Promise<void> TenantImpl::consume(ConsumeContext context) {
   auto usage = readUsage(context.getParams().getRequest());
-  return services_.limits->consume(state(), kj::mv(usage))
+  return ctx_.services.limits.consume(state(), kj::mv(usage))
       .then([context](Decision d) mutable { fillDecision(context.getResults().initDecision(), d); },
             [](kj::Exception&&) { storeFailed(); });
 }
@@ -237,7 +235,7 @@ kj::Promise<void> TenantImpl::reserve(ReserveContext context) {
   int64_t ttl = context.getParams().getTtlSeconds();
   if (ttl == 0) ttl = contract::DEFAULT_RESERVE_TTL_SECONDS;
   throwIfInvalid(contract::checkReserveTtl(ttl));
-  return services_.limits->reserve(state(), kj::mv(usage), ttl * 1000)
+  return ctx_.services.limits.reserve(state(), kj::mv(usage), ttl * 1000)
       .then(
           [context](ReserveResult r) mutable {
             auto results = context.getResults();
@@ -252,7 +250,7 @@ kj::Promise<void> TenantImpl::commit(CommitContext context) {
   int64_t amount = context.getParams().getAmount();
   throwIfInvalid(contract::checkReservationId(id));
   throwIfInvalid(contract::checkCommitAmount(amount));
-  return services_.limits->commit(state(), id, amount)
+  return ctx_.services.limits.commit(state(), id, amount)
       .then(
           [](std::optional<TrackResult> r) {
             if (!r) throwRpcError("not-found", "no open reservation with this id");
@@ -263,7 +261,7 @@ kj::Promise<void> TenantImpl::commit(CommitContext context) {
 kj::Promise<void> TenantImpl::release(ReleaseContext context) {
   auto id = context.getParams().getReservationId();
   throwIfInvalid(contract::checkReservationId(view(id)));
-  return services_.limits->release(state(), id)
+  return ctx_.services.limits.release(state(), id)
       .then(
           [](bool released) {
             if (!released) throwRpcError("not-found", "no open reservation with this id");
@@ -277,7 +275,7 @@ kj::Promise<void> TenantImpl::checkBatch(CheckBatchContext context) {
   auto out = context.getResults(capnp::MessageSize{DECISION_WORDS * requests.size() + 4, 0})
                  .initDecisions(requests.size());
   for (uint i = 0; i < requests.size(); ++i) {
-    fillDecision(out[i], services_.limits->check(t, readUsageView(requests[i])));
+    fillDecision(out[i], ctx_.services.limits.check(t, readUsageView(requests[i])));
   }
   return kj::READY_NOW;
 }
@@ -286,10 +284,10 @@ kj::Promise<void> TenantImpl::trackBatch(TrackBatchContext context) {
   auto requests = context.getParams().getRequests();
   TenantState& t = state();
   auto tracks = readEvery<TrackRequest>(
-      requests, [this](rpc::TrackRequest::Reader r) { return readTrack(r, services_.clock); });
+      requests, [this](rpc::TrackRequest::Reader r) { return readTrack(r, ctx_.services.clock); });
   kj::Vector<kj::Promise<kj::Maybe<TrackResult>>> pending;
   for (auto& track : tracks) {
-    pending.add(services_.limits->track(t, kj::mv(track))
+    pending.add(ctx_.services.limits.track(t, kj::mv(track))
                     .then([](TrackResult r) -> kj::Maybe<TrackResult> { return kj::mv(r); },
                           [](kj::Exception&&) -> kj::Maybe<TrackResult> { return nullptr; }));
   }
@@ -313,7 +311,7 @@ kj::Promise<void> TenantImpl::consumeBatch(ConsumeBatchContext context) {
   auto usages = readEvery<UsageRequest>(requests, readUsage);
   kj::Vector<kj::Promise<kj::Maybe<Decision>>> pending;
   for (auto& usage : usages) {
-    pending.add(services_.limits->consume(t, kj::mv(usage))
+    pending.add(ctx_.services.limits.consume(t, kj::mv(usage))
                     .then([](Decision d) -> kj::Maybe<Decision> { return d; },
                           [](kj::Exception&&) -> kj::Maybe<Decision> { return nullptr; }));
   }
@@ -366,9 +364,8 @@ kj::Promise<void> TenantImpl::rateLimit(RateLimitContext context) {
   if (key.size() > AppRateLimiter::MAX_KEY_BYTES) {
     throwRpcError("invalid-argument", "key is at most 256 bytes");
   }
-  KJ_REQUIRE(services_.rateLimits != nullptr);
-  auto taken =
-      services_.rateLimits->take(state(), routeView, std::string_view(key.begin(), key.size()));
+  auto taken = ctx_.services.appRateLimits.take(state(), routeView,
+                                                std::string_view(key.begin(), key.size()));
   auto out = context.getResults().initResult();
   out.setLimited(taken.limited);
   if (!taken.limited) {
@@ -385,9 +382,8 @@ kj::Promise<void> TenantImpl::rateLimit(RateLimitContext context) {
 }
 
 kj::Promise<void> TenantImpl::watchConfig(WatchConfigContext context) {
-  KJ_REQUIRE(services_.settings != nullptr);
-  auto watch = kj::heap<ConfigWatch>(*services_.settings, state(), context.getParams().getWatcher(),
-                                     watches_->take());
+  auto watch = kj::heap<ConfigWatch>(ctx_.services.settings, state(),
+                                     context.getParams().getWatcher(), watches_->take());
   watch->start();
   context.getResults(capnp::MessageSize{4, 1}).setHandle(kj::heap<WatchHandleImpl>(kj::mv(watch)));
   return kj::READY_NOW;

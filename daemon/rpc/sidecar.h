@@ -7,12 +7,7 @@
 
 #include "rpc/config-watch.h"
 #include "rpc/peer.h"
-#include "service/app-rate-limit.h"
-#include "service/catalog-service.h"
-#include "service/limits-service.h"
-#include "service/readiness.h"
-#include "service/secrets-service.h"
-#include "service/settings-service.h"
+#include "service/services.h"
 #include "util/clock.h"
 
 #include "contract.h"
@@ -22,28 +17,26 @@
 
 namespace tenantd {
 
-// What the RPC capabilities call. The daemon owns every service; they outlive the RpcServer.
-struct RpcServices {
-  const Clock& clock;
-  UnixMillis startedAt;
-  // Null in tests that do not need them.
-  LimitsService* limits = nullptr;
-  SecretsService* secrets = nullptr;
-  SettingsService* settings = nullptr;   // Config saves and watchers, usage reports.
-  CatalogService* catalog = nullptr;     // Tenants and tokens (Admin).
-  AppRateLimiter* rateLimits = nullptr;  // Tenant.rateLimit's buckets.
-  // For Admin.status(): where the daemon serves, and how it is doing.
-  std::string restListen = {};
-  std::string socketPath = {};
-  std::string databasePath = {};
-  std::function<ReadinessReport()> readiness = {};  // Unset: ready.
-  std::function<size_t()> connections = {};         // Open RPC connections; unset: 0.
+// Where the daemon serves, for Admin.status.
+struct RpcServerInfo {
+  UnixMillis startedAt = 0;
+  std::string restListen;
+  std::string socketPath;
+  std::string databasePath;
+};
+
+// What every capability of one RpcServer reaches: all of the daemon's services (never null),
+// where the daemon serves, and how many connections the server holds.
+struct RpcContext {
+  Services& services;
+  RpcServerInfo info;
+  std::function<size_t()> connections;
 };
 
 class SidecarImpl final : public rpc::Sidecar::Server {
 public:
   // `peer` is what the kernel said about the other end (nullopt if it could not say).
-  SidecarImpl(RpcServices& services, PeerGrant grant, std::optional<PeerCredentials> peer);
+  SidecarImpl(RpcContext& ctx, PeerGrant grant, std::optional<PeerCredentials> peer);
 
 protected:
   kj::Promise<void> health(HealthContext context) override;
@@ -52,7 +45,7 @@ protected:
   kj::Promise<void> whoami(WhoamiContext context) override;
 
 private:
-  RpcServices& services_;
+  RpcContext& ctx_;
   PeerGrant grant_;
   std::optional<PeerCredentials> credentials_;
   std::string peer_;  // "uid:1000": what audit rows name as the actor.
@@ -62,9 +55,8 @@ private:
 class TenantImpl final : public rpc::Tenant::Server {
 public:
   // `watches` is the budget of the connection the capability was given on.
-  TenantImpl(RpcServices& services, std::string tenantId, std::string peer,
-             kj::Own<WatchBudget> watches)
-      : services_(services),
+  TenantImpl(RpcContext& ctx, std::string tenantId, std::string peer, kj::Own<WatchBudget> watches)
+      : ctx_(ctx),
         tenantId_(std::move(tenantId)),
         peer_(std::move(peer)),
         watches_(kj::mv(watches)) {}
@@ -90,7 +82,7 @@ private:
   // The tenant's state; tenants are never removed while the daemon runs.
   TenantState& state();
 
-  RpcServices& services_;
+  RpcContext& ctx_;
   std::string tenantId_;
   std::string peer_;
   kj::Own<WatchBudget> watches_;
@@ -103,6 +95,6 @@ private:
 void throwIfInvalid(const contract::Check& problem);
 // The tenant's state for an RPC call: "invalid-argument:" for a malformed id, "not-found:" for
 // an unknown one. Tenants are never removed while the daemon runs.
-TenantState& tenantForRpc(RpcServices& services, std::string_view tenantId);
+TenantState& tenantForRpc(RpcContext& ctx, std::string_view tenantId);
 
 }  // namespace tenantd

@@ -45,7 +45,8 @@ void RpcServerThread::unlisten() {
   unlink(socketPath_.c_str());
   // A new server for later connections; the old one closes every connection it had.
   fixture_->server =
-      kj::heap<RpcServer>(fixture_->services, RpcFixture::ownUidIsAdmin(), fixture_->stack.log);
+      kj::heap<RpcServer>(*fixture_->stack.services, fixture_->server->context().info,
+                          RpcFixture::ownUidIsAdmin(), fixture_->stack.log);
 }
 
 void RpcServerThread::serve(std::promise<void>& started) {

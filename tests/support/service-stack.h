@@ -3,12 +3,7 @@
 // directory, with a ManualClock: for module tests above the store (service-test, rpc-test).
 // The thread must already run a kj event loop; `waitScope` is that loop's.
 
-#include "service/auth.h"
-#include "service/catalog-service.h"
-#include "service/limits-service.h"
-#include "service/secrets-service.h"
-#include "service/settings-service.h"
-#include "service/usage-batcher.h"
+#include "service/services.h"
 #include "store/catalog.h"
 #include "store/schema.h"
 #include "support/secret-keys.h"
@@ -29,17 +24,29 @@ struct ServiceStack {
   Log log{Log::Sink::STDERR, LogLevel::ERROR};
   Metrics metrics;
   Keyring keyring;
-  Auth auth{clock};
   kj::Own<Writer> writer;
-  kj::Own<UsageBatcher> batcher;
-  kj::Own<LimitsService> limits;
-  kj::Own<SecretsService> secrets;
-  kj::Own<SettingsService> settings;
-  kj::Own<CatalogService> catalog;
+  kj::Own<Services> services;  // Built and loaded as Daemon::start() builds and loads them.
+  // The names the tests use: members of `services`.
+  Auth& auth = services->auth;
+  UsageBatcher* batcher = &services->batcher;
+  LimitsService* limits = &services->limits;
+  SecretsService* secrets = &services->secrets;
+  SettingsService* settings = &services->settings;
+  CatalogService* catalog = &services->catalog;
 
   // Each of `tenants` exists (plan "pro", UTC) before the services load.
   ServiceStack(kj::WaitScope& waitScope, std::initializer_list<const char*> tenants)
-      : waitScope(waitScope) {
+      : waitScope(waitScope),
+        writer(storeWith(tenants)),
+        services(kj::heap<Services>(*writer, keyring, clock, log, metrics)) {
+    Db db(path, {});
+    services->load(db);
+  }
+  ~ServiceStack() noexcept(false) { batcher->idle().wait(waitScope); }
+  KJ_DISALLOW_COPY(ServiceStack);
+
+  // A migrated store holding `tenants`, and the writer over it; the keyring gets its key.
+  kj::Own<Writer> storeWith(std::initializer_list<const char*> tenants) {
     KJ_ASSERT(sodium_init() >= 0);
     {
       Db db(path, {});
@@ -52,20 +59,8 @@ struct ServiceStack {
     keyring.setPrimary(randomKey());
     DbOptions options;
     options.open = DbOptions::Open::READ_WRITE;
-    writer = kj::heap<Writer>(path, options, log);
-    batcher = kj::heap<UsageBatcher>(*writer);
-    limits = kj::heap<LimitsService>(*batcher, *writer, clock, log);
-    {
-      Db db(path, {});
-      limits->loadAll(db);
-      auth.replaceAll(Catalog(db).listAllTokens());
-    }
-    secrets = kj::heap<SecretsService>(*writer, keyring, clock, log, metrics);
-    settings = kj::heap<SettingsService>(*writer, clock, log);
-    catalog = kj::heap<CatalogService>(*writer, *limits, auth, clock, log);
+    return kj::heap<Writer>(path, options, log);
   }
-  ~ServiceStack() noexcept(false) { batcher->idle().wait(waitScope); }
-  KJ_DISALLOW_COPY(ServiceStack);
 
   TenantState& tenant(const char* id) {
     TenantState* t = limits->find(id);
