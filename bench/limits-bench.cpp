@@ -9,6 +9,7 @@
 #include "core/limiter.h"
 #include "service/limits-service.h"
 #include "service/rules-json.h"
+#include "service/tenant-loader.h"
 #include "store/schema.h"
 #include "store/usage-store.h"
 #include "store/writer.h"
@@ -126,7 +127,10 @@ double plainUpsertsPerSecond(const std::string& dir, int64_t n) {
 // The daemon's write path on `path`: a kj loop, the writer thread, the batcher, the service.
 struct Service {
   explicit Service(const std::string& path)
-      : writer(path, writerOptions(), log), batcher(writer), limits(batcher, writer, clock, log) {}
+      : writer(path, writerOptions(), log),
+        batcher(writer),
+        tenants(log),
+        limits(tenants, batcher, writer, clock, log) {}
   static DbOptions writerOptions() {
     DbOptions options;
     options.open = DbOptions::Open::READ_WRITE;
@@ -138,6 +142,7 @@ struct Service {
   Writer writer;
   UsageBatcher batcher;
   SystemClock clock;
+  Tenants tenants;
   LimitsService limits;
 };
 
@@ -148,9 +153,9 @@ double durableTracksPerSecond(const std::string& dir, int64_t n, bool withIds) {
   Service svc(path);
   {
     Db db(path, {});
-    svc.limits.loadAll(db);
+    loadTenants(db, svc.tenants, svc.clock.now(), svc.log);
   }
-  TenantState& tenant = *svc.limits.find("t1");
+  TenantState& tenant = *svc.tenants.find("t1");
   auto names = userNames(1000);
   kj::Vector<kj::Promise<TrackResult>> pending;
   auto start = Steady::now();
@@ -192,7 +197,7 @@ double rebuildSeconds(const std::string& dir, int64_t* rowsOut) {
   Service svc(path);
   Db db(path, {});
   auto start = Steady::now();
-  svc.limits.loadAll(db);
+  loadTenants(db, svc.tenants, svc.clock.now(), svc.log);
   double s = seconds(start);
   *rowsOut = rows;
   return s;

@@ -9,7 +9,7 @@ std::optional<HttpResponse> RestRateLimiter::admit(
   auto& auth = ctx_.authenticate(request.header("authorization"));
   auto* principal = std::get_if<Principal>(&auth);
   if (principal == nullptr) return std::nullopt;  // The handler answers 401.
-  TenantState* tenant = ctx_.limits.find(principal->tenantId);
+  TenantState* tenant = ctx_.tenants.find(principal->tenantId);
   if (tenant == nullptr) return std::nullopt;
   auto limit = tenant->config.rateLimit.limitFor(request.method, request.path);
   if (!limit) return std::nullopt;

@@ -72,7 +72,7 @@ std::variant<Caller, HttpResponse> authorize(RestContext& ctx, const HttpRequest
   if (access == Access::WRITE && principal.role != Role::ADMIN) {
     return errorResponse(403, "forbidden", "this token may only read");
   }
-  TenantState* tenant = ctx.limits.find(principal.tenantId);
+  TenantState* tenant = ctx.tenants.find(principal.tenantId);
   if (tenant == nullptr) {
     auto response = errorResponse(401, "unauthorized", "the bearer token is not valid");
     response.headers.emplace_back("www-authenticate", R"(Bearer error="invalid_token")");

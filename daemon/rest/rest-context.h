@@ -18,10 +18,11 @@
 namespace tenantd {
 
 struct RestContext {
-  RestContext(Auth& auth, LimitsService& limits, const Clock& clock, Log& log)
-      : auth(auth), limits(limits), clock(clock), log(log) {}
+  RestContext(Auth& auth, Tenants& tenants, LimitsService& limits, const Clock& clock, Log& log)
+      : auth(auth), tenants(tenants), limits(limits), clock(clock), log(log) {}
 
   Auth& auth;
+  Tenants& tenants;
   LimitsService& limits;
   const Clock& clock;
   Log& log;

@@ -7,7 +7,7 @@
 namespace tenantd {
 
 RestServer::RestServer(Services& services, Metrics& metrics, Log& log)
-    : context_(services.auth, services.limits, services.clock, log),
+    : context_(services.auth, services.tenants, services.limits, services.clock, log),
       readiness_(services.readiness),
       metrics_(metrics) {
   router_.add("GET", "/healthz",

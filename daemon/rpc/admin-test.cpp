@@ -120,7 +120,7 @@ TEST_CASE("Admin updates only the tenant fields it is given") {
   CHECK(t.getPlan() == "enterprise");
   CHECK(t.getLimits().getLlmTokens() == 42);
   CHECK(t.getLimits().getApiCalls() == -1);
-  CHECK(f.limits->find("t1")->info.plan == "enterprise");
+  CHECK(f.tenants->find("t1")->info.plan == "enterprise");
 
   auto missing = admin.updateTenantRequest();
   missing.setId("nobody");
@@ -343,7 +343,7 @@ TEST_CASE("Admin config: get, set unconditionally, set if the version still matc
     CHECK(now.getJson() == R"({"cache":{"ttl":1}})");
     CHECK(now.getVersion() == 2);
   }
-  CHECK(f.limits->find("t1")->configVersion == 2);
+  CHECK(f.tenants->find("t1")->configVersion == 2);
   CHECK(
       hasKind(f.errorOf(set(R"({"colour":"red"})", 0).ignoreResult()), "invalid-argument: colour"));
   CHECK(hasKind(f.errorOf(set(R"({"credentials":{"stripe":"NO_SUCH_SECRET"}})", 0).ignoreResult()),
@@ -388,7 +388,7 @@ TEST_CASE("A store that fails is unavailable over Admin, and the write left noth
   }
   auto admin = f.admin();
   CHECK(hasKind(f.errorOf(newTenant(admin, "acme").send().ignoreResult()), "unavailable:"));
-  CHECK(f.limits->find("acme") == nullptr);
+  CHECK(f.tenants->find("acme") == nullptr);
   {
     Db other(f.path, {});
     CHECK_FALSE(Catalog(other).findTenant("acme"));

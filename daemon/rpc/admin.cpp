@@ -91,7 +91,7 @@ kj::Promise<void> AdminImpl::status(StatusContext context) {
   ReadinessReport readiness = ctx_.services.readiness.now();
   s.setReady(readiness.ready);
   s.setReason(readiness.reason);
-  s.setTenants(static_cast<uint32_t>(ctx_.services.limits.tenantCount()));
+  s.setTenants(static_cast<uint32_t>(ctx_.services.tenants.size()));
   s.setRestListen(ctx_.info.restListen);
   s.setSocketPath(ctx_.info.socketPath);
   s.setDatabasePath(ctx_.info.databasePath);

@@ -39,6 +39,7 @@ struct RpcFixture {
   ManualClock& clock = stack.clock;
   Metrics& metrics = stack.metrics;
   std::string& path = stack.path;
+  Tenants* tenants = stack.tenants;
   LimitsService* limits = stack.limits;
   SecretsService* secrets = stack.secrets;
   SettingsService* settings = stack.settings;

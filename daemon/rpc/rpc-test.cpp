@@ -118,7 +118,7 @@ void limitRules(Fixture& f, int64_t limit) {
   r.metric = "calls";
   r.period = Period::DAY;
   r.limit = limit;
-  f.limits->putRules(*f.limits->find("t1"), {r}, "test").wait(f.io.waitScope);
+  f.limits->putRules(*f.tenants->find("t1"), {r}, "test").wait(f.io.waitScope);
 }
 }  // namespace
 
@@ -302,7 +302,7 @@ TEST_CASE("Bad usage requests over RPC are invalid-argument and change nothing")
   auto zero = t.trackRequest();
   setUsage(zero.initRequest().initUsage(), "", "api", "calls", 0);
   CHECK(f.errorOf(zero.send().ignoreResult()).find("invalid-argument:") != std::string::npos);
-  CHECK(f.limits->usage(*f.limits->find("t1"), "")[0].current == 0);
+  CHECK(f.limits->usage(*f.tenants->find("t1"), "")[0].current == 0);
 }
 
 TEST_CASE("Each bound of the request contract, at and past it, over RPC") {
@@ -389,7 +389,7 @@ TEST_CASE("A batch with one malformed item fails whole, naming it, and records n
   items[2].setAmount(0);
   CHECK(f.errorOf(consume.send().ignoreResult()).find("invalid-argument: requests[2]:") !=
         std::string::npos);
-  CHECK(f.limits->usage(*f.limits->find("t1"), "")[0].current == 0);
+  CHECK(f.limits->usage(*f.tenants->find("t1"), "")[0].current == 0);
 }
 
 namespace {

@@ -126,7 +126,7 @@ std::vector<T> readEvery(List list, Read read) {
 
 TenantState& tenantForRpc(RpcContext& ctx, std::string_view tenantId) {
   if (!isValidTenantId(tenantId)) throwRpcError("invalid-argument", "malformed tenant id");
-  TenantState* t = ctx.services.limits.find(tenantId);
+  TenantState* t = ctx.services.tenants.find(tenantId);
   if (t == nullptr) throwRpcError("not-found", "no such tenant");
   return *t;
 }

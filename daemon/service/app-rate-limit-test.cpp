@@ -6,8 +6,7 @@ namespace tenantd {
 
 namespace {
 std::unique_ptr<TenantState> tenantWith(const char* id, const nlohmann::json& rateLimit) {
-  auto t = std::make_unique<TenantState>(Tenant{id, id, "pro", "UTC", 0, {}, {}, {}}, nullptr,
-                                         LimitsService::DEDUPE_WINDOW_MS);
+  auto t = std::make_unique<TenantState>(Tenant{id, id, "pro", "UTC", 0, {}, {}, {}}, nullptr);
   auto parsed = parseTenantConfig({{"rateLimit", rateLimit}});
   REQUIRE(std::holds_alternative<TenantConfig>(parsed));
   t->config = std::get<TenantConfig>(std::move(parsed));

@@ -6,7 +6,7 @@
 // Lives on the event-loop thread, like every other piece of domain state.
 
 #include "core/gcra.h"
-#include "service/limits-service.h"
+#include "service/tenant-state.h"
 
 #include "contract.h"
 

@@ -20,7 +20,7 @@ TEST_CASE("A tenant created by the daemon is stored, audited and served at once"
   auto created = s.catalog->createTenant(newTenant("acme"), "uid:0").wait(ws);
   REQUIRE(created);
   CHECK(created->createdAtMs == 1'700'000'000'000);
-  TenantState* state = s.limits->find("acme");
+  TenantState* state = s.tenants->find("acme");
   REQUIRE(state != nullptr);
   CHECK(state->info.name == "New");
   CHECK(state->zone != nullptr);  // Europe/Berlin, not UTC.
@@ -32,7 +32,7 @@ TEST_CASE("A tenant created by the daemon is stored, audited and served at once"
   CHECK(audit[0].action == "tenant.create");
   CHECK(audit[0].actor == "uid:0");
   CHECK_FALSE(s.catalog->createTenant(newTenant("acme"), "uid:0").wait(ws));
-  CHECK(s.limits->tenantCount() == 1);
+  CHECK(s.tenants->size() == 1);
 }
 
 TEST_CASE("Tenants and tokens another process adds are seen by the probe and adopted on reload") {
@@ -54,9 +54,9 @@ TEST_CASE("Tenants and tokens another process adds are seen by the probe and ado
     REQUIRE(createToken(catalog, "outside", Role::READER, std::nullopt, s.clock.now()));
   }
   CHECK(s.catalog->changedOutside().wait(ws));
-  CHECK(s.limits->find("outside") == nullptr);
+  CHECK(s.tenants->find("outside") == nullptr);
   s.catalog->reload().wait(ws);
-  REQUIRE(s.limits->find("outside") != nullptr);
+  REQUIRE(s.tenants->find("outside") != nullptr);
   CHECK(s.tenant("t1").info.name == "Renamed");
   CHECK(s.auth.size() == 1);
   CHECK_FALSE(s.catalog->changedOutside().wait(ws));

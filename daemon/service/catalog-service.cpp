@@ -1,5 +1,7 @@
 #include "catalog-service.h"
 
+#include "service/tenant-loader.h"
+
 #include <set>
 
 namespace tenantd {
@@ -19,9 +21,9 @@ std::optional<NewToken> createToken(Catalog& catalog, std::string_view tenantId,
   return token;
 }
 
-CatalogService::CatalogService(Writer& writer, LimitsService& limits, Auth& auth,
-                               const Clock& clock, Log& log)
-    : writer_(writer), limits_(limits), auth_(auth), clock_(clock), log_(log) {}
+CatalogService::CatalogService(Writer& writer, Tenants& tenants, Auth& auth, const Clock& clock,
+                               Log& log)
+    : writer_(writer), tenants_(tenants), auth_(auth), clock_(clock), log_(log) {}
 
 kj::Promise<std::optional<Tenant>> CatalogService::createTenant(Tenant tenant, std::string actor) {
   tenant.createdAtMs = clock_.now();
@@ -35,14 +37,14 @@ kj::Promise<std::optional<Tenant>> CatalogService::createTenant(Tenant tenant, s
         ctx.secrets().audit(
             {0, tenant.id, tenant.createdAtMs, actor, "tenant.create", tenant.id, {}});
         // Built here, as the catalog refresh builds tenants the CLI created; adopted below.
-        out.state = limits_.loadTenant(ctx.db, tenant, tenant.createdAtMs);
+        out.state = loadTenant(ctx.db, tenant, tenant.createdAtMs, log_);
         return out;
       })
       .then([this, tenant, actor](Created created) -> std::optional<Tenant> {
         if (!created.state) return std::nullopt;
         // The catalog refresh may have adopted it first (it reads the same committed row);
         // adopt() then keeps the one already there.
-        limits_.adopt(std::move(created.state));
+        tenants_.adopt(std::move(created.state));
         log_.info("audit", "tenant " + tenant.id + " created by " + actor);
         return tenant;
       });
@@ -67,7 +69,7 @@ kj::Promise<std::optional<Tenant>> CatalogService::updateTenant(std::string id, 
       })
       .then([this, actor](std::optional<Tenant> tenant) {
         if (tenant) {
-          limits_.updateInfo(*tenant);
+          tenants_.updateInfo(*tenant);
           log_.info("audit", "tenant " + tenant->id + " updated by " + actor);
         }
         return tenant;
@@ -152,7 +154,7 @@ kj::Promise<void> CatalogService::reload() {
     std::vector<Tenant> known;  // Current info of tenants already loaded.
   };
   std::set<std::string> known;  // A copy: the writer thread must not read loop-thread state.
-  for (auto& tenant : limits_.tenantIds()) known.insert(tenant);
+  for (auto& tenant : tenants_.ids()) known.insert(tenant);
   UnixMillis now = clock_.now();
   return writer_
       .submit<kj::Own<Changes>>([this, known = std::move(known), now](WriterContext& ctx) {
@@ -160,7 +162,7 @@ kj::Promise<void> CatalogService::reload() {
         changes->tokens = ctx.catalog().listAllTokens();
         for (auto& tenant : ctx.catalog().listTenants()) {
           if (!known.count(tenant.id)) {
-            changes->newTenants.push_back(limits_.loadTenant(ctx.db, tenant, now));
+            changes->newTenants.push_back(loadTenant(ctx.db, tenant, now, log_));
           } else {
             changes->known.push_back(tenant);
           }
@@ -169,10 +171,10 @@ kj::Promise<void> CatalogService::reload() {
       })
       .then([this](kj::Own<Changes> changes) {
         auth_.replaceAll(std::move(changes->tokens));
-        for (auto& info : changes->known) limits_.updateInfo(info);
+        for (auto& info : changes->known) tenants_.updateInfo(info);
         for (auto& t : changes->newTenants) {
           log_.info("store", "tenant " + t->info.id + " added");
-          limits_.adopt(std::move(t));
+          tenants_.adopt(std::move(t));
         }
         log_.info("store", "reloaded tenants and tokens after a change from outside the daemon");
       });

@@ -6,7 +6,7 @@
 // Changes made by the offline CLI arrive the other way, by the daemon's data_version probe.
 
 #include "service/auth.h"
-#include "service/limits-service.h"
+#include "service/tenants.h"
 #include "store/writer.h"
 
 #include <kj/async.h>
@@ -36,7 +36,7 @@ std::optional<NewToken> createToken(Catalog& catalog, std::string_view tenantId,
 
 class CatalogService {
 public:
-  CatalogService(Writer& writer, LimitsService& limits, Auth& auth, const Clock& clock, Log& log);
+  CatalogService(Writer& writer, Tenants& tenants, Auth& auth, const Clock& clock, Log& log);
 
   // `tenant` is valid (id, name, plan, known timezone); createdAtMs is set here. nullopt: the id
   // is taken.
@@ -68,7 +68,7 @@ public:
 private:
   Writer& writer_;
   int64_t dataVersion_ = -1;  // As of the last probe; -1 before the first.
-  LimitsService& limits_;
+  Tenants& tenants_;
   Auth& auth_;
   const Clock& clock_;
   Log& log_;

@@ -1,8 +1,6 @@
 #include "limits-service.h"
 
 #include "rules-json.h"
-#include "settings-service.h"
-#include "store/catalog.h"
 #include "store/usage-store.h"
 
 #include <sodium.h>
@@ -13,88 +11,9 @@
 
 namespace tenantd {
 
-LimitsService::LimitsService(UsageBatcher& batcher, Writer& writer, const Clock& clock, Log& log)
-    : batcher_(batcher), writer_(writer), clock_(clock), log_(log) {}
-
-namespace {
-const date::time_zone* zoneOrUtc(const std::string& name, Log& log, const std::string& tenantId) {
-  if (name.empty() || name == "UTC") return nullptr;
-  try {
-    return date::locate_zone(name);
-  } catch (const std::exception&) {
-    log.warn("limits", "tenant " + tenantId + ": unknown timezone " + name + ", using UTC");
-    return nullptr;
-  }
-}
-}  // namespace
-
-std::unique_ptr<TenantState> LimitsService::loadTenant(Db& db, const Tenant& tenant,
-                                                       UnixMillis now) {
-  auto t = std::make_unique<TenantState>(tenant, zoneOrUtc(tenant.timezone, log_, tenant.id),
-                                         DEDUPE_WINDOW_MS);
-  UsageStore store(db);
-  if (auto stored = store.loadRules(tenant.id)) {
-    auto parsed = parseRules(nlohmann::json::parse(stored->json));
-    if (auto* rules = std::get_if<std::vector<Rule>>(&parsed)) {
-      t->limiter.setRules(*rules, {}, now);
-      t->rulesJson = stored->json;
-      t->rulesVersion = stored->version;
-    } else {
-      KJ_FAIL_ASSERT("stored rules do not parse", tenant.id, std::get<RuleError>(parsed).field);
-    }
-  }
-  // Replay stored usage: record() counts what lies in each rule's current window and keeps
-  // near-future buckets pending. One scan per (resource, metric), from its earliest window.
-  std::map<std::pair<std::string, std::string>, UnixMillis> earliest;
-  for (auto& r : t->limiter.rules()) {
-    auto key = std::make_pair(r.resource, r.metric);
-    UnixMillis start = windowAt(r.period, now, t->zone).start;
-    auto it = earliest.find(key);
-    if (it == earliest.end() || start < it->second) earliest[key] = start;
-  }
-  for (auto& [key, from] : earliest) {
-    for (auto& b : store.loadUsage(tenant.id, key.first, key.second, from)) {
-      t->limiter.record(b.userId, key.first, key.second, b.amount, b.bucket, now);
-    }
-  }
-  for (auto& r : store.loadReservations(tenant.id)) t->limiter.restoreReservation(r, now);
-  SettingsService::load(db, *t, log_);
-  return t;
-}
-
-void LimitsService::loadAll(Db& db) {
-  UnixMillis now = clock_.now();
-  Catalog catalog(db);
-  for (auto& tenant : catalog.listTenants()) {
-    tenants_[tenant.id] = loadTenant(db, tenant, now);
-  }
-  UsageStore store(db);
-  for (auto& id : store.loadTrackIds(now)) {
-    if (auto* t = find(id.tenantId)) t->trackIds.restore(id.id, id.expiresAt);
-  }
-}
-
-void LimitsService::adopt(std::unique_ptr<TenantState> tenant) {
-  std::string id = tenant->info.id;
-  tenants_.emplace(std::move(id), std::move(tenant));
-}
-
-void LimitsService::updateInfo(const Tenant& info) {
-  TenantState* t = find(info.id);
-  if (t == nullptr) return;
-  if (info.timezone != t->info.timezone) {
-    log_.warn("limits", "tenant " + info.id + ": a new timezone takes effect at restart");
-  }
-  std::string zone = t->info.timezone;
-  if (info.plan != t->info.plan) t->limiter.setPlan(info.plan);
-  t->info = info;
-  t->info.timezone = zone;
-}
-
-TenantState* LimitsService::find(std::string_view tenantId) {
-  auto it = tenants_.find(std::string(tenantId));
-  return it == tenants_.end() ? nullptr : it->second.get();
-}
+LimitsService::LimitsService(Tenants& tenants, UsageBatcher& batcher, Writer& writer,
+                             const Clock& clock, Log& log)
+    : batcher_(batcher), writer_(writer), clock_(clock), log_(log), tenants_(tenants) {}
 
 Decision LimitsService::check(TenantState& t, const UsageQuery& query) {
   return t.limiter.check(query, clock_.now());
@@ -321,7 +240,7 @@ kj::Promise<size_t> LimitsService::maintainStorage(int retentionDays) {
   constexpr int64_t KEEP_MINUTES_MS = 2 * 86'400'000LL;
   UnixMillis now = clock_.now();
   std::vector<std::tuple<std::string, const date::time_zone*>> tenants;
-  for (auto& [id, t] : tenants_) tenants.emplace_back(id, t->zone);
+  tenants_.forEach([&](TenantState& t) { tenants.emplace_back(t.info.id, t.zone); });
   return writer_.submit<size_t>([tenants = std::move(tenants), now,
                                  retentionDays](WriterContext& ctx) {
     size_t removed = 0;
@@ -339,16 +258,16 @@ kj::Promise<size_t> LimitsService::maintainStorage(int retentionDays) {
 void LimitsService::expire() {
   UnixMillis now = clock_.now();
   bool prune = ++expireCalls_ % 60 == 0;
-  for (auto& [id, t] : tenants_) {
-    if (prune) t->limiter.prune(now);
-    for (auto& r : t->limiter.expire(now)) {
-      batcher_.add(StoreOp::deleteReservation(id, r.id)).detach([this](kj::Exception&& e) {
+  tenants_.forEach([&](TenantState& t) {
+    if (prune) t.limiter.prune(now);
+    for (auto& r : t.limiter.expire(now)) {
+      batcher_.add(StoreOp::deleteReservation(t.info.id, r.id)).detach([this](kj::Exception&& e) {
         log_.warn("limits", std::string("could not delete an expired reservation: ") +
                                 e.getDescription().cStr());
       });
     }
-    t->trackIds.expire(now);
-  }
+    t.trackIds.expire(now);
+  });
   writer_.submit<void>([now](WriterContext& ctx) { ctx.usage().expireTrackIds(now); })
       .detach([this](kj::Exception&& e) {
         log_.warn("limits",

@@ -3,10 +3,7 @@
 // every change persisted through the UsageBatcher before it is acknowledged, and undone in
 // memory if its commit fails. REST and RPC both call this; neither touches the Limiter itself.
 
-#include "core/idempotency.h"
-#include "core/limiter.h"
-#include "core/tenant.h"
-#include "service/tenant-config.h"
+#include "service/tenants.h"
 #include "service/usage-batcher.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -16,40 +13,9 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace tenantd {
-
-struct TenantState {
-  TenantState(Tenant info, const date::time_zone* zone, int64_t dedupeWindowMs)
-      : info(std::move(info)),
-        zone(zone),
-        limiter(this->info.plan, zone),
-        trackIds(dedupeWindowMs) {}
-
-  Tenant info;
-  const date::time_zone* zone;
-  Limiter limiter;
-  IdempotencyWindow trackIds;
-  std::string rulesJson = "[]";  // Canonical, as stored and served.
-  int64_t rulesVersion = 0;
-  // Track ids whose first track is still committing: a retry waits for that commit.
-  std::unordered_map<std::string, kj::ForkedPromise<void>> committingIds;
-  // While new rules are being installed: usage recorded since their store snapshot was taken.
-  struct Recorded {
-    std::string userId, resource, metric;
-    int64_t amount;
-    UnixMillis at;
-  };
-  std::optional<std::vector<Recorded>> sinceRulesSnapshot;
-
-  // /tenant/config and /tenant/rbac (SettingsService keeps them).
-  TenantConfig config;
-  int64_t configVersion = 0;
-  Rbac rbac = Rbac::defaults();
-  int64_t rbacVersion = 0;
-};
 
 struct UsageRequest {
   std::string userId;  // Empty: no user.
@@ -79,26 +45,8 @@ struct ReserveResult {
 
 class LimitsService {
 public:
-  static constexpr int64_t DEDUPE_WINDOW_MS = 48LL * 3600 * 1000;
-
-  LimitsService(UsageBatcher& batcher, Writer& writer, const Clock& clock, Log& log);
-
-  // Start-up, before serving: every tenant with its rules, recorded usage, track ids and open
-  // reservations, read through `db`.
-  void loadAll(Db& db);
-  TenantState* find(std::string_view tenantId);
-  // Builds a tenant's state from the store; safe on any thread (used by the catalog refresh on
-  // the writer thread), then handed to adopt() on the event-loop thread.
-  std::unique_ptr<TenantState> loadTenant(Db& db, const Tenant& tenant, UnixMillis now);
-  void adopt(std::unique_ptr<TenantState> tenant);
-  // New name, plan, limits from the store (tenantd tenant update); the plan picks tiers at once.
-  void updateInfo(const Tenant& info);
-  size_t tenantCount() const { return tenants_.size(); }
-  std::vector<std::string> tenantIds() const {
-    std::vector<std::string> ids;
-    for (auto& [id, t] : tenants_) ids.push_back(id);
-    return ids;
-  }
+  LimitsService(Tenants& tenants, UsageBatcher& batcher, Writer& writer, const Clock& clock,
+                Log& log);
 
   Decision check(TenantState& t, const UsageQuery& query);
   kj::Promise<TrackResult> track(TenantState& t, TrackRequest request);
@@ -132,7 +80,7 @@ private:
   Writer& writer_;
   const Clock& clock_;
   Log& log_;
-  std::unordered_map<std::string, std::unique_ptr<TenantState>> tenants_;
+  Tenants& tenants_;
   uint64_t expireCalls_ = 0;
 };
 

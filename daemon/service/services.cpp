@@ -1,13 +1,14 @@
 #include "services.h"
 
+#include "service/tenant-loader.h"
 #include "store/catalog.h"
 
 namespace tenantd {
 
 size_t Services::load(Db& db) {
-  limits.loadAll(db);
+  loadTenants(db, tenants, clock.now(), log);
   auth.replaceAll(Catalog(db).listAllTokens());
-  return limits.tenantCount();
+  return tenants.size();
 }
 
 }  // namespace tenantd

@@ -13,6 +13,7 @@
 #include "service/readiness.h"
 #include "service/secrets-service.h"
 #include "service/settings-service.h"
+#include "service/tenants.h"
 #include "service/usage-batcher.h"
 #include "store/writer.h"
 #include "util/metrics.h"
@@ -23,12 +24,14 @@ class Services {
 public:
   Services(Writer& writer, const Keyring& keyring, const Clock& clock, Log& log, Metrics& metrics)
       : clock(clock),
+        log(log),
+        tenants(log),
         auth(clock),
         batcher(writer),
-        limits(batcher, writer, clock, log),
+        limits(tenants, batcher, writer, clock, log),
         secrets(writer, keyring, clock, log, metrics),
         settings(writer, clock, log),
-        catalog(writer, limits, auth, clock, log),
+        catalog(writer, tenants, auth, clock, log),
         appRateLimits(clock),
         readiness(clock) {}
   KJ_DISALLOW_COPY(Services);
@@ -38,6 +41,8 @@ public:
   size_t load(Db& db);
 
   const Clock& clock;
+  Log& log;
+  Tenants tenants;  // Every tenant's state: the one owner.
   Auth auth;
   UsageBatcher batcher;
   LimitsService limits;

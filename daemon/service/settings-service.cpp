@@ -1,37 +1,11 @@
 #include "settings-service.h"
 
-#include "service/json-input.h"
-
 #include <algorithm>
 
 namespace tenantd {
 
 SettingsService::SettingsService(Writer& writer, const Clock& clock, Log& log)
     : writer_(writer), clock_(clock), log_(log) {}
-
-void SettingsService::load(Db& db, TenantState& t, Log& log) {
-  SettingsStore store(db);
-  if (auto config = store.getConfig(t.info.id)) {
-    t.configVersion = config->version;
-    auto doc = parseJsonInput(config->doc);
-    if (auto* e = std::get_if<JsonInputError>(&doc)) {
-      // Saved before documents were bounded. Served as {} (no REST rate limits) under its own
-      // version, so a POST with If-Match replaces it; never dumped, so never a crash.
-      log.warn("settings", "tenant " + t.info.id + ": stored configuration version " +
-                               std::to_string(config->version) + " is " + e->message +
-                               "; serving {} until it is replaced");
-    } else {
-      auto parsed = parseTenantConfig(std::get<nlohmann::json>(doc));
-      if (auto* c = std::get_if<TenantConfig>(&parsed)) t.config = std::move(*c);
-    }
-  }
-  if (auto rbac = store.getRbac(t.info.id)) {
-    // Our own canonical document: parseRbac trusts its types.
-    auto parsed = parseRbac(nlohmann::json::parse(rbac->doc));
-    if (auto* r = std::get_if<Rbac>(&parsed)) t.rbac = std::move(*r);
-    t.rbacVersion = rbac->version;
-  }
-}
 
 kj::Promise<SaveOutcome> SettingsService::saveConfig(TenantState& t, TenantConfig config,
                                                      std::optional<int64_t> ifMatch,

@@ -6,9 +6,11 @@
 // owner of that state, so it is also the one that tells config watchers (Tenant.watchConfig over
 // RPC) about each change.
 
-#include "service/limits-service.h"
 #include "service/tenant-config.h"
+#include "service/tenant-state.h"
 #include "store/settings-store.h"
+#include "store/writer.h"
+#include "util/log.h"
 
 #include <kj/async.h>
 
@@ -53,10 +55,6 @@ private:
 class SettingsService {
 public:
   SettingsService(Writer& writer, const Clock& clock, Log& log);
-
-  // Loads every tenant's documents into its state (start-up, before serving). A stored document
-  // over a bound is logged and left out, never a reason not to serve the tenant.
-  static void load(Db& db, TenantState& tenant, Log& log);
 
   kj::Promise<SaveOutcome> saveConfig(TenantState& t, TenantConfig config,
                                       std::optional<int64_t> ifMatch, std::string actor);

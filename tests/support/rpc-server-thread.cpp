@@ -75,7 +75,7 @@ kj::Promise<void> limitRule(RpcFixture& f, const std::string& tenant, const std:
   r.metric = metric;
   r.period = Period::DAY;
   r.limit = limit;
-  TenantState* state = f.limits->find(tenant);
+  TenantState* state = f.tenants->find(tenant);
   KJ_REQUIRE(state != nullptr, "no such tenant", tenant);
   return f.limits->putRules(*state, {r}, "test").ignoreResult();
 }

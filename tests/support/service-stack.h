@@ -27,6 +27,7 @@ struct ServiceStack {
   kj::Own<Writer> writer;
   kj::Own<Services> services;  // Built and loaded as Daemon::start() builds and loads them.
   // The names the tests use: members of `services`.
+  Tenants* tenants = &services->tenants;
   Auth& auth = services->auth;
   UsageBatcher* batcher = &services->batcher;
   LimitsService* limits = &services->limits;
@@ -63,7 +64,7 @@ struct ServiceStack {
   }
 
   TenantState& tenant(const char* id) {
-    TenantState* t = limits->find(id);
+    TenantState* t = tenants->find(id);
     KJ_ASSERT(t != nullptr, id);
     return *t;
   }
