@@ -12,16 +12,16 @@ namespace tenantd {
 namespace {
 // Reads {userId?, resource, metric, amount?} as JSON (types, unknown fields: the reader) and
 // leaves the reader open for more fields; their values are the contract's to judge.
-std::optional<UsageRequest> readUsage(FieldReader& in, bool amountRequired) {
+std::optional<UsageRequest> readUsage(FieldReader& in, Required amount) {
   UsageRequest u;
-  u.userId = in.string("userId", false).value_or("");
-  auto resource = in.string("resource", true);
-  auto metric = in.string("metric", true);
-  auto amount = in.integer("amount", amountRequired);
+  u.userId = in.string("userId", Required::NO).value_or("");
+  auto resource = in.string("resource", Required::YES);
+  auto metric = in.string("metric", Required::YES);
+  auto given = in.integer("amount", amount);
   if (!in.ok()) return std::nullopt;
   u.resource = std::move(*resource);
   u.metric = std::move(*metric);
-  u.amount = amount.value_or(1);
+  u.amount = given.value_or(1);
   return u;
 }
 
@@ -108,7 +108,7 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
     TAKE_OR_RETURN(body, parseFlatBody(r));
     FieldReader in(body);
-    auto usage = readUsage(in, false);
+    auto usage = readUsage(in, Required::NO);
     if (auto e = in.finish()) return *e;
     if (auto e = checkUsage(*usage)) return *e;
     JsonOut out;
@@ -121,8 +121,8 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
     TAKE_OR_RETURN(body, parseFlatBody(r));
     FieldReader in(body);
-    auto usage = readUsage(in, true);
-    auto id = in.string("id", false);
+    auto usage = readUsage(in, Required::YES);
+    auto id = in.string("id", Required::NO);
     const JsonScalar* timestamp = in.raw("timestamp");
     if (auto e = in.finish()) return *e;
     if (auto e = checkUsage(*usage)) return *e;
@@ -151,7 +151,7 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
     TAKE_OR_RETURN(body, parseFlatBody(r));
     FieldReader in(body);
-    auto usage = readUsage(in, false);
+    auto usage = readUsage(in, Required::NO);
     if (auto e = in.finish()) return *e;
     if (auto e = checkUsage(*usage)) return *e;
     return whenDone(
@@ -169,8 +169,9 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
     TAKE_OR_RETURN(body, parseFlatBody(r));
     FieldReader in(body);
-    auto usage = readUsage(in, true);
-    int64_t ttl = in.integer("ttlSeconds", false).value_or(contract::DEFAULT_RESERVE_TTL_SECONDS);
+    auto usage = readUsage(in, Required::YES);
+    int64_t ttl =
+        in.integer("ttlSeconds", Required::NO).value_or(contract::DEFAULT_RESERVE_TTL_SECONDS);
     if (auto e = in.finish()) return *e;
     if (auto e = checkUsage(*usage)) return *e;
     if (auto e = refused(contract::checkReserveTtl(ttl))) return *e;
@@ -193,8 +194,8 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
     TAKE_OR_RETURN(body, parseFlatBody(r));
     FieldReader in(body);
-    auto id = in.string("reservationId", true);
-    auto amount = in.integer("amount", true);
+    auto id = in.string("reservationId", Required::YES);
+    auto amount = in.integer("amount", Required::YES);
     if (auto e = in.finish()) return *e;
     if (auto e = refused(contract::checkReservationId(*id))) return *e;
     if (auto e = refused(contract::checkCommitAmount(*amount))) return *e;
@@ -213,7 +214,7 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
     TAKE_OR_RETURN(body, parseFlatBody(r));
     FieldReader in(body);
-    auto id = in.string("reservationId", true);
+    auto id = in.string("reservationId", Required::YES);
     if (auto e = in.finish()) return *e;
     if (auto e = refused(contract::checkReservationId(*id))) return *e;
     return whenDone(

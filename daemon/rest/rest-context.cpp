@@ -3,7 +3,6 @@
 #include "service/json-input.h"
 
 #include <algorithm>
-#include <limits>
 
 namespace tenantd {
 
@@ -93,18 +92,18 @@ FieldReader::FieldReader(const FlatBody& object) : object_(object) {
   if (!object_.isObject) error_ = {"", "expected a JSON object"};
 }
 
-const JsonScalar* FieldReader::lookup(const char* name, bool required) {
+const JsonScalar* FieldReader::lookup(const char* name, Required required) {
   if (error_) return nullptr;
   read_.push_back(name);
   const JsonScalar* it = object_.find(name);
   if (it == nullptr || it->kind == JsonScalar::Kind::NUL) {
-    if (required) error_ = {name, "required"};
+    if (required == Required::YES) error_ = {name, "required"};
     return nullptr;
   }
   return it;
 }
 
-std::optional<std::string> FieldReader::string(const char* name, bool required, size_t maxLength) {
+std::optional<std::string> FieldReader::string(const char* name, Required required) {
   const JsonScalar* it = lookup(name, required);
   if (it == nullptr) return std::nullopt;
   if (it->kind != JsonScalar::Kind::STRING) {
@@ -112,10 +111,8 @@ std::optional<std::string> FieldReader::string(const char* name, bool required, 
     return std::nullopt;
   }
   const std::string& s = it->text;
-  if (s.empty() || s.size() > maxLength) {
-    error_ = {name, maxLength == std::numeric_limits<size_t>::max()
-                        ? std::string("must not be empty")
-                        : "must be 1 to " + std::to_string(maxLength) + " bytes"};
+  if (s.empty()) {
+    error_ = {name, "must not be empty"};
     return std::nullopt;
   }
   for (unsigned char c : s) {
@@ -127,34 +124,18 @@ std::optional<std::string> FieldReader::string(const char* name, bool required, 
   return s;
 }
 
-std::optional<std::string> FieldReader::string(const char* name, bool required) {
-  return string(name, required, std::numeric_limits<size_t>::max());
-}
-
-std::optional<int64_t> FieldReader::integer(const char* name, bool required) {
-  return integer(name, required, std::numeric_limits<int64_t>::min(),
-                 std::numeric_limits<int64_t>::max());
-}
-
-std::optional<int64_t> FieldReader::integer(const char* name, bool required, int64_t min,
-                                            int64_t max) {
+std::optional<int64_t> FieldReader::integer(const char* name, Required required) {
   const JsonScalar* it = lookup(name, required);
   if (it == nullptr) return std::nullopt;
-  bool fits = it->kind == JsonScalar::Kind::INTEGER;
-  if (!fits && min == std::numeric_limits<int64_t>::min()) {
+  if (it->kind != JsonScalar::Kind::INTEGER) {
     error_ = {name, "expected an integer"};
-    return std::nullopt;
-  }
-  if (!fits || it->integer < min || it->integer > max) {
-    error_ = {name,
-              "expected an integer from " + std::to_string(min) + " to " + std::to_string(max)};
     return std::nullopt;
   }
   return it->integer;
 }
 
 const JsonScalar* FieldReader::raw(const char* name) {
-  return lookup(name, false);
+  return lookup(name, Required::NO);
 }
 
 std::optional<HttpResponse> FieldReader::finish() {

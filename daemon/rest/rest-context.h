@@ -80,17 +80,17 @@ kj::Promise<HttpResponse> whenDone(kj::Promise<T> promise, F onSuccess, Log& log
 }
 HttpResponse badRequest(std::string_view field, std::string_view message);
 
+enum class Required { NO, YES };
+
 // Reads named fields from a flat JSON object, remembering the first problem and refusing fields
 // it was not asked about.
 class FieldReader {
 public:
   explicit FieldReader(const FlatBody& object);
-  std::optional<std::string> string(const char* name, bool required, size_t maxLength);
-  std::optional<int64_t> integer(const char* name, bool required, int64_t min, int64_t max);
-  // The JSON shape only (a non-empty string without control characters; an integer), for
-  // fields whose values the request contract (rpc/contract.h) judges.
-  std::optional<std::string> string(const char* name, bool required);
-  std::optional<int64_t> integer(const char* name, bool required);
+  // The JSON shape only: a non-empty string without control characters, an integer. What the
+  // values may be is the request contract's to say (rpc/contract.h), after finish().
+  std::optional<std::string> string(const char* name, Required required);
+  std::optional<int64_t> integer(const char* name, Required required);
   // A field the caller validates itself; nullptr if absent or null.
   const JsonScalar* raw(const char* name);
   // Call last: fails on any field not read.
@@ -98,8 +98,8 @@ public:
   bool ok() const { return !error_; }
 
 private:
-  // Marks `name` as read; the field, or null if absent (an error if `required`).
-  const JsonScalar* lookup(const char* name, bool required);
+  // Marks `name` as read; the field, or null if absent (an error if required).
+  const JsonScalar* lookup(const char* name, Required required);
 
   const FlatBody& object_;
   std::vector<std::string_view> read_;  // A handful of names: a vector beats a set.

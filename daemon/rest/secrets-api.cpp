@@ -28,7 +28,7 @@ void addSecretsRoutes(Router& router, RestContext& ctx, SecretsService& secrets)
       for (auto& [name, value] : body.fields) sodium_memzero(value.text.data(), value.text.size());
     });
     FieldReader in(body);
-    auto name = in.string("key", true, 128);
+    auto name = in.string("key", Required::YES);
     const JsonScalar* value = in.raw("value");
     const JsonScalar* expires = in.raw("expiresAt");
     if (auto e = in.finish()) return *e;

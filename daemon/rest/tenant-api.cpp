@@ -11,21 +11,20 @@ std::string etag(int64_t version) {
   return "\"" + std::to_string(version) + "\"";
 }
 
-// If-Match: "*" or one quoted version. nullopt: absent; -1: malformed.
-std::optional<int64_t> ifMatch(const HttpRequest& r, bool* malformed) {
+// If-Match: absent or "*" (no precondition), one quoted version, or something else.
+struct IfMatch {
+  std::optional<int64_t> version;
+  bool malformed = false;
+};
+IfMatch ifMatch(const HttpRequest& r) {
   auto header = r.header("if-match");
-  *malformed = false;
-  if (!header) return std::nullopt;
+  if (!header || *header == "*") return {};
   std::string_view v = *header;
-  if (v == "*") return std::nullopt;
   if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
   int64_t version = 0;
   auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), version);
-  if (ec != std::errc() || end != v.data() + v.size()) {
-    *malformed = true;
-    return std::nullopt;
-  }
-  return version;
+  if (ec != std::errc() || end != v.data() + v.size()) return {std::nullopt, true};
+  return {version, false};
 }
 
 HttpResponse saveFailure(const SaveOutcome& out) {
@@ -60,14 +59,13 @@ void addTenantRoutes(Router& router, RestContext& ctx, SettingsService& settings
   router.add("POST", "/tenant/config", [&ctx, &settings](const HttpRequest& r) -> HttpResult {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
     TAKE_OR_RETURN(doc, parseJsonBody(r));
-    bool malformed = false;
-    auto expected = ifMatch(r, &malformed);
-    if (malformed) return badRequest("If-Match", "expected \"<version>\" as sent in ETag");
+    IfMatch expected = ifMatch(r);
+    if (expected.malformed) return badRequest("If-Match", "expected \"<version>\" as sent in ETag");
     auto parsed = parseTenantConfig(doc);
     if (auto* e = std::get_if<RuleError>(&parsed)) return badRequest(e->field, e->message);
     return whenDone(
-        settings.saveConfig(caller.tenant, std::get<TenantConfig>(std::move(parsed)), expected,
-                            caller.principal.tokenId),
+        settings.saveConfig(caller.tenant, std::get<TenantConfig>(std::move(parsed)),
+                            expected.version, caller.principal.tokenId),
         [](SaveOutcome out) {
           if (out.kind != SaveOutcome::Kind::SAVED) return saveFailure(out);
           auto response =
