@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "support/process.h"
-#include "support/temp-dir.h"
+#include "testing/temp-dir.h"
 
 namespace tenantd::testing {
 

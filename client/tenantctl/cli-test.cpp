@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "support/rpc-server-thread.h"
-#include "support/temp-dir.h"
+#include "testing/temp-dir.h"
 
 namespace tenantd::ctl {
 

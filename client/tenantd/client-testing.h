@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "support/rpc-server-thread.h"
-#include "support/temp-dir.h"
+#include "testing/temp-dir.h"
 
 namespace tenantd::client::testing {
 

@@ -5,7 +5,7 @@
 #include <fstream>
 #include <vector>
 
-#include "support/temp-dir.h"
+#include "testing/temp-dir.h"
 
 namespace tenantd {
 

@@ -16,7 +16,7 @@
 #include <chrono>
 #include <functional>
 
-#include "support/service-stack.h"
+#include "testing/service-stack.h"
 
 namespace tenantd::testing {
 

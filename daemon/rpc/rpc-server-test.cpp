@@ -10,7 +10,7 @@
 #include <kj/debug.h>
 #include <catch2/catch.hpp>
 
-#include "support/service-stack.h"
+#include "testing/service-stack.h"
 
 namespace tenantd {
 

@@ -8,8 +8,8 @@
 
 #include <fstream>
 
-#include "support/secret-keys.h"
-#include "support/temp-dir.h"
+#include "testing/secret-keys.h"
+#include "testing/temp-dir.h"
 
 namespace tenantd {
 

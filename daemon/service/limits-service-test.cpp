@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "service/rules-json.h"
-#include "support/service-stack.h"
+#include "testing/service-stack.h"
 
 namespace tenantd {
 

@@ -2,7 +2,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "support/service-stack.h"
+#include "testing/service-stack.h"
 
 namespace tenantd {
 

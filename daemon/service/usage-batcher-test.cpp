@@ -6,7 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "store/schema.h"
-#include "support/temp-dir.h"
+#include "testing/temp-dir.h"
 
 namespace tenantd {
 

@@ -5,7 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "schema.h"
-#include "support/temp-dir.h"
+#include "testing/temp-dir.h"
 
 namespace tenantd {
 

@@ -14,8 +14,8 @@
 
 #include "catalog.h"
 #include "schema.h"
-#include "support/secret-keys.h"
-#include "support/temp-dir.h"
+#include "testing/secret-keys.h"
+#include "testing/temp-dir.h"
 
 namespace tenantd {
 

@@ -3,7 +3,7 @@
 #include <kj/exception.h>
 #include <catch2/catch.hpp>
 
-#include "support/temp-dir.h"
+#include "testing/temp-dir.h"
 
 namespace tenantd {
 

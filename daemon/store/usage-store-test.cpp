@@ -4,7 +4,7 @@
 
 #include "catalog.h"
 #include "schema.h"
-#include "support/temp-dir.h"
+#include "testing/temp-dir.h"
 
 namespace tenantd {
 

@@ -5,7 +5,7 @@
 #include <kj/vector.h>
 #include <catch2/catch.hpp>
 
-#include "support/temp-dir.h"
+#include "testing/temp-dir.h"
 
 namespace tenantd {
 

@@ -3,7 +3,7 @@
 // real NOTIFY_SOCKET, the way systemd would see it.
 
 #include "support/process.h"
-#include "support/temp-dir.h"
+#include "testing/temp-dir.h"
 
 #include <chrono>
 #include <functional>

@@ -6,8 +6,8 @@
 #include "service/services.h"
 #include "store/catalog.h"
 #include "store/schema.h"
-#include "support/secret-keys.h"
-#include "support/temp-dir.h"
+#include "testing/secret-keys.h"
+#include "testing/temp-dir.h"
 
 #include <sodium.h>
 
