@@ -310,10 +310,7 @@ kj::Promise<void> AdminImpl::listSecrets(ListSecretsContext context) {
 }
 
 kj::Promise<void> AdminImpl::getConfig(GetConfigContext context) {
-  TenantState& t = tenantForRpc(ctx_, text(context.getParams().getTenantId()));
-  auto results = context.getResults();
-  results.setJson(t.config.doc.dump());
-  results.setVersion(static_cast<uint64_t>(t.configVersion));
+  fillConfig(context.getResults(), tenantForRpc(ctx_, text(context.getParams().getTenantId())));
   return kj::READY_NOW;
 }
 

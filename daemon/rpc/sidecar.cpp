@@ -346,10 +346,7 @@ kj::Promise<void> TenantImpl::info(InfoContext context) {
 }
 
 kj::Promise<void> TenantImpl::config(ConfigContext context) {
-  TenantState& t = state();
-  auto results = context.getResults();
-  results.setJson(t.config.doc.dump());
-  results.setVersion(static_cast<uint64_t>(t.configVersion));
+  fillConfig(context.getResults(), state());
   return kj::READY_NOW;
 }
 

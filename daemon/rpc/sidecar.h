@@ -97,4 +97,12 @@ void throwIfInvalid(const contract::Check& problem);
 // an unknown one. Tenants are never removed while the daemon runs.
 TenantState& tenantForRpc(RpcContext& ctx, std::string_view tenantId);
 
+// The tenant's configuration document and its version: what Tenant.config and Admin.getConfig
+// answer (their results are different types with the same two fields).
+template <typename Results>
+void fillConfig(Results results, const TenantState& t) {
+  results.setJson(t.config.doc.dump());
+  results.setVersion(static_cast<uint64_t>(t.configVersion));
+}
+
 }  // namespace tenantd
