@@ -245,7 +245,7 @@ kj::Promise<void> AdminImpl::usage(UsageContext context) {
   auto params = context.getParams();
   TenantState& t = tenantForRpc(ctx_, text(params.getTenantId()));
   std::string userId = text(params.getUserId());
-  if (userId.size() > 128) throwRpcError("invalid-argument", "userId: at most 128 bytes");
+  throwIfInvalid(contract::checkUserId(userId));
   context.getResults().setJson(usageRowsJson(ctx_.services.limits.usage(t, userId)));
   return kj::READY_NOW;
 }
