@@ -209,6 +209,28 @@ TEST_CASE("Huge amounts saturate instead of wrapping past the limit") {
   CHECK_FALSE(l.check({"", "api", "calls", big}, T0).allowed);
 }
 
+TEST_CASE("What remains under a limit is clamped at the int64 edge, never wrapped") {
+  // A log rule with limit 0 lets a counter saturate; an open reservation then pushed
+  // limit - current - reserved past INT64_MIN, which wrapped to 9223372036854775804.
+  Limiter l = withRules({rule("api", "calls", Period::DAY, 0, GateAction::LOG)});
+  constexpr int64_t MAX = std::numeric_limits<int64_t>::max();
+  l.record("", "api", "calls", MAX, T0, T0);
+  l.record("", "api", "calls", MAX, T0, T0);
+  l.reserve({"r1", "", "api", "calls", 3, T0 + DAY}, T0);
+  Decision d = l.reserve({"r2", "", "api", "calls", 3, T0 + DAY}, T0);
+  REQUIRE(d.matched);
+  CHECK(d.reported.reserved == 6);  // Both reservations, the new one included.
+  CHECK(d.reported.current == MAX);
+  CHECK(d.reported.remaining() == 0);
+  RuleUsage u;
+  u.limit = MAX;
+  u.current = -5;  // Never stored, but remaining() must not wrap for any input.
+  CHECK(u.remaining() == MAX);
+  u.current = 10;
+  u.reserved = 5;
+  CHECK(u.remaining() == MAX - 15);
+}
+
 TEST_CASE("A wall clock stepped back does not reset the current window") {
   Limiter l = withRules({rule("api", "calls", Period::MINUTE, 5)});
   l.record("", "api", "calls", 5, T0 + 30'000, T0 + 30'000);

@@ -7,7 +7,9 @@
 // string_view, and a window is recomputed only when `now` leaves it.
 
 #include "rules.h"
+#include "saturating.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -31,6 +33,12 @@ struct RuleUsage {
   int64_t reserved = 0;  // Open reservations, counted against the limit until settled.
   int64_t limit = 0;     // After the plan's tier.
   Window window{0, 0};
+
+  // What is left under the limit: never negative, and exact at the int64 edge (a saturated
+  // counter leaves 0, not a wrapped figure).
+  int64_t remaining() const {
+    return std::max<int64_t>(0, saturatingSub(saturatingSub(limit, current), reserved));
+  }
 };
 
 struct Decision {

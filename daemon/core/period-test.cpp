@@ -130,4 +130,43 @@ TEST_CASE("Windows contain their instant and tile time in every zone") {
   }
 }
 
+TEST_CASE("A report month is the whole text YYYY-MM, in the tenant's calendar") {
+  CHECK(parseMonth("2024-02", nullptr) == Window{utc(2024, 2, 1), utc(2024, 3, 1)});
+  CHECK(parseMonth("2024-12", nullptr) == Window{utc(2024, 12, 1), utc(2025, 1, 1)});
+  // Kolkata is 5:30 ahead: its November starts on October 31st at 18:30 UTC.
+  CHECK(parseMonth("2026-11", zone("Asia/Kolkata")) ==
+        Window{utc(2026, 10, 31, 18, 30), utc(2026, 11, 30, 18, 30)});
+  // New York's November holds the fall-back hour: 30 days and one hour long.
+  CHECK(parseMonth("2026-11", zone("America/New_York")) ==
+        Window{utc(2026, 11, 1, 4), utc(2026, 12, 1, 5)});
+  for (const char* bad : {"2026-1x", "2027-1a", "2026-1-", "2026-1", "2026-13", "2026-00",
+                          "1969-12", "+026-11", "2026-+1", "2026_11", "2026-11 ", " 2026-11", ""}) {
+    INFO(bad);
+    CHECK_FALSE(parseMonth(bad, nullptr));
+  }
+}
+
+TEST_CASE("Month and day labels name the local calendar") {
+  auto kolkata = zone("Asia/Kolkata");
+  CHECK(monthLabel(utc(2026, 10, 31, 18, 30), kolkata) == "2026-11");
+  CHECK(monthLabel(utc(2026, 10, 31, 18, 29), kolkata) == "2026-10");
+  CHECK(dayLabel(utc(2026, 11, 1, 20), kolkata) == "2026-11-02");
+  CHECK(dayLabel(utc(2026, 11, 1, 20), nullptr) == "2026-11-01");
+  // Every instant's label names the window that holds it, in every zone.
+  std::mt19937_64 rng(20261130);
+  std::uniform_int_distribution<int64_t> instant(utc(2000, 1, 1), utc(2040, 1, 1));
+  for (const char* name : {"America/New_York", "Asia/Kolkata", "Australia/Lord_Howe",
+                           "America/Havana", "Pacific/Apia"}) {
+    auto z = zone(name);
+    for (int i = 0; i < 500; ++i) {
+      UnixMillis t = instant(rng);
+      INFO(name << " t=" << t);
+      auto month = parseMonth(monthLabel(t, z), z);
+      REQUIRE(month);
+      REQUIRE(month->contains(t));
+      REQUIRE(dayLabel(t, z).substr(0, 7) == monthLabel(t, z));
+    }
+  }
+}
+
 }  // namespace tenantd

@@ -1,5 +1,7 @@
 #include "period.h"
 
+#include <cstdio>
+
 namespace tenantd {
 
 using std::chrono::milliseconds;
@@ -111,6 +113,49 @@ Window windowAt(Period period, UnixMillis t, const date::time_zone* zone) {
   // label again; time only moves forward, so they belong to the next window.
   if (t >= w.end) return windowAt(period, w.end, zone);
   return w;
+}
+
+std::optional<Window> parseMonth(std::string_view yyyyMm, const date::time_zone* zone) {
+  if (yyyyMm.size() != 7 || yyyyMm[4] != '-') return std::nullopt;
+  int digits[6];
+  int n = 0;
+  for (size_t i : {0, 1, 2, 3, 5, 6}) {
+    char c = yyyyMm[i];
+    if (c < '0' || c > '9') return std::nullopt;
+    digits[n++] = c - '0';
+  }
+  int y = digits[0] * 1000 + digits[1] * 100 + digits[2] * 10 + digits[3];
+  unsigned m = static_cast<unsigned>(digits[4] * 10 + digits[5]);
+  if (y < 1970 || m < 1 || m > 12) return std::nullopt;
+  // Noon on the 15th (UTC) lies inside the local month in every zone; the engine's own
+  // boundaries (DST gaps included) then come from windowAt().
+  auto mid = date::sys_days{date::year{y} / date::month{m} / 15} + std::chrono::hours{12};
+  return windowAt(Period::MONTH,
+                  std::chrono::duration_cast<milliseconds>(mid.time_since_epoch()).count(), zone);
+}
+
+namespace {
+// Labels come from a window's first instant: after a fall-back across midnight, later instants
+// carry the old date on the wall clock but belong to the next day (see windowAt).
+date::year_month_day localDate(UnixMillis t, const date::time_zone* zone) {
+  return date::year_month_day{date::floor<date::days>(toLocal(t, zone))};
+}
+}  // namespace
+
+std::string monthLabel(UnixMillis t, const date::time_zone* zone) {
+  auto d = localDate(windowAt(Period::MONTH, t, zone).start, zone);
+  char out[16];
+  std::snprintf(out, sizeof out, "%04d-%02u", static_cast<int>(d.year()),
+                static_cast<unsigned>(d.month()));
+  return out;
+}
+
+std::string dayLabel(UnixMillis t, const date::time_zone* zone) {
+  auto d = localDate(windowAt(Period::DAY, t, zone).start, zone);
+  char out[16];
+  std::snprintf(out, sizeof out, "%04d-%02u-%02u", static_cast<int>(d.year()),
+                static_cast<unsigned>(d.month()), static_cast<unsigned>(d.day()));
+  return out;
 }
 
 }  // namespace tenantd

@@ -15,4 +15,12 @@ inline int64_t saturatingAdd(int64_t a, int64_t b) {
   return out;
 }
 
+inline int64_t saturatingSub(int64_t a, int64_t b) {
+  int64_t out;
+  if (__builtin_sub_overflow(a, b, &out)) {
+    return b < 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+  }
+  return out;
+}
+
 }  // namespace tenantd

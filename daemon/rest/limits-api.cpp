@@ -57,7 +57,7 @@ void writeDecisionFields(JsonOut& out, const Decision& d) {
   out.key("usage").beginObject().field("current", u.current).field("limit", u.limit);
   if (u.reserved != 0) out.field("reserved", u.reserved);
   out.endObject();
-  out.field("remaining", std::max<int64_t>(0, u.limit - u.current - u.reserved));
+  out.field("remaining", u.remaining());
   writeResetAt(out, u.window);
   out.key("rule")
       .beginObject()

@@ -154,12 +154,14 @@ void addTenantRoutes(Router& router, RestContext& ctx, SettingsService& settings
 
   router.add("GET", "/usage/summary", [&ctx, &settings](const HttpRequest& r) -> HttpResult {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::READ));
-    std::string period = queryParam(r.query, "period").value_or(currentPeriod(ctx.clock.now()));
-    auto range = monthRange(period);
+    const TenantState& t = caller.tenant;
+    std::string period =
+        queryParam(r.query, "period").value_or(monthLabel(ctx.clock.now(), t.zone));
+    auto range = parseMonth(period, t.zone);
     if (!range) return badRequest("period", "expected YYYY-MM");
-    std::string tenantId = caller.tenant.info.id;
+    std::string tenantId = t.info.id;
     return whenDone(
-        settings.totals(tenantId, range->first, range->second),
+        settings.totals(tenantId, *range),
         [tenantId, period](UsageTotals t) {
           return jsonResponse(200, usageSummaryJson(tenantId, period, t));
         },
@@ -168,11 +170,13 @@ void addTenantRoutes(Router& router, RestContext& ctx, SettingsService& settings
 
   router.add("GET", "/usage/history", [&ctx, &settings](const HttpRequest& r) -> HttpResult {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::READ));
-    std::string period = queryParam(r.query, "period").value_or(currentPeriod(ctx.clock.now()));
-    auto range = monthRange(period);
+    const TenantState& t = caller.tenant;
+    std::string period =
+        queryParam(r.query, "period").value_or(monthLabel(ctx.clock.now(), t.zone));
+    auto range = parseMonth(period, t.zone);
     if (!range) return badRequest("period", "expected YYYY-MM");
     return whenDone(
-        settings.days(caller.tenant.info.id, range->first, range->second),
+        settings.days(t.info.id, *range, t.zone),
         [](std::vector<DayUsage> days) {
           nlohmann::json rows = nlohmann::json::array();
           for (auto& d : days) {

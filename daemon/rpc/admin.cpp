@@ -253,13 +253,14 @@ kj::Promise<void> AdminImpl::usage(UsageContext context) {
 kj::Promise<void> AdminImpl::usageSummary(UsageSummaryContext context) {
   auto params = context.getParams();
   TenantState& t = tenantForRpc(ctx_, text(params.getTenantId()));
-  std::string period = params.getPeriod().size() == 0 ? currentPeriod(ctx_.services.clock.now())
-                                                      : text(params.getPeriod());
-  auto range = monthRange(period);
+  std::string period = params.getPeriod().size() == 0
+                           ? monthLabel(ctx_.services.clock.now(), t.zone)
+                           : text(params.getPeriod());
+  auto range = parseMonth(period, t.zone);
   if (!range) throwRpcError("invalid-argument", "period: expected YYYY-MM");
   std::string tenantId = t.info.id;
   return settings()
-      .totals(tenantId, range->first, range->second)
+      .totals(tenantId, *range)
       .then(
           [context, tenantId, period](UsageTotals totals) mutable {
             context.getResults().setJson(usageSummaryJson(tenantId, period, totals).dump());

@@ -69,7 +69,7 @@ void fillDecision(rpc::Decision::Builder b, const Decision& d) {
   b.setCurrent(u.current);
   b.setReserved(u.reserved);
   b.setLimit(u.limit);
-  b.setRemaining(std::max<int64_t>(0, u.limit - u.current - u.reserved));
+  b.setRemaining(u.remaining());
   b.setPeriod(literal(periodName(u.rule->period)));
   b.setScope(literal(scopeName(u.rule->scope)));
   b.setResetAtMs(resetAt(u.window));

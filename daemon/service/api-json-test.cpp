@@ -4,18 +4,6 @@
 
 namespace tenantd {
 
-TEST_CASE("Usage periods are whole UTC months") {
-  auto range = monthRange("2024-02");
-  REQUIRE(range);
-  CHECK(range->first == 1706745600000);   // 2024-02-01T00:00:00Z
-  CHECK(range->second == 1709251200000);  // 2024-03-01T00:00:00Z
-  CHECK(monthRange("2024-12")->second == 1735689600000);
-  CHECK_FALSE(monthRange("2024-13"));
-  CHECK_FALSE(monthRange("2024-1"));
-  CHECK_FALSE(monthRange("1969-12"));
-  CHECK(currentPeriod(1706745600000) == "2024-02");
-}
-
 TEST_CASE("The usage summary and audit documents have the REST shapes") {
   UsageTotals totals{5, 6, 7, 8};
   CHECK(usageSummaryJson("t1", "2024-02", totals) == nlohmann::json{{"tenant_id", "t1"},

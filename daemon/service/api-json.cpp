@@ -91,26 +91,4 @@ nlohmann::json auditEntriesJson(const std::vector<AuditRow>& rows) {
   return {{"entries", out}};
 }
 
-std::optional<std::pair<UnixMillis, UnixMillis>> monthRange(std::string_view period) {
-  if (period.size() != 7 || period[4] != '-') return std::nullopt;
-  int y = 0;
-  unsigned m = 0;
-  if (std::from_chars(period.data(), period.data() + 4, y).ec != std::errc() ||
-      std::from_chars(period.data() + 5, period.data() + 7, m).ec != std::errc() || m < 1 ||
-      m > 12 || y < 1970) {
-    return std::nullopt;
-  }
-  using namespace date;
-  auto first = sys_days{year{y} / month{m} / 1};
-  auto next = sys_days{(year{y} / month{m} + months{1}) / 1};
-  auto ms = [](sys_days d) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(d.time_since_epoch()).count();
-  };
-  return std::make_pair(ms(first), ms(next));
-}
-
-std::string currentPeriod(UnixMillis now) {
-  return formatIso8601(now).substr(0, 7);
-}
-
 }  // namespace tenantd

@@ -26,15 +26,10 @@ std::string usageRowsJson(const std::vector<RuleUsage>& rows);
 void writeResetAt(JsonOut& out, const Window& window);
 // PUT /tenant/limits/resources, once saved.
 nlohmann::json limitsSavedJson(int64_t version);
-// GET /usage/summary?period=YYYY-MM.
+// GET /usage/summary?period=YYYY-MM (a month of the tenant's calendar: core/period.h).
 nlohmann::json usageSummaryJson(std::string_view tenantId, std::string_view period,
                                 const UsageTotals& totals);
 // GET /tenant/audit: {"entries": [...]}, newest first.
 nlohmann::json auditEntriesJson(const std::vector<AuditRow>& rows);
-
-// "YYYY-MM" -> [first day, first day of next month) in UTC ms; nullopt if malformed.
-std::optional<std::pair<UnixMillis, UnixMillis>> monthRange(std::string_view period);
-// The UTC month of `now`, as "YYYY-MM".
-std::string currentPeriod(UnixMillis now);
 
 }  // namespace tenantd

@@ -248,7 +248,9 @@ kj::Promise<size_t> LimitsService::maintainStorage(int retentionDays) {
       removed +=
           ctx.usage().compact(id, windowAt(Period::DAY, now - KEEP_MINUTES_MS, zone).start, zone);
       if (retentionDays > 0) {
-        removed += ctx.usage().retire(id, now - int64_t{retentionDays} * 86'400'000);
+        // Whole local days retire together: a report never shows part of a day.
+        UnixMillis before = now - int64_t{retentionDays} * 86'400'000;
+        removed += ctx.usage().retire(id, windowAt(Period::DAY, before, zone).start);
       }
     }
     return removed;

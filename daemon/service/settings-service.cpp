@@ -169,17 +169,16 @@ kj::Promise<SaveOutcome> SettingsService::changeRole(TenantState& t, RoleChange 
       });
 }
 
-kj::Promise<UsageTotals> SettingsService::totals(std::string tenantId, UnixMillis from,
-                                                 UnixMillis to) {
-  return writer_.submit<UsageTotals>([tenantId, from, to](WriterContext& ctx) {
-    return ctx.settings().totals(tenantId, from, to);
-  });
+kj::Promise<UsageTotals> SettingsService::totals(std::string tenantId, Window range) {
+  return writer_.submit<UsageTotals>(
+      [tenantId, range](WriterContext& ctx) { return ctx.settings().totals(tenantId, range); });
 }
 
-kj::Promise<std::vector<DayUsage>> SettingsService::days(std::string tenantId, UnixMillis from,
-                                                         UnixMillis to) {
-  return writer_.submit<std::vector<DayUsage>>(
-      [tenantId, from, to](WriterContext& ctx) { return ctx.settings().days(tenantId, from, to); });
+kj::Promise<std::vector<DayUsage>> SettingsService::days(std::string tenantId, Window range,
+                                                         const date::time_zone* zone) {
+  return writer_.submit<std::vector<DayUsage>>([tenantId, range, zone](WriterContext& ctx) {
+    return ctx.settings().days(tenantId, range, zone);
+  });
 }
 
 }  // namespace tenantd

@@ -67,8 +67,9 @@ public:
   kj::Own<ConfigSubscription> watchConfig(std::string tenantId, ConfigListener& listener);
   size_t configWatchers() const;
 
-  kj::Promise<UsageTotals> totals(std::string tenantId, UnixMillis from, UnixMillis to);
-  kj::Promise<std::vector<DayUsage>> days(std::string tenantId, UnixMillis from, UnixMillis to);
+  kj::Promise<UsageTotals> totals(std::string tenantId, Window range);
+  kj::Promise<std::vector<DayUsage>> days(std::string tenantId, Window range,
+                                          const date::time_zone* zone);
 
 private:
   friend class ConfigSubscription;

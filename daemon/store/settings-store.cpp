@@ -4,8 +4,6 @@
 
 #include <kj/debug.h>
 
-#include <map>
-
 namespace tenantd {
 
 SettingsStore::SettingsStore(Db& db)
@@ -21,24 +19,27 @@ SettingsStore::SettingsStore(Db& db)
                   "VALUES (?1, ?2, 1, ?3) ON CONFLICT DO UPDATE SET doc = excluded.doc, "
                   "version = version + 1, updated_at = excluded.updated_at "
                   "RETURNING version"),
+      // The reports sum with saturating_sum (sqlite.h): a month past int64 pins at the
+      // maximum, as the limits engine's counters do, instead of failing the statement.
       sums_(db,
-            "SELECT resource, metric, sum(amount) FROM usage WHERE tenant_id = ?1 AND "
+            "SELECT resource, metric, saturating_sum(amount) FROM usage WHERE tenant_id = ?1 AND "
             "bucket >= ?2 AND bucket < ?3 AND ((resource = 'api' AND metric = 'calls') OR "
             "(resource = 'llm' AND metric = 'tokens') OR "
             "(resource = 'bandwidth' AND metric = 'bytes')) GROUP BY resource, metric"),
       latestStorage_(db,
-                     "SELECT sum(amount) FROM usage WHERE tenant_id = ?1 AND "
+                     "SELECT saturating_sum(amount) FROM usage WHERE tenant_id = ?1 AND "
                      "resource = 'storage' AND metric = 'bytes' AND bucket = ("
                      "SELECT max(bucket) FROM usage WHERE tenant_id = ?1 AND "
                      "resource = 'storage' AND metric = 'bytes' AND bucket >= ?2 AND "
                      "bucket < ?3)"),
-      perDay_(db,
-              "SELECT bucket / 86400000, resource, metric, sum(amount) FROM usage "
-              "WHERE tenant_id = ?1 AND bucket >= ?2 AND bucket < ?3 AND "
-              "((resource = 'api' AND metric = 'calls') OR "
-              "(resource = 'llm' AND metric = 'tokens') OR "
-              "(resource = 'bandwidth' AND metric = 'bytes')) "
-              "GROUP BY 1, 2, 3 ORDER BY 1") {}
+      // Per minute bucket, in order: the caller groups minutes into the tenant's local days.
+      perMinute_(db,
+                 "SELECT bucket, resource, metric, saturating_sum(amount) FROM usage "
+                 "WHERE tenant_id = ?1 AND bucket >= ?2 AND bucket < ?3 AND "
+                 "((resource = 'api' AND metric = 'calls') OR "
+                 "(resource = 'llm' AND metric = 'tokens') OR "
+                 "(resource = 'bandwidth' AND metric = 'bytes')) "
+                 "GROUP BY 1, 2, 3 ORDER BY 1") {}
 
 namespace {
 std::optional<VersionedDoc> readDoc(Statement& select, std::string_view tenantId) {
@@ -58,10 +59,12 @@ int64_t writeDoc(Statement& upsert, std::string_view tenantId, std::string_view 
   return version;
 }
 
-int64_t* field(UsageTotals& t, const std::string& resource) {
-  if (resource == "api") return &t.apiCalls;
-  if (resource == "llm") return &t.llmTokens;
-  return &t.bandwidthBytes;
+// The summed field of a report row for one of the three summed (resource, metric) pairs.
+template <typename Row>
+int64_t* field(Row& row, const std::string& resource) {
+  if (resource == "api") return &row.apiCalls;
+  if (resource == "llm") return &row.llmTokens;
+  return &row.bandwidthBytes;
 }
 }  // namespace
 
@@ -78,11 +81,11 @@ int64_t SettingsStore::putRbac(std::string_view tenantId, std::string_view doc, 
   return writeDoc(upsertRbac_, tenantId, doc, now);
 }
 
-UsageTotals SettingsStore::totals(std::string_view tenantId, UnixMillis from, UnixMillis to) {
+UsageTotals SettingsStore::totals(std::string_view tenantId, Window range) {
   UsageTotals t;
-  sums_.bind(1, tenantId).bind(2, from).bind(3, to);
+  sums_.bind(1, tenantId).bind(2, range.start).bind(3, range.end);
   while (sums_.step()) *field(t, sums_.columnText(0)) = sums_.columnInt(2);
-  latestStorage_.bind(1, tenantId).bind(2, from).bind(3, to);
+  latestStorage_.bind(1, tenantId).bind(2, range.start).bind(3, range.end);
   if (latestStorage_.step()) {
     t.storageBytes = latestStorage_.columnOptionalInt(0).value_or(0);
     latestStorage_.reset();
@@ -90,19 +93,19 @@ UsageTotals SettingsStore::totals(std::string_view tenantId, UnixMillis from, Un
   return t;
 }
 
-std::vector<DayUsage> SettingsStore::days(std::string_view tenantId, UnixMillis from,
-                                          UnixMillis to) {
-  std::map<int64_t, UsageTotals> byDay;
-  perDay_.bind(1, tenantId).bind(2, from).bind(3, to);
-  while (perDay_.step()) {
-    auto& t = byDay[perDay_.columnInt(0)];
-    int64_t* f = field(t, perDay_.columnText(1));
-    *f = saturatingAdd(*f, perDay_.columnInt(3));
-  }
+std::vector<DayUsage> SettingsStore::days(std::string_view tenantId, Window range,
+                                          const date::time_zone* zone) {
   std::vector<DayUsage> out;
-  for (auto& [day, t] : byDay) {
-    out.push_back(DayUsage{formatIso8601(day * 86'400'000).substr(0, 10), t.apiCalls, t.llmTokens,
-                           t.bandwidthBytes});
+  Window day{0, 0};
+  perMinute_.bind(1, tenantId).bind(2, range.start).bind(3, range.end);
+  while (perMinute_.step()) {
+    UnixMillis bucket = perMinute_.columnInt(0);
+    if (out.empty() || !day.contains(bucket)) {  // Buckets come in order.
+      day = windowAt(Period::DAY, bucket, zone);
+      out.push_back(DayUsage{dayLabel(bucket, zone)});
+    }
+    int64_t* f = field(out.back(), perMinute_.columnText(1));
+    *f = saturatingAdd(*f, perMinute_.columnInt(3));
   }
   return out;
 }

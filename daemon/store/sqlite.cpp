@@ -1,10 +1,25 @@
 #include "sqlite.h"
 
+#include "core/saturating.h"
+
 #include <kj/debug.h>
 
 namespace tenantd {
 
 namespace {
+// saturating_sum(x): sum() that pins at the int64 limits as the limits engine does, where
+// SQLite's sum() fails the whole statement with "integer overflow". NULLs are skipped.
+void saturatingSumStep(sqlite3_context* context, int, sqlite3_value** args) {
+  auto* sum = static_cast<int64_t*>(sqlite3_aggregate_context(context, sizeof(int64_t)));
+  if (sum == nullptr) return sqlite3_result_error_nomem(context);
+  if (sqlite3_value_type(args[0]) == SQLITE_NULL) return;
+  *sum = saturatingAdd(*sum, sqlite3_value_int64(args[0]));
+}
+void saturatingSumFinal(sqlite3_context* context) {
+  auto* sum = static_cast<int64_t*>(sqlite3_aggregate_context(context, 0));
+  sqlite3_result_int64(context, sum != nullptr ? *sum : 0);
+}
+
 [[noreturn]] void fail(sqlite3* db, int rc, const char* what) {
   const char* detail = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   KJ_FAIL_REQUIRE("sqlite", what, sqlite3_errstr(rc), detail);
@@ -29,6 +44,10 @@ Db::Db(const std::string& path, DbOptions options) : path_(path) {
   }
   sqlite3_extended_result_codes(db_, 1);
   sqlite3_busy_timeout(db_, options.busyTimeoutMs);
+  rc = sqlite3_create_function(db_, "saturating_sum", 1,
+                               SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr,
+                               nullptr, saturatingSumStep, saturatingSumFinal);
+  if (rc != SQLITE_OK) fail(db_, rc, "create_function");
   exec("PRAGMA foreign_keys = ON");
   if (options.open != DbOptions::Open::READ_ONLY) {
     exec("PRAGMA journal_mode = WAL");

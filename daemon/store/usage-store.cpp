@@ -4,6 +4,7 @@
 
 #include <kj/debug.h>
 
+#include <algorithm>
 #include <map>
 #include <tuple>
 
@@ -110,23 +111,42 @@ struct BucketKey {
 
 size_t UsageStore::compact(std::string_view tenantId, UnixMillis cutoff,
                            const date::time_zone* zone) {
-  std::map<BucketKey, int64_t> days;
-  size_t rows = 0;
+  struct Row {
+    BucketKey key;
+    int64_t amount;
+  };
+  std::vector<Row> old;
   selectOld_.bind(1, tenantId).bind(2, LIFETIME_BASE_BUCKET).bind(3, cutoff);
   while (selectOld_.step()) {
-    UnixMillis day = windowAt(Period::DAY, selectOld_.columnInt(3), zone).start;
-    int64_t& sum = days[BucketKey{selectOld_.columnText(0), selectOld_.columnText(1),
-                                  selectOld_.columnText(2), minuteBucket(day)}];
-    sum = saturatingAdd(sum, selectOld_.columnInt(4));
-    ++rows;
+    old.push_back({{selectOld_.columnText(0), selectOld_.columnText(1), selectOld_.columnText(2),
+                    selectOld_.columnInt(3)},
+                   selectOld_.columnInt(4)});
   }
-  if (rows == days.size()) return 0;  // Already one row per day.
+  // A gauge's report is its latest reading, so each local day keeps its last minute's rows as
+  // they are; only its earlier minutes merge into the day's first minute.
+  std::map<UnixMillis, UnixMillis> lastGaugeMinute;  // Local day start -> latest bucket.
+  for (auto& r : old) {
+    if (!isGauge(r.key.resource, r.key.metric)) continue;
+    UnixMillis day = windowAt(Period::DAY, r.key.bucket, zone).start;
+    auto [it, _] = lastGaugeMinute.try_emplace(day, r.key.bucket);
+    it->second = std::max(it->second, r.key.bucket);
+  }
+  std::map<BucketKey, int64_t> merged;
+  for (auto& r : old) {
+    UnixMillis day = windowAt(Period::DAY, r.key.bucket, zone).start;
+    bool keep = isGauge(r.key.resource, r.key.metric) && lastGaugeMinute[day] == r.key.bucket;
+    BucketKey key = r.key;
+    if (!keep) key.bucket = minuteBucket(day);
+    int64_t& sum = merged[key];
+    sum = saturatingAdd(sum, r.amount);
+  }
+  if (old.size() == merged.size()) return 0;  // Nothing to merge.
   deleteOld_.bind(1, tenantId).bind(2, LIFETIME_BASE_BUCKET).bind(3, cutoff).run();
-  for (auto& [k, amount] : days) {
+  for (auto& [k, amount] : merged) {
     upsertUsage_.bind(1, tenantId).bind(2, k.resource).bind(3, k.metric).bind(4, k.userId);
     upsertUsage_.bind(5, k.bucket).bind(6, amount).run();
   }
-  return rows - days.size();
+  return old.size() - merged.size();
 }
 
 size_t UsageStore::retire(std::string_view tenantId, UnixMillis before) {

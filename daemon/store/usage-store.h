@@ -18,6 +18,11 @@ inline UnixMillis minuteBucket(UnixMillis t) {
   return t < 0 && t % 60000 != 0 ? b - 60000 : b;
 }
 
+// storage/bytes is a gauge: apps track readings, and /usage/summary reports the latest one.
+inline bool isGauge(std::string_view resource, std::string_view metric) {
+  return resource == "storage" && metric == "bytes";
+}
+
 // Bucket key of the row holding usage folded in by retention: before any window but lifetime.
 constexpr UnixMillis LIFETIME_BASE_BUCKET = -(int64_t{1} << 62);
 
@@ -59,7 +64,9 @@ public:
 
   // Storage stays bounded. compact(): minute buckets before `cutoff` (a local day boundary) merge
   // into one row per tenant-local day, keyed at the day's first minute; windows of a day or
-  // longer are unions of local days, so their sums do not change. Returns rows removed.
+  // longer, and report months and days, are unions of local days, so their sums do not change.
+  // A gauge also keeps each day's last minute as it was, so its latest reading does not change
+  // either. Returns rows removed.
   size_t compact(std::string_view tenantId, UnixMillis cutoff, const date::time_zone* zone);
   // Rows before `before` fold into one lifetime row per (resource, metric, user): lifetime
   // totals stay exact, older windows lose their detail. Returns rows removed.
