@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G "Unix Makefiles"
 
-.PHONY: all deps build run test asan format lint bench clean
+.PHONY: all deps build run test asan format lint bench soak clean
 
 all: build
 
@@ -38,6 +38,10 @@ bench: build
 	@bench/rest-bench $(BUILD)
 	@bench/rest-instructions $(BUILD)
 	@bench/rpc-bench $(BUILD)
+
+# The long forms of the randomized tests (`make test` runs each briefly).
+soak: build
+	@TENANTD_MODEL_SEEDS=40 TENANTD_MODEL_STEPS=1000 $(BUILD)/bin/usage-model-test
 
 format:
 	@scripts/check-format --fix

@@ -51,7 +51,12 @@ std::string_view view(h2o_iovec_t v) {
 }  // namespace
 
 std::optional<std::string_view> HttpRequest::header(std::string_view lowercaseName) const {
-  if (native == nullptr) return std::nullopt;
+  if (native == nullptr) {
+    for (auto& [name, value] : headers) {
+      if (name == lowercaseName) return value;
+    }
+    return std::nullopt;
+  }
   auto* req = static_cast<const h2o_req_t*>(native);
   ssize_t i = h2o_find_header_by_str(&req->headers, lowercaseName.data(), lowercaseName.size(), -1);
   if (i < 0) return std::nullopt;

@@ -13,6 +13,7 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -30,6 +31,8 @@ struct HttpRequest {
   std::string_view body;
   // The server's native request, for header(); null in tests that build requests by hand.
   const void* native = nullptr;
+  // A hand-built request's headers (lowercase names), read by header() when `native` is null.
+  std::span<const std::pair<std::string_view, std::string_view>> headers = {};
 
   // Header by lowercase name; nullopt if absent. Valid while the handler runs.
   std::optional<std::string_view> header(std::string_view lowercaseName) const;

@@ -43,6 +43,16 @@ struct ServiceStack {
     Db db(path, {});
     services->load(db);
   }
+  // A restart: the services over the store already at `existingPath`, the clock at `now`.
+  ServiceStack(kj::WaitScope& waitScope, std::string existingPath, UnixMillis now)
+      : waitScope(waitScope),
+        path(std::move(existingPath)),
+        clock(now),
+        writer(storeWith({})),
+        services(kj::heap<Services>(*writer, keyring, clock, log, metrics)) {
+    Db db(path, {});
+    services->load(db);
+  }
   ~ServiceStack() noexcept(false) { batcher->idle().wait(waitScope); }
   KJ_DISALLOW_COPY(ServiceStack);
 
