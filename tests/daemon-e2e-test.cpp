@@ -12,6 +12,7 @@
 #include <capnp/ez-rpc.h>
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <random>
 
@@ -57,6 +58,39 @@ TEST_CASE("tenantd --dev becomes ready, answers /healthz and prints the demo tok
   auto list = run(TENANTD_BIN, {"tenant", "list", "--data-dir", d.dataDir()}, d.dir.path());
   CHECK(list.out.find("tenant-123\tpro\t") == 0);
   CHECK(list.out.find("Acme Corp") != std::string::npos);
+}
+
+TEST_CASE("Each dev-mode start revokes the previous demo token, leaving one live") {
+  // Found by the tenant-bounds review: every --dev start minted a never-expiring admin token and
+  // the old ones stayed valid.
+  RunningDaemon d;
+  std::string first = d.demoToken();
+  auto info = [&](const std::string& token) {
+    return httpRequest("GET", d.restUrl + "/tenant/info", {{"Authorization", "Bearer " + token}})
+        .status;
+  };
+  CHECK(info(first) == 200);
+  d.process->signal(SIGTERM);
+  REQUIRE(d.process->waitForExit(5s) == 0);
+  d.restart();
+  std::string second = d.demoToken();
+  CHECK(second != first);
+  CHECK(info(second) == 200);
+  CHECK(info(first) == 401);
+  // The id is kept beside the store, never the token.
+  CHECK(d.process->err().find("revoked the previous demo token tok_") != std::string::npos);
+}
+
+TEST_CASE("A data directory others may read is tightened to 0700 before the store opens") {
+  RunningDaemon d({}, [](RunningDaemon& r) {
+    std::filesystem::create_directories(r.dataDir());
+    REQUIRE(chmod(r.dataDir().c_str(), 0755) == 0);
+  });
+  struct stat st;
+  REQUIRE(stat(d.dataDir().c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);
+  CHECK(d.process->err().find("was mode 0755 (others could read it); tightened") !=
+        std::string::npos);
 }
 
 TEST_CASE("SIGTERM drains and exits 0 within 5 s, even with an idle keep-alive connection") {

@@ -20,12 +20,27 @@
 
 #include <kj/debug.h>
 
+#include <cstdio>
+#include <fstream>
 #include <ostream>
 
 namespace tenantd {
 
 namespace {
 constexpr const char* DEMO_TENANT_ID = "tenant-123";
+
+// One line of text kept beside the store (dev mode's token id); nullopt if absent or empty.
+std::optional<std::string> readSmallFile(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line) || line.empty()) return std::nullopt;
+  return line;
+}
+void writeSmallFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);  // 0600: main's umask.
+  out << text << "\n";
+  KJ_REQUIRE(out.flush().good(), "cannot write", path);
+}
 
 // The group of the file a listening Unix socket is bound to (fstat of the fd would describe the
 // socket inode, not the file).
@@ -90,6 +105,7 @@ void Daemon::start() {
   raiseOpenFilesLimit(log_);
   auto activated = takeActivatedSockets();
 
+  secureDataDir();
   {
     auto db = openStore(config_);  // Creates and migrates; closed once state is loaded.
     loadKeys(*db);
@@ -151,16 +167,16 @@ void Daemon::start() {
 
 void Daemon::loadKeys(Db& db) {
   auto loaded = loadKeyring(config_, log_);
-  if (auto* e = std::get_if<KeyError>(&loaded)) KJ_FAIL_REQUIRE(e->message);
+  if (auto* e = std::get_if<KeyError>(&loaded)) throw StartupError(e->message);
   keyring_ = std::move(std::get<Keyring>(loaded));
   // Refuse a key that cannot open what the store holds, rather than fail at the first read.
   for (auto& id : SecretStore(db).keyIds()) {
     if (keyring_.find(id) == nullptr) {
       std::string loadedIds;
       for (auto& k : keyring_.ids()) loadedIds += (loadedIds.empty() ? "" : ", ") + k;
-      KJ_FAIL_REQUIRE("wrong master key: secrets in the store were sealed with key " + id +
-                      ", which is not loaded (loaded: " + loadedIds +
-                      "); check [secrets] key_file and previous_key_files");
+      throw StartupError("wrong master key: secrets in the store were sealed with key " + id +
+                         ", which is not loaded (loaded: " + loadedIds +
+                         "); check [secrets] key_file and previous_key_files");
     }
   }
   if (!config_.dev) {
@@ -168,6 +184,22 @@ void Daemon::loadKeys(Db& db) {
     // dumps already (sodium_malloc), but plaintext passes through ordinary buffers.
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   }
+}
+
+void Daemon::secureDataDir() {
+  struct stat st;
+  if (stat(config_.dataDir.c_str(), &st) != 0) return;  // openStore() creates it, 0700.
+  mode_t open = st.st_mode & 0077;
+  if (open == 0) return;
+  // The store holds token hashes and sealed secrets, and its WAL recent plaintext pages of both.
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  if (st.st_uid != geteuid() || chmod(config_.dataDir.c_str(), st.st_mode & 0700) != 0) {
+    throw StartupError("data directory " + config_.dataDir + " is mode " + mode +
+                       " (others may read it) and cannot be tightened by this user; chmod 0700 it");
+  }
+  log_.warn("daemon", "data directory " + config_.dataDir + " was mode " + mode +
+                          " (others could read it); tightened to owner only");
 }
 
 void Daemon::setUpDemoTenant(Db& db) {
@@ -178,10 +210,18 @@ void Daemon::setUpDemoTenant(Db& db) {
   if (catalog.createTenant(demo) == Catalog::Created::CREATED) {
     log_.info("daemon", "dev mode: created demo tenant tenant-123");
   }
-  // The store keeps only hashes, so each dev start mints a token to show; older ones stay valid.
+  // The store keeps only hashes, so each dev start mints a token to show. The previous one is
+  // revoked (its public id is kept beside the store), so dev restarts leave one live demo token.
+  std::string idFile = config_.dataDir + "/dev-token-id";
+  if (auto previous = readSmallFile(idFile)) {
+    if (catalog.revokeToken(*previous, clock_.now()) == Catalog::Revoked::REVOKED) {
+      log_.info("daemon", "dev mode: revoked the previous demo token " + *previous);
+    }
+  }
   auto token = createToken(catalog, DEMO_TENANT_ID, Role::ADMIN, std::nullopt, clock_.now());
   KJ_ASSERT(token.has_value());
   const IssuedToken& issued = token->issued;
+  writeSmallFile(idFile, issued.id);
   log_.info("daemon", "dev mode: issued admin token " + issued.id + " for tenant-123");
   demoBanner_ = "  demo  tenant-123 (Acme Corp, plan pro), admin token " + issued.id + ":\n" +
                 "        " + issued.secret + "\n";
@@ -289,10 +329,12 @@ void Daemon::reload() {
         log_.warn("config", "data_dir, socket, listen and sync take effect at restart");
       }
       if (plan.rpc) {
-        // Decided per connection: new connections get the new policy, open ones keep theirs.
+        // New connections and open ones alike: a peer whose grant shrank loses what it held.
         config_.rpc = *plan.rpc;
-        rpcServer_->setPolicy(PeerPolicy::forDaemon(getuid(), socketGroup_, config_.rpc));
-        log_.info("config", "[rpc] access applies to new RPC connections");
+        size_t open =
+            rpcServer_->setPolicy(PeerPolicy::forDaemon(getuid(), socketGroup_, config_.rpc));
+        log_.info("config", "[rpc] access re-decided for new RPC connections and " +
+                                std::to_string(open) + " open ones");
       }
       log_.info("config", "reloaded " + *overrides_.configFile);
     } catch (const ConfigError& e) {

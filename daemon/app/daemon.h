@@ -13,6 +13,8 @@
 #include "service/services.h"
 #include "store/writer.h"
 #include "util/clock.h"
+
+#include <stdexcept>
 #include "util/log.h"
 #include "util/metrics.h"
 
@@ -23,6 +25,12 @@
 #include <memory>
 
 namespace tenantd {
+
+// A reason the daemon cannot start that the operator fixes (a key, a directory's mode): main
+// prints its text alone, on one line, with no internals around it.
+struct StartupError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 class Daemon {
 public:
@@ -46,6 +54,8 @@ private:
   enum class Signal { STOP, RELOAD };
   kj::Promise<Signal> nextSignal();
   void reload();
+  // A data directory that others may read is tightened to 0700 (with a warning) or refused.
+  void secureDataDir();
   void setUpDemoTenant(Db& db);
   void loadKeys(Db& db);
   void startRpc(std::optional<int> activatedFd);

@@ -71,11 +71,22 @@ int main(int argc, char** argv) {
   SystemClock clock;
 
   int exitCode = 1;
-  KJ_IF_MAYBE (e,
-               kj::runCatchingExceptions([&]() { exitCode = dispatch(cmd, config, log, clock); })) {
+  std::optional<std::string> refusal;
+  KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() {
+                 try {
+                   exitCode = dispatch(cmd, config, log, clock);
+                 } catch (const StartupError& e) {
+                   refusal = e.what();
+                 }
+               })) {
     // Startup and maintenance faults: one line with the reason, no stack of internals.
     log.error("main", e->getDescription().cStr());
     std::cerr << "tenantd: " << e->getDescription().cStr() << "\n";
+    return 1;
+  }
+  if (refusal) {  // The operator's to fix: the reason alone.
+    log.error("main", *refusal);
+    std::cerr << "tenantd: " << *refusal << "\n";
     return 1;
   }
   return exitCode;

@@ -87,7 +87,12 @@ gids = [2000]
   CHECK(c.rpc.apps[0].gids.empty());
   CHECK(c.rpc.apps[0].tenants == std::vector<std::string>{"acme", "globex"});
   CHECK(c.rpc.apps[1].gids == std::vector<uint32_t>{2000});
-  CHECK(c.rpc.apps[1].tenants.empty());
+  CHECK_FALSE(c.rpc.apps[1].tenants);  // Absent: any tenant.
+  // An empty list is kept apart from an absent one: it grants no tenant.
+  auto none = applyConfigText(Config{}, "[[rpc.app]]\nuids = [7]\ntenants = []\n", "t.toml");
+  REQUIRE(none.rpc.apps.size() == 1);
+  REQUIRE(none.rpc.apps[0].tenants);
+  CHECK(none.rpc.apps[0].tenants->empty());
   CHECK(applyConfigText(Config{}, "", "t.toml").rpc == RpcAccess{});
   CHECK(applyConfigText(Config{}, "[rpc]\napp = []\n", "t.toml").rpc == RpcAccess{});
 }

@@ -7,6 +7,7 @@
 #include "util/sync-level.h"
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -15,11 +16,12 @@
 namespace tenantd {
 
 // One [[rpc.app]] table: peers (by uid, or by primary or supplementary gid) that may act for
-// apps, and the tenants they may act for (empty: any tenant).
+// apps, and the tenants they may act for. `tenants` absent (nullopt): any tenant; an empty list
+// grants none, so an operator who empties the list to revoke access revokes it.
 struct RpcAppAccess {
   std::vector<uint32_t> uids;
   std::vector<uint32_t> gids;
-  std::vector<std::string> tenants;
+  std::optional<std::vector<std::string>> tenants;
   bool operator==(const RpcAppAccess&) const = default;
 };
 

@@ -113,7 +113,7 @@ kj::Promise<void> AdminImpl::createTenant(CreateTenantContext context) {
   t.llmTokensLimit = readLimit(limits.getLlmTokens(), "llmTokens");
   t.storageLimit = readLimit(limits.getStorage(), "storage");
   return catalog()
-      .createTenant(kj::mv(t), peer_)
+      .createTenant(kj::mv(t), grant_->actor())
       .then(
           [context](std::optional<Tenant> created) mutable {
             if (!created) throwRpcError("already-exists", "a tenant with this id exists");
@@ -159,7 +159,7 @@ kj::Promise<void> AdminImpl::updateTenant(UpdateTenantContext context) {
   patch.llmTokens = readLimit(limits.getLlmTokens(), "llmTokens");
   patch.storage = readLimit(limits.getStorage(), "storage");
   return catalog()
-      .updateTenant(kj::mv(id), kj::mv(patch), peer_)
+      .updateTenant(kj::mv(id), kj::mv(patch), grant_->actor())
       .then(
           [context](std::optional<Tenant> t) mutable {
             if (!t) throwRpcError("not-found", "no such tenant");
@@ -181,7 +181,7 @@ kj::Promise<void> AdminImpl::createToken(CreateTokenContext context) {
   std::optional<int64_t> ttlSeconds;
   if (ttl > 0) ttlSeconds = ttl;
   return catalog()
-      .createToken(kj::mv(tenantId), *role, ttlSeconds, peer_)
+      .createToken(kj::mv(tenantId), *role, ttlSeconds, grant_->actor())
       .then(
           [context](std::optional<NewToken> token) mutable {
             if (!token) throwRpcError("not-found", "no such tenant");
@@ -196,7 +196,7 @@ kj::Promise<void> AdminImpl::revokeToken(RevokeTokenContext context) {
   std::string id = text(context.getParams().getTokenId());
   if (id.empty() || id.size() > 128) throwRpcError("invalid-argument", "malformed token id");
   return catalog()
-      .revokeToken(kj::mv(id), peer_)
+      .revokeToken(kj::mv(id), grant_->actor())
       .then(
           [](Catalog::Revoked revoked) {
             // Revoking twice is not an error (as for the CLI): the token is revoked either way.
@@ -230,7 +230,8 @@ kj::Promise<void> AdminImpl::setLimits(SetLimitsContext context) {
   TenantState& t = tenantForRpc(ctx_, text(params.getTenantId()));
   auto parsed = parseRules(parseJson(params.getJson()));
   if (auto* e = std::get_if<RuleError>(&parsed)) invalidField(*e);
-  return ctx_.services.limits.putRules(t, std::get<std::vector<Rule>>(std::move(parsed)), peer_)
+  return ctx_.services.limits
+      .putRules(t, std::get<std::vector<Rule>>(std::move(parsed)), grant_->actor())
       .then(
           [context](std::optional<int64_t> version) mutable {
             if (!version) {
@@ -278,7 +279,8 @@ kj::Promise<void> AdminImpl::putSecret(PutSecretContext context) {
   auto value = params.getValue();
   if (value.size() > MAX_SECRET_BYTES) throwRpcError("invalid-argument", "value: at most 64 KiB");
   return secrets()
-      .put(t.info.id, kj::mv(name), SecretValue(value.begin(), value.size()), std::nullopt, peer_)
+      .put(t.info.id, kj::mv(name), SecretValue(value.begin(), value.size()), std::nullopt,
+           grant_->actor())
       .then(
           [context](int64_t version) mutable {
             context.getResults().setVersion(static_cast<uint64_t>(version));
@@ -292,7 +294,7 @@ kj::Promise<void> AdminImpl::removeSecret(RemoveSecretContext context) {
   std::string name = text(params.getName());
   if (!isValidSecretName(name)) throwRpcError("not-found", "no such secret");
   return secrets()
-      .remove(t.info.id, kj::mv(name), peer_)
+      .remove(t.info.id, kj::mv(name), grant_->actor())
       .then(
           [](bool removed) {
             if (!removed) throwRpcError("not-found", "no such secret");
@@ -327,7 +329,7 @@ kj::Promise<void> AdminImpl::setConfig(SetConfigContext context) {
   std::optional<int64_t> expected;
   if (ifVersion != 0) expected = static_cast<int64_t>(ifVersion);
   return settings()
-      .saveConfig(t, std::get<TenantConfig>(std::move(parsed)), expected, peer_)
+      .saveConfig(t, std::get<TenantConfig>(std::move(parsed)), expected, grant_->actor())
       .then(
           [context](SaveOutcome out) mutable {
             switch (out.kind) {
@@ -366,11 +368,20 @@ kj::Promise<void> AdminImpl::audit(AuditContext context) {
           storeFailed);
 }
 
+capnp::Capability::Server::DispatchCallResult AdminImpl::dispatchCall(
+    uint64_t interfaceId, uint16_t methodId,
+    capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer> context) {
+  KJ_IF_MAYBE (refused, kj::runCatchingExceptions([&] { grant_->requireAdmin(); })) {
+    return {kj::Promise<void>(kj::mv(*refused)), false};
+  }
+  return rpc::Admin::Server::dispatchCall(interfaceId, methodId, context);
+}
+
 kj::Promise<void> AdminImpl::tenant(TenantContext context) {
   std::string id = text(context.getParams().getId());
   tenantForRpc(ctx_, id);
   context.getResults(capnp::MessageSize{4, 1})
-      .setTenant(kj::heap<TenantImpl>(ctx_, id, peer_, kj::addRef(*watches_)));
+      .setTenant(kj::heap<TenantImpl>(ctx_, id, kj::addRef(*grant_), kj::addRef(*watches_)));
   return kj::READY_NOW;
 }
 

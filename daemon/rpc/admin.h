@@ -12,8 +12,13 @@ namespace tenantd {
 class AdminImpl final : public rpc::Admin::Server {
 public:
   // `watches`: the budget of the connection this capability was given on (Admin.tenant()).
-  AdminImpl(RpcContext& ctx, std::string peer, kj::Own<WatchBudget> watches)
-      : ctx_(ctx), peer_(std::move(peer)), watches_(kj::mv(watches)) {}
+  AdminImpl(RpcContext& ctx, kj::Own<ConnectionGrant> grant, kj::Own<WatchBudget> watches)
+      : ctx_(ctx), grant_(kj::mv(grant)), watches_(kj::mv(watches)) {}
+
+  // Every call first asks whether the connection is still an admin's.
+  DispatchCallResult dispatchCall(
+      uint64_t interfaceId, uint16_t methodId,
+      capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer> context) override;
 
 protected:
   kj::Promise<void> status(StatusContext context) override;
@@ -42,7 +47,7 @@ private:
   SecretsService& secrets();
 
   RpcContext& ctx_;
-  std::string peer_;  // "uid:0": the actor of every audit row this capability writes.
+  kj::Own<ConnectionGrant> grant_;  // Its actor() names every audit row this capability writes.
   kj::Own<WatchBudget> watches_;
 };
 

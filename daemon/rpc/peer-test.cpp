@@ -41,7 +41,10 @@ TEST_CASE("Admin uids and gids from the rpc section are admin") {
 
 TEST_CASE("App tables name peers and the tenants they may act for") {
   RpcAccess access;
-  access.apps = {{{1001}, {}, {"acme"}}, {{}, {3000}, {"globex"}}, {{1003}, {}, {}}};
+  access.apps = {{{1001}, {}, std::vector<std::string>{"acme"}},
+                 {{}, {3000}, std::vector<std::string>{"globex"}},
+                 {{1003}, {}, std::nullopt},
+                 {{1005}, {}, std::vector<std::string>{}}};
   auto policy = PeerPolicy::forDaemon(1000, 2000, access);
   auto acme = policy.grantFor(peer(1001, 1001));
   CHECK(acme.role == PeerRole::APP);
@@ -54,6 +57,11 @@ TEST_CASE("App tables name peers and the tenants they may act for") {
   CHECK_FALSE(both.mayActFor("initech"));
   // A table without tenants: any tenant.
   CHECK(policy.grantFor(peer(1003, 1003)).mayActFor("initech"));
+  // tenants = []: none (it granted every tenant before; an operator empties it to revoke).
+  auto revoked = policy.grantFor(peer(1005, 1005));
+  CHECK(revoked.role == PeerRole::APP);
+  CHECK_FALSE(revoked.mayActFor("acme"));
+  CHECK_FALSE(revoked.mayActFor("initech"));
   // Once app tables exist, the socket group alone no longer makes an app.
   CHECK(policy.roleOf(peer(1004, 2000)) == PeerRole::NONE);
   CHECK_FALSE(policy.grantFor(peer(1004, 2000)).mayActFor("acme"));
@@ -81,7 +89,7 @@ TEST_CASE("The kernel reports the peer's uid, primary group and supplementary gr
 namespace {
 using testing::RpcFixture;
 
-PeerPolicy ownUidAs(PeerRole role, std::vector<std::string> tenants = {}) {
+PeerPolicy ownUidAs(PeerRole role, std::optional<std::vector<std::string>> tenants = std::nullopt) {
   PeerPolicy policy;  // Not even root is built in: this process's uid gets exactly `role`.
   if (role == PeerRole::ADMIN) policy.access.adminUids = {getuid()};
   if (role == PeerRole::APP) policy.access.apps = {{{getuid()}, {}, std::move(tenants)}};
@@ -123,7 +131,7 @@ TEST_CASE("An app peer may act for any tenant but not use Admin") {
 }
 
 TEST_CASE("An app peer restricted to some tenants is refused the others") {
-  RpcFixture f(ownUidAs(PeerRole::APP, {"t1"}));
+  RpcFixture f(ownUidAs(PeerRole::APP, std::vector<std::string>{"t1"}));
   CHECK(roleOf(f) == "app");
   CHECK(tenantError(f, "t1") == "");
   CHECK(tenantError(f, "t2").find("permission-denied:") != std::string::npos);
@@ -140,13 +148,52 @@ TEST_CASE("A peer with no role may ask health and whoami, nothing else") {
   CHECK(adminError(f).find("permission-denied:") != std::string::npos);
 }
 
-TEST_CASE("A new policy applies to new connections while open ones keep theirs") {
-  RpcFixture f(ownUidAs(PeerRole::NONE));
+TEST_CASE("A reloaded policy re-decides open connections and the capabilities they hold") {
+  // Found by the tenant-bounds review: after an app was removed from [rpc] and SIGHUP, its open
+  // connection kept reading secrets and obtaining tenant() capabilities.
+  RpcFixture f(ownUidAs(PeerRole::APP, std::vector<std::string>{"t1", "t2"}));
+  auto request = f.sidecar().tenantRequest();
+  request.setId("t1");
+  auto t1 = request.send().getTenant();
+  CHECK(f.errorOf(t1.infoRequest().send().ignoreResult()) == "");
+
+  // The app keeps t2 only: the capability it holds for t1 and new tenant("t1") calls fail.
+  CHECK(f.server->setPolicy(ownUidAs(PeerRole::APP, std::vector<std::string>{"t2"})) == 1);
+  CHECK(f.errorOf(t1.infoRequest().send().ignoreResult()).find("permission-denied:") !=
+        std::string::npos);
+  CHECK(f.errorOf(t1.getSecretRequest().send().ignoreResult()).find("permission-denied:") !=
+        std::string::npos);
+  CHECK(tenantError(f, "t1").find("permission-denied:") != std::string::npos);
+  CHECK(tenantError(f, "t2") == "");
+  CHECK(roleOf(f) == "app");
+
+  // Emptying its list revokes everything; restoring it restores the same capability.
+  f.server->setPolicy(ownUidAs(PeerRole::APP, std::vector<std::string>{}));
+  CHECK(tenantError(f, "t2").find("permission-denied:") != std::string::npos);
+  f.server->setPolicy(ownUidAs(PeerRole::APP, std::vector<std::string>{"t1"}));
+  CHECK(f.errorOf(t1.infoRequest().send().ignoreResult()) == "");
+
+  // An admin demoted to none loses its Admin capability, and tenants got through it.
   f.server->setPolicy(ownUidAs(PeerRole::ADMIN));
+  auto admin = f.sidecar().adminRequest().send().getAdmin();
+  auto viaAdmin = [&] {
+    auto r = admin.tenantRequest();
+    r.setId("t1");
+    return r.send().getTenant();
+  }();
+  CHECK(f.errorOf(admin.statusRequest().send().ignoreResult()) == "");
+  CHECK(f.errorOf(viaAdmin.infoRequest().send().ignoreResult()) == "");
+  f.server->setPolicy(ownUidAs(PeerRole::NONE));
   CHECK(roleOf(f) == "none");
+  CHECK(f.errorOf(admin.statusRequest().send().ignoreResult()).find("permission-denied:") !=
+        std::string::npos);
+  CHECK(f.errorOf(viaAdmin.infoRequest().send().ignoreResult()).find("permission-denied:") !=
+        std::string::npos);
+
+  // New connections get the new policy too.
+  f.server->setPolicy(ownUidAs(PeerRole::ADMIN));
   auto second = f.connect();
-  auto me = second.sidecar().whoamiRequest().send().wait(f.io.waitScope);
-  CHECK(me.getRole() == "admin");
+  CHECK(second.sidecar().whoamiRequest().send().wait(f.io.waitScope).getRole() == "admin");
 }
 
 }  // namespace tenantd

@@ -63,8 +63,11 @@ PeerGrant PeerPolicy::grantFor(const PeerCredentials& peer) const {
         std::any_of(app.gids.begin(), app.gids.end(), [&](uint32_t g) { return peer.inGroup(g); });
     if (!named) continue;
     grant.role = PeerRole::APP;
-    if (app.tenants.empty()) anyTenant = true;
-    tenants.insert(app.tenants.begin(), app.tenants.end());
+    if (!app.tenants) {
+      anyTenant = true;
+    } else {
+      tenants.insert(app.tenants->begin(), app.tenants->end());
+    }
   }
   if (grant.role == PeerRole::APP && !anyTenant) grant.tenants = std::move(tenants);
   return grant;

@@ -65,7 +65,11 @@ void RpcServer::serve(kj::Own<kj::AsyncIoStream> stream) {
   KJ_IF_MAYBE (fd, stream->getFd()) {
     peer = peerCredentials(*fd);
   }
-  PeerGrant grant = peer ? policy_.grantFor(*peer) : PeerGrant{};
+  PeerGrant decided = peer ? policy_.grantFor(*peer) : PeerGrant{};
+  auto grant = kj::refcounted<ConnectionGrant>(kj::mv(peer), kj::mv(decided));
+  // Registered while the connection is open, so setPolicy() reaches it.
+  grants_.insert(grant.get());
+  auto unregister = kj::defer([this, g = grant.get()]() { grants_.erase(g); });
 
   capnp::ReaderOptions limits;
   limits.traversalLimitInWords = MAX_MESSAGE_WORDS;
@@ -73,8 +77,7 @@ void RpcServer::serve(kj::Own<kj::AsyncIoStream> stream) {
   auto messages = kj::heap<BoundedMessageStream>(*stream, timer_, limits_.stream);
   auto network =
       kj::heap<capnp::TwoPartyVatNetwork>(*messages, capnp::rpc::twoparty::Side::SERVER, limits);
-  capnp::Capability::Client bootstrap =
-      kj::heap<SidecarImpl>(context_, kj::mv(grant), kj::mv(peer));
+  capnp::Capability::Client bootstrap = kj::heap<SidecarImpl>(context_, kj::addRef(*grant));
   auto system = kj::heap(capnp::makeRpcServer(*network, kj::mv(bootstrap)));
   system->setFlowLimit(FLOW_LIMIT_WORDS);
   ++connections_;
@@ -86,12 +89,20 @@ void RpcServer::serve(kj::Own<kj::AsyncIoStream> stream) {
                           .exclusiveJoin(stream->whenWriteDisconnected());
   // Attachments are destroyed last-first: the RpcSystem goes before the network it uses, the
   // network before its message stream, and that before the socket.
-  tasks_.add(disconnected.attach(kj::mv(stream), kj::mv(messages), kj::mv(network), kj::mv(system))
+  tasks_.add(disconnected
+                 .attach(kj::mv(unregister), kj::mv(grant), kj::mv(stream), kj::mv(messages),
+                         kj::mv(network), kj::mv(system))
                  .then([this]() { --connections_; },
                        [this](kj::Exception&& e) {
                          --connections_;
                          kj::throwFatalException(kj::mv(e));
                        }));
+}
+
+size_t RpcServer::setPolicy(PeerPolicy policy) {
+  policy_ = std::move(policy);
+  for (ConnectionGrant* grant : grants_) grant->redecide(policy_);
+  return grants_.size();
 }
 
 void RpcServer::taskFailed(kj::Exception&& exception) {

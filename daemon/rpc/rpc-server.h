@@ -21,6 +21,8 @@
 #include <capnp/rpc-twoparty.h>
 #include <kj/async-io.h>
 
+#include <set>
+
 namespace tenantd {
 
 class RpcServer final : private kj::TaskSet::ErrorHandler {
@@ -52,8 +54,9 @@ public:
   size_t connections() const { return connections_; }
   // What this server's capabilities reach (tests make capabilities of their own with it).
   RpcContext& context() { return context_; }
-  // For connections accepted from now on (a reloaded [rpc] section); open ones keep theirs.
-  void setPolicy(PeerPolicy policy) { policy_ = std::move(policy); }
+  // A reloaded [rpc] section: decides new connections, and re-decides every open one, whose
+  // capabilities then answer by the new grant. Returns the number of open connections.
+  size_t setPolicy(PeerPolicy policy);
 
 private:
   void taskFailed(kj::Exception&& exception) override;
@@ -61,6 +64,7 @@ private:
 
   RpcContext context_;  // What every capability of this server reaches.
   PeerPolicy policy_;
+  std::set<ConnectionGrant*> grants_;  // Of the open connections (each removes its own).
   Log& log_;
   kj::Maybe<kj::Timer&> timer_;
   Limits limits_;

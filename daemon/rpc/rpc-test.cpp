@@ -93,8 +93,9 @@ TEST_CASE("A tampered secret is refused as unavailable, audited and counted, nev
 
 TEST_CASE("A peer without a role may check health but not act for a tenant") {
   Fixture f;
-  rpc::Sidecar::Client stranger =
-      kj::heap<SidecarImpl>(f.server->context(), PeerGrant{}, PeerCredentials{1, 4242, 4242, {}});
+  rpc::Sidecar::Client stranger = kj::heap<SidecarImpl>(
+      f.server->context(),
+      kj::refcounted<ConnectionGrant>(PeerCredentials{1, 4242, 4242, {}}, PeerGrant{}));
   CHECK(stranger.healthRequest().send().wait(f.io.waitScope).getStatus() == "ok");
   auto request = stranger.tenantRequest();
   request.setId("t1");

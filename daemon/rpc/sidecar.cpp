@@ -131,11 +131,32 @@ TenantState& tenantForRpc(RpcContext& ctx, std::string_view tenantId) {
   return *t;
 }
 
-SidecarImpl::SidecarImpl(RpcContext& ctx, PeerGrant grant, std::optional<PeerCredentials> peer)
-    : ctx_(ctx),
+ConnectionGrant::ConnectionGrant(std::optional<PeerCredentials> peer, PeerGrant grant)
+    : credentials_(std::move(peer)),
       grant_(std::move(grant)),
-      credentials_(std::move(peer)),
-      peer_(credentials_ ? "uid:" + std::to_string(credentials_->uid) : "uid:unknown") {}
+      actor_(credentials_ ? "uid:" + std::to_string(credentials_->uid) : "uid:unknown") {}
+
+void ConnectionGrant::redecide(const PeerPolicy& policy) {
+  grant_ = credentials_ ? policy.grantFor(*credentials_) : PeerGrant{};
+}
+
+void ConnectionGrant::requireTenant(std::string_view tenantId) const {
+  if (grant_.role == PeerRole::NONE) {
+    throwRpcError("permission-denied", "this peer may not act for tenants");
+  }
+  if (!grant_.mayActFor(tenantId)) {
+    throwRpcError("permission-denied", "this peer may not act for this tenant ([[rpc.app]])");
+  }
+}
+
+void ConnectionGrant::requireAdmin() const {
+  if (grant_.role != PeerRole::ADMIN) {
+    throwRpcError("permission-denied", "only admin peers (root, tenantd's uid, [rpc] admin_*)");
+  }
+}
+
+SidecarImpl::SidecarImpl(RpcContext& ctx, kj::Own<ConnectionGrant> grant)
+    : ctx_(ctx), grant_(kj::mv(grant)) {}
 
 kj::Promise<void> SidecarImpl::health(HealthContext context) {
   auto results = context.getResults(capnp::MessageSize{8, 0});
@@ -147,45 +168,51 @@ kj::Promise<void> SidecarImpl::health(HealthContext context) {
 }
 
 kj::Promise<void> SidecarImpl::tenant(TenantContext context) {
-  if (grant_.role == PeerRole::NONE) {
+  if (grant_->grant().role == PeerRole::NONE) {
     throwRpcError("permission-denied", "this peer may not act for tenants");
   }
   std::string id = context.getParams().getId();
   if (!isValidTenantId(id)) throwRpcError("invalid-argument", "malformed tenant id");
   // Before the existence check: a restricted app learns nothing about other tenants.
-  if (!grant_.mayActFor(id)) {
-    throwRpcError("permission-denied", "this peer may not act for this tenant ([[rpc.app]])");
-  }
+  grant_->requireTenant(id);
   tenantForRpc(ctx_, id);
   context.getResults(capnp::MessageSize{4, 1})
-      .setTenant(kj::heap<TenantImpl>(ctx_, id, peer_, kj::addRef(*watches_)));
+      .setTenant(kj::heap<TenantImpl>(ctx_, id, kj::addRef(*grant_), kj::addRef(*watches_)));
   return kj::READY_NOW;
 }
 
 kj::Promise<void> SidecarImpl::admin(AdminContext context) {
-  if (grant_.role != PeerRole::ADMIN) {
-    throwRpcError("permission-denied", "only admin peers (root, tenantd's uid, [rpc] admin_*)");
-  }
+  grant_->requireAdmin();
   context.getResults(capnp::MessageSize{4, 1})
-      .setAdmin(kj::heap<AdminImpl>(ctx_, peer_, kj::addRef(*watches_)));
+      .setAdmin(kj::heap<AdminImpl>(ctx_, kj::addRef(*grant_), kj::addRef(*watches_)));
   return kj::READY_NOW;
 }
 
 kj::Promise<void> SidecarImpl::whoami(WhoamiContext context) {
   auto results = context.getResults();
-  results.setRole(std::string(peerRoleName(grant_.role)));
-  if (credentials_) {
-    results.setUid(credentials_->uid);
-    results.setGid(credentials_->gid);
-    results.setPid(static_cast<uint32_t>(credentials_->pid));
+  results.setRole(std::string(peerRoleName(grant_->grant().role)));
+  if (auto& peer = grant_->credentials()) {
+    results.setUid(peer->uid);
+    results.setGid(peer->gid);
+    results.setPid(static_cast<uint32_t>(peer->pid));
   }
   return kj::READY_NOW;
+}
+
+capnp::Capability::Server::DispatchCallResult TenantImpl::dispatchCall(
+    uint64_t interfaceId, uint16_t methodId,
+    capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer> context) {
+  // A refusal travels as the call's result, like an exception thrown by the method itself.
+  KJ_IF_MAYBE (refused, kj::runCatchingExceptions([&] { grant_->requireTenant(tenantId_); })) {
+    return {kj::Promise<void>(kj::mv(*refused)), false};
+  }
+  return rpc::Tenant::Server::dispatchCall(interfaceId, methodId, context);
 }
 
 kj::Promise<void> TenantImpl::getSecret(GetSecretContext context) {
   std::string name = context.getParams().getName();
   if (!isValidSecretName(name)) throwRpcError("invalid-argument", "malformed secret name");
-  return ctx_.services.secrets.open(tenantId_, name, peer_)
+  return ctx_.services.secrets.open(tenantId_, name, grant_->actor())
       .then([context](OpenedSecret opened) mutable {
         switch (opened.outcome) {
           case OpenedSecret::Outcome::OK: break;

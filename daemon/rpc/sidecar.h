@@ -33,10 +33,32 @@ struct RpcContext {
   std::function<size_t()> connections;
 };
 
-class SidecarImpl final : public rpc::Sidecar::Server {
+// What one connection may do, shared by its bootstrap and every capability given on it. The
+// server re-decides it when [rpc] is reloaded (RpcServer::setPolicy), so a grant that shrank
+// reaches open connections: a capability the peer may no longer hold fails its next call with
+// "permission-denied:", without a restart.
+class ConnectionGrant final : public kj::Refcounted {
 public:
   // `peer` is what the kernel said about the other end (nullopt if it could not say).
-  SidecarImpl(RpcContext& ctx, PeerGrant grant, std::optional<PeerCredentials> peer);
+  ConnectionGrant(std::optional<PeerCredentials> peer, PeerGrant grant);
+  void redecide(const PeerPolicy& policy);
+
+  const PeerGrant& grant() const { return grant_; }
+  const std::optional<PeerCredentials>& credentials() const { return credentials_; }
+  const std::string& actor() const { return actor_; }  // "uid:1000": audit rows name it.
+  // Throws "permission-denied:" unless the connection may still act for `tenantId`.
+  void requireTenant(std::string_view tenantId) const;
+  void requireAdmin() const;
+
+private:
+  std::optional<PeerCredentials> credentials_;
+  PeerGrant grant_;
+  std::string actor_;
+};
+
+class SidecarImpl final : public rpc::Sidecar::Server {
+public:
+  explicit SidecarImpl(RpcContext& ctx, kj::Own<ConnectionGrant> grant);
 
 protected:
   kj::Promise<void> health(HealthContext context) override;
@@ -46,20 +68,24 @@ protected:
 
 private:
   RpcContext& ctx_;
-  PeerGrant grant_;
-  std::optional<PeerCredentials> credentials_;
-  std::string peer_;  // "uid:1000": what audit rows name as the actor.
+  kj::Own<ConnectionGrant> grant_;
   kj::Own<WatchBudget> watches_ = kj::refcounted<WatchBudget>();  // This connection's.
 };
 
 class TenantImpl final : public rpc::Tenant::Server {
 public:
   // `watches` is the budget of the connection the capability was given on.
-  TenantImpl(RpcContext& ctx, std::string tenantId, std::string peer, kj::Own<WatchBudget> watches)
+  TenantImpl(RpcContext& ctx, std::string tenantId, kj::Own<ConnectionGrant> grant,
+             kj::Own<WatchBudget> watches)
       : ctx_(ctx),
         tenantId_(std::move(tenantId)),
-        peer_(std::move(peer)),
+        grant_(kj::mv(grant)),
         watches_(kj::mv(watches)) {}
+
+  // Every call first asks whether the connection may still act for the tenant.
+  DispatchCallResult dispatchCall(
+      uint64_t interfaceId, uint16_t methodId,
+      capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer> context) override;
 
 protected:
   kj::Promise<void> getSecret(GetSecretContext context) override;
@@ -84,7 +110,7 @@ private:
 
   RpcContext& ctx_;
   std::string tenantId_;
-  std::string peer_;
+  kj::Own<ConnectionGrant> grant_;
   kj::Own<WatchBudget> watches_;
 };
 
