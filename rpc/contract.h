@@ -32,6 +32,10 @@ constexpr size_t MAX_TENANT_ID_BYTES = rpc::MAX_TENANT_ID_BYTES;
 constexpr size_t MAX_TENANT_NAME_BYTES = rpc::MAX_TENANT_NAME_BYTES;
 constexpr size_t MAX_PLAN_BYTES = rpc::MAX_PLAN_BYTES;
 constexpr int MAX_JSON_DEPTH = rpc::MAX_JSON_DEPTH;
+constexpr size_t MAX_RULES = rpc::MAX_RULES;
+constexpr size_t MAX_TIERS_PER_RULE = rpc::MAX_TIERS_PER_RULE;
+constexpr size_t MAX_ROLES = rpc::MAX_ROLES;
+constexpr size_t MAX_PERMISSIONS_PER_ROLE = rpc::MAX_PERMISSIONS_PER_ROLE;
 
 struct FieldError {
   std::string_view field;    // As the request names it: "amount", "reservationId", ...

@@ -30,6 +30,10 @@ const maxTenantIdBytes :UInt32 = 64;               # [A-Za-z0-9][A-Za-z0-9_.-]{0
 const maxTenantNameBytes :UInt32 = 200;
 const maxPlanBytes :UInt32 = 32;                   # [a-z][a-z0-9_-]{0,31}
 const maxJsonDepth :UInt32 = 32;                   # Nesting of config, rules and RBAC documents.
+const maxRules :UInt32 = 256;                      # Resource-limit rules per tenant, per write.
+const maxTiersPerRule :UInt32 = 32;
+const maxRoles :UInt32 = 64;                       # RBAC roles per tenant (a create past it fails).
+const maxPermissionsPerRole :UInt32 = 256;
 
 interface Sidecar {
   # The bootstrap capability of the socket at /run/tenantd/tenantd.sock. What a connection may

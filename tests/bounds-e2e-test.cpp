@@ -88,4 +88,51 @@ TEST_CASE("A configuration stored deeper than the bound still loads and can be r
   CHECK(json::parse(call(d, "GET", "/tenant/config").body) == json{{"cache", {{"ttl", 5}}}});
 }
 
+// Rules and roles are re-serialised whole on the one writer thread at every write, so their counts
+// are bounded per tenant (an earlier build took 15,000 rules and 1,500 roles of 256 permissions,
+// and held the writer for about a second per write).
+TEST_CASE("Rule lists, tiers and roles are bounded per tenant, each refusal naming its bound") {
+  RunningDaemon d;
+  auto rules = [](size_t n, size_t tiers) {
+    json list = json::array();
+    for (size_t i = 0; i < n; ++i) {
+      json rule = {
+          {"resource", "r" + std::to_string(i)}, {"metric", "m"}, {"period", "day"}, {"limit", 10}};
+      for (size_t k = 0; k < tiers; ++k) rule["tiers"]["plan" + std::to_string(k)] = 5;
+      list.push_back(rule);
+    }
+    return list.dump();
+  };
+  CHECK(call(d, "PUT", "/tenant/limits/resources", rules(256, 32)).status == 200);
+  auto tooMany = call(d, "PUT", "/tenant/limits/resources", rules(257, 0));
+  CHECK(tooMany.status == 400);
+  CHECK(json::parse(tooMany.body)["error"]["message"] == "at most 256 rules per tenant");
+  auto tooManyTiers = call(d, "PUT", "/tenant/limits/resources", rules(1, 33));
+  CHECK(tooManyTiers.status == 400);
+  CHECK(json::parse(tooManyTiers.body)["error"]["field"] == "[0].tiers");
+  // Refused lists change nothing: the 256 rules stay.
+  CHECK(json::parse(call(d, "GET", "/tenant/limits/resources").body).size() == 256);
+
+  // Over RPC the same bound, in the contract's words.
+  std::string file = d.dir.file("rules.json");
+  { std::ofstream(file) << rules(257, 0); }
+  auto viaAdmin = tenantctl(d, {"limits", "set", "--tenant", "tenant-123", "-f", file});
+  CHECK(viaAdmin.exitCode != 0);
+  CHECK(viaAdmin.err.find("at most 256 rules per tenant") != std::string::npos);
+
+  // Roles: viewer and admin exist; 62 more reach 64, and the 65th is refused.
+  auto role = [](int i) {
+    return json{{"name", "role" + std::to_string(i)}, {"permissions", {"read"}}}.dump();
+  };
+  for (int i = 0; i < 62; ++i)
+    REQUIRE(call(d, "POST", "/tenant/rbac/roles", role(i)).status == 201);
+  auto refused = call(d, "POST", "/tenant/rbac/roles", role(62));
+  CHECK(refused.status == 400);
+  CHECK(json::parse(refused.body)["error"]["field"] == "roles");
+  CHECK(json::parse(call(d, "GET", "/tenant/rbac").body)["roles"].size() == 64);
+  // Deleting one makes room again.
+  CHECK(call(d, "DELETE", "/tenant/rbac/roles/role0").status == 200);
+  CHECK(call(d, "POST", "/tenant/rbac/roles", role(62)).status == 201);
+}
+
 }  // namespace tenantd::testing

@@ -78,7 +78,7 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
   router.add("PUT", base, [&ctx](const HttpRequest& r) -> HttpResult {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
     TAKE_OR_RETURN(doc, parseJsonBody(r));
-    auto parsed = parseRules(doc);
+    auto parsed = parseNewRules(doc);
     if (auto* e = std::get_if<RuleError>(&parsed)) return badRequest(e->field, e->message);
     TenantState& tenant = caller.tenant;
     std::string tokenId = caller.principal.tokenId;

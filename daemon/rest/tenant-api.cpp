@@ -42,6 +42,9 @@ HttpResponse saveFailure(const SaveOutcome& out) {
     case SaveOutcome::Kind::CONFLICT:
       return errorResponse(409, "conflict", "the role exists, or is the default role");
     case SaveOutcome::Kind::NOT_FOUND: return errorResponse(404, "not_found", "no such role");
+    case SaveOutcome::Kind::TOO_MANY:
+      return badRequest(out.field, "at most " + std::to_string(contract::MAX_ROLES) +
+                                       " roles per tenant; delete one first");
     case SaveOutcome::Kind::SAVED: break;
   }
   return errorResponse(500, "internal", "internal error");

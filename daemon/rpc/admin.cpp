@@ -228,7 +228,7 @@ kj::Promise<void> AdminImpl::getLimits(GetLimitsContext context) {
 kj::Promise<void> AdminImpl::setLimits(SetLimitsContext context) {
   auto params = context.getParams();
   TenantState& t = tenantForRpc(ctx_, text(params.getTenantId()));
-  auto parsed = parseRules(parseJson(params.getJson()));
+  auto parsed = parseNewRules(parseJson(params.getJson()));
   if (auto* e = std::get_if<RuleError>(&parsed)) invalidField(*e);
   return ctx_.services.limits
       .putRules(t, std::get<std::vector<Rule>>(std::move(parsed)), grant_->actor())
@@ -343,6 +343,7 @@ kj::Promise<void> AdminImpl::setConfig(SetConfigContext context) {
                               kj::str(out.field.c_str(), ": must name a secret of this tenant"));
               case SaveOutcome::Kind::CONFLICT:
               case SaveOutcome::Kind::NOT_FOUND:
+              case SaveOutcome::Kind::TOO_MANY:
                 KJ_FAIL_ASSERT("saveConfig never answers this", static_cast<int>(out.kind));
             }
             context.getResults().setVersion(static_cast<uint64_t>(out.version));

@@ -1,5 +1,7 @@
 #include "rules-json.h"
 
+#include "contract.h"
+
 #include <set>
 
 namespace tenantd {
@@ -71,6 +73,21 @@ std::variant<std::vector<Rule>, RuleError> parseRules(const nlohmann::json& doc)
   }
   if (auto e = validateRules(rules)) return *e;
   return rules;
+}
+
+std::variant<std::vector<Rule>, RuleError> parseNewRules(const nlohmann::json& doc) {
+  if (doc.is_array() && doc.size() > contract::MAX_RULES) {
+    return RuleError{"", "at most " + std::to_string(contract::MAX_RULES) + " rules per tenant"};
+  }
+  for (size_t i = 0; doc.is_array() && i < doc.size(); ++i) {
+    auto& item = doc[i];
+    if (item.is_object() && item.contains("tiers") &&
+        item["tiers"].size() > contract::MAX_TIERS_PER_RULE) {
+      return RuleError{"[" + std::to_string(i) + "].tiers",
+                       "at most " + std::to_string(contract::MAX_TIERS_PER_RULE) + " tiers"};
+    }
+  }
+  return parseRules(doc);
 }
 
 nlohmann::json ruleToJson(const Rule& r) {

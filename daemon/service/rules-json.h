@@ -11,7 +11,11 @@
 namespace tenantd {
 
 // Parses and validates a whole list; the error names the field ("[0].period").
+// Used for stored lists too, so a list stored under older bounds still loads.
 std::variant<std::vector<Rule>, RuleError> parseRules(const nlohmann::json& doc);
+// A list a tenant sends (REST PUT, Admin.putRules): parseRules() within the per-tenant bounds,
+// at most contract::MAX_RULES rules of at most MAX_TIERS_PER_RULE tiers, counted first.
+std::variant<std::vector<Rule>, RuleError> parseNewRules(const nlohmann::json& doc);
 nlohmann::json ruleToJson(const Rule& rule);
 nlohmann::json rulesToJson(const std::vector<Rule>& rules);
 

@@ -1,5 +1,7 @@
 #include "settings-service.h"
 
+#include "contract.h"
+
 #include <algorithm>
 
 namespace tenantd {
@@ -129,6 +131,12 @@ kj::Promise<SaveOutcome> SettingsService::changeRole(TenantState& t, RoleChange 
           case RoleChange::CREATE:
             if (exists) {
               r.outcome.kind = SaveOutcome::Kind::CONFLICT;
+              return r;
+            }
+            // Every role write re-serialises the whole document on the writer: bounded.
+            if (r.rbac.roles.size() >= contract::MAX_ROLES) {
+              r.outcome.kind = SaveOutcome::Kind::TOO_MANY;
+              r.outcome.field = "roles";
               return r;
             }
             r.rbac.roles.push_back(role);

@@ -20,10 +20,11 @@
 namespace tenantd {
 
 struct SaveOutcome {
-  enum class Kind { SAVED, STALE, MISSING_SECRET, CONFLICT, NOT_FOUND };
+  // TOO_MANY: a per-tenant count bound (contract::MAX_ROLES) would be passed.
+  enum class Kind { SAVED, STALE, MISSING_SECRET, CONFLICT, NOT_FOUND, TOO_MANY };
   Kind kind = Kind::SAVED;
   int64_t version = 0;
-  std::string field;  // MISSING_SECRET: which credential.
+  std::string field;  // MISSING_SECRET: which credential; TOO_MANY: which bound.
 };
 
 // Told on the event-loop thread after a tenant's configuration changed: committed and applied

@@ -1,5 +1,7 @@
 #include "tenant-config.h"
 
+#include "contract.h"
+
 #include "service/secrets-service.h"
 
 #include <set>
@@ -160,8 +162,10 @@ std::variant<RbacRole, RuleError> parseRole(const nlohmann::json& doc,
     role.description = doc["description"].get<std::string>();
   }
   if (!doc.contains("permissions") || !doc["permissions"].is_array() ||
-      doc["permissions"].size() > 256) {
-    return RuleError{"permissions", "required array of at most 256 permissions"};
+      doc["permissions"].size() > contract::MAX_PERMISSIONS_PER_ROLE) {
+    return RuleError{"permissions", "required array of at most " +
+                                        std::to_string(contract::MAX_PERMISSIONS_PER_ROLE) +
+                                        " permissions"};
   }
   for (size_t i = 0; i < doc["permissions"].size(); ++i) {
     auto& p = doc["permissions"][i];
