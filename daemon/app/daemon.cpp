@@ -129,7 +129,8 @@ void Daemon::start() {
   uvLoopInitialised_ = true;
   bridge_ = kj::heap<UvBridge>(io_.unixEventPort, io_.provider->getTimer(), uvLoop_);
 
-  HttpOptions httpOptions{config_.maxBodyBytes, config_.requestTimeoutMs};
+  HttpOptions httpOptions{config_.maxBodyBytes, config_.requestTimeoutMs,
+                          static_cast<size_t>(config_.maxConnections)};
   http_ = std::make_unique<HttpServer>(
       uvLoop_, httpOptions, [this](const HttpRequest& r) { return rest_->handle(r); }, log_,
       [this]() { bridge_->kick(); });

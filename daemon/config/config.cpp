@@ -220,6 +220,10 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
             [](Config& c, const toml::node& n, const std::string& at) {
               c.requestTimeoutMs = static_cast<int>(requireRange(n, at, 100, 600000));
             }},
+           {"max_connections",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.maxConnections = static_cast<int>(requireRange(n, at, 1, 100000));
+            }},
        }},
   };
   return table;

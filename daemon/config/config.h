@@ -45,6 +45,9 @@ struct Config {
   int retentionDays = 400;  // Usage detail kept; 0 keeps it forever. >= 400 covers year rules.
   uint64_t maxBodyBytes = 1 << 20;
   int requestTimeoutMs = 10000;
+  // Open REST connections; at the maximum, accepting pauses until one closes, so a flood of
+  // (idle) connections cannot take every descriptor or the loop from RPC.
+  int maxConnections = 1024;
   // Master keys for tenant secrets. A systemd credential named master.key wins over key_file.
   std::string keyFile;
   std::vector<std::string> previousKeyFiles;  // Still open older values, e.g. during rotation.

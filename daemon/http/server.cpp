@@ -104,6 +104,7 @@ HttpServer::HttpServer(uv_loop_t& loop, HttpOptions options, HttpHandler handler
       handler_(kj::mv(handler)),
       log_(log),
       maxBodyBytes_(options.maxBodyBytes),
+      maxConnections_(std::max<size_t>(1, options.maxConnections)),
       wake_(kj::mv(wake)) {
   h2o_config_init(&impl_->config);
   impl_->config.server_name = h2o_iovec_init(H2O_STRLIT("tenantd"));
@@ -247,29 +248,47 @@ void HttpServer::startListening() {
                     server.log_.warn("http", std::string("accept failed: ") + uv_err_name(status));
                     return;
                   }
-                  auto* conn = new Connection{};
-                  conn->server = &server;
-                  uv_tcp_init(listener->loop, &conn->tcp);
-                  if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&conn->tcp)) != 0) {
-                    uv_close(reinterpret_cast<uv_handle_t*>(&conn->tcp),
-                             [](uv_handle_t* h) { delete reinterpret_cast<Connection*>(h); });
-                    return;
-                  }
-                  server.connections_.insert(conn);
-                  h2o_socket_t* sock = h2o_uv_socket_create(
-                      reinterpret_cast<uv_stream_t*>(&conn->tcp), [](uv_handle_t* h) {
-                        auto* c = reinterpret_cast<Connection*>(h);
-                        c->server->onConnectionClosed(c);
-                        delete c;
-                      });
-                  h2o_accept(&server.impl_->acceptContext, sock);
+                  server.acceptOne();
                 });
   KJ_REQUIRE(rc == 0, "cannot listen", uv_strerror(rc));
   listening_ = true;
 }
 
+bool HttpServer::acceptOne() {
+  if (connections_.size() >= maxConnections_) {
+    // Not taking it leaves it with libuv, which stops polling the listener: later connections
+    // wait in the kernel's backlog until onConnectionClosed() takes this one.
+    if (!acceptPaused_) {
+      log_.warn("http", "REST connections at max_connections (" + std::to_string(maxConnections_) +
+                            "); accepting paused");
+    }
+    acceptPaused_ = true;
+    return false;
+  }
+  acceptPaused_ = false;
+  auto* listener = reinterpret_cast<uv_stream_t*>(&impl_->listener);
+  auto* conn = new Connection{};
+  conn->server = this;
+  uv_tcp_init(listener->loop, &conn->tcp);
+  if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&conn->tcp)) != 0) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&conn->tcp),
+             [](uv_handle_t* h) { delete reinterpret_cast<Connection*>(h); });
+    return true;
+  }
+  connections_.insert(conn);
+  h2o_socket_t* sock =
+      h2o_uv_socket_create(reinterpret_cast<uv_stream_t*>(&conn->tcp), [](uv_handle_t* h) {
+        auto* c = reinterpret_cast<Connection*>(h);
+        c->server->onConnectionClosed(c);
+        delete c;
+      });
+  h2o_accept(&impl_->acceptContext, sock);
+  return true;
+}
+
 void HttpServer::onConnectionClosed(void* connection) {
   connections_.erase(connection);
+  if (acceptPaused_ && listening_) acceptOne();
   if (connections_.empty()) {
     KJ_IF_MAYBE (f, drained_) {
       (*f)->fulfill();

@@ -55,7 +55,8 @@ using HttpHandler = kj::Function<HttpResult(const HttpRequest&)>;
 
 struct HttpOptions {
   uint64_t maxBodyBytes = 1 << 20;
-  int requestTimeoutMs = 10000;
+  int requestTimeoutMs = 10000;  // Also the idle time allowed on a keep-alive connection.
+  size_t maxConnections = 1024;  // At the maximum, accepting pauses until one closes.
 };
 
 class HttpServer {
@@ -78,10 +79,13 @@ public:
   kj::Promise<void> shutdown();
 
   size_t openConnections() const { return connections_.size(); }
+  bool acceptPaused() const { return acceptPaused_; }
 
 private:
   struct Impl;
   void startListening();
+  // Takes the connection the listener holds; false if accepting is paused at the maximum.
+  bool acceptOne();
   void onConnectionClosed(void* connection);
   static void send(st_h2o_req_t* req, const HttpResponse& response);
   class TaskErrors final : public kj::TaskSet::ErrorHandler {
@@ -98,11 +102,14 @@ private:
   HttpHandler handler_;
   Log& log_;
   uint64_t maxBodyBytes_;
+  size_t maxConnections_;
   kj::Function<void()> wake_;
   TaskErrors taskErrors_{log_};
   kj::TaskSet deferred_{taskErrors_};      // Responses waiting on a promise.
   std::unordered_set<void*> connections_;  // Accepted and not yet closed (h2o owns them).
   bool listening_ = false;
+  // libuv holds the next connection and stops polling the listener until uv_accept() takes it.
+  bool acceptPaused_ = false;
   kj::Maybe<kj::Own<kj::PromiseFulfiller<void>>> drained_;
 };
 
