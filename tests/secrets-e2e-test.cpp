@@ -192,6 +192,16 @@ TEST_CASE("A tampered or moved secret is refused over RPC, audited and counted")
   auto entries = json::parse(call(d, t, "GET", "/tenant/audit").body)["entries"];
   CHECK(entries[0]["action"] == "secret.open_failed");
   CHECK(entries[0]["target"] == "EDITED");
+  // check-db opens every sealed row: the tampered ones fail it (they passed it before).
+  auto checked = d.cli({"check-db", "--dev"});
+  CHECK(checked.exitCode == 1);
+  CHECK(checked.err.find("secret tenant-123/EDITED: does not open") != std::string::npos);
+  CHECK(checked.err.find("secret tenant-456/MOVED: does not open") != std::string::npos);
+  CHECK(checked.err.find("value-") == std::string::npos);
+  // Without the key it cannot vouch for them, and says so.
+  auto keyless = d.cli({"check-db"});
+  CHECK(keyless.exitCode == 1);
+  CHECK(keyless.err.find("2 sealed secret(s) not opened: no master key") != std::string::npos);
   std::string metrics = httpRequest("GET", d.restUrl + "/metrics").body;
   CHECK(metrics.find(R"(tenantd_secret_reads_total{outcome="open_failed"} 2)") !=
         std::string::npos);
@@ -266,6 +276,11 @@ TEST_CASE("An expired secret is listed but no longer served") {
   CHECK(json::parse(bad.body)["error"]["field"] == "expiresAt");
   CHECK(json::parse(call(d, t, "GET", "/tenant/secrets").body)["secrets"] == json{"OLD"});
   CHECK(rpcRead(d, "tenant-123", "OLD").find("not-found:") != std::string::npos);
+  // The expiry is sealed with the value: clearing it by hand does not bring the value back.
+  REQUIRE(run("/usr/bin/sqlite3",
+              {d.dataDir() + "/tenantd.db", "UPDATE secrets SET expires_at = NULL"}, d.dir.path())
+              .exitCode == 0);
+  CHECK(rpcRead(d, "tenant-123", "OLD").find("unavailable:") != std::string::npos);
   CHECK(httpRequest("GET", d.restUrl + "/metrics")
             .body.find(R"(tenantd_secret_reads_total{outcome="expired"} 1)") != std::string::npos);
 }

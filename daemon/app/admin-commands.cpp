@@ -140,7 +140,7 @@ int runTokenRevoke(const Config& config, const Command& cmd, const Clock& clock,
   return 1;
 }
 
-int runCheckDb(const Config& config, std::ostream& out, std::ostream& err) {
+int runCheckDb(const Config& config, Log& log, std::ostream& out, std::ostream& err) {
   if (!std::filesystem::exists(config.databasePath())) {
     err << "tenantd: no database at " << config.databasePath() << "\n";
     return 1;
@@ -151,8 +151,22 @@ int runCheckDb(const Config& config, std::ostream& out, std::ostream& err) {
   Db db(config.databasePath(), options);
   Catalog catalog(db);
   auto problems = catalog.check();
+  // Sealed rows are checked by opening them: a tampered row is healthy SQL.
+  SecretStore secrets(db);
+  size_t sealed = secrets.count();
+  if (sealed > 0) {
+    auto ring = loadKeyring(config, log);
+    if (auto* e = std::get_if<KeyError>(&ring)) {
+      problems.push_back(std::to_string(sealed) + " sealed secret(s) not opened: " + e->message);
+    } else {
+      for (auto& p : secrets.verify(std::get<Keyring>(ring))) {
+        problems.push_back("secret " + p.tenantId + "/" + p.name + ": " + p.reason);
+      }
+    }
+  }
   if (problems.empty()) {
-    out << "ok: " << config.databasePath() << " (schema " << schemaVersion(db) << ")\n";
+    out << "ok: " << config.databasePath() << " (schema " << schemaVersion(db) << ", " << sealed
+        << " sealed secret(s) opened)\n";
     return 0;
   }
   for (auto& p : problems) err << "check-db: " << p << "\n";

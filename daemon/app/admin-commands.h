@@ -27,7 +27,9 @@ int runTokenCreate(const Config& config, const Command& cmd, const Clock& clock,
                    std::ostream& err);
 int runTokenRevoke(const Config& config, const Command& cmd, const Clock& clock, std::ostream& out,
                    std::ostream& err);
-int runCheckDb(const Config& config, std::ostream& out, std::ostream& err);
+// The store's integrity, its invariants, and every sealed secret opened with the configured keys
+// (a store holding secrets fails without them).
+int runCheckDb(const Config& config, Log& log, std::ostream& out, std::ostream& err);
 int runKeysGenerate(const Command& cmd, std::ostream& out, std::ostream& err);
 int runKeysRotate(const Config& config, const Command& cmd, Log& log, std::ostream& out,
                   std::ostream& err);

@@ -180,6 +180,16 @@ void Daemon::loadKeys(Db& db) {
                          "); check [secrets] key_file and previous_key_files");
     }
   }
+  // Rows sealed before the expiry was bound: re-sealed once, here, where the keys are.
+  auto upgraded = SecretStore(db).upgradeSeals(keyring_);
+  if (upgraded.resealed > 0) {
+    log_.info("secrets", "re-sealed " + std::to_string(upgraded.resealed) +
+                             " secret(s) with their expiry bound");
+  }
+  for (auto& p : upgraded.skipped) {
+    log_.error("secrets", "tenant " + p.tenantId + ": secret " + p.name + " " + p.reason +
+                              "; it will not be served");
+  }
   if (!config_.dev) {
     // No core dumps and no ptrace by other processes of our uid: key pages are excluded from
     // dumps already (sodium_malloc), but plaintext passes through ordinary buffers.
@@ -273,6 +283,15 @@ kj::Promise<void> Daemon::housekeepingLoop() {
       services_->appRateLimits.prune();
       tasks_.add(
           services_->limits.maintainStorage(config_.retentionDays)
+              .then([this](size_t removed) {
+                return services_->secrets.deleteExpired().then([removed, this](size_t expired) {
+                  if (expired > 0) {
+                    log_.info("secrets",
+                              "deleted " + std::to_string(expired) + " expired secret(s)");
+                  }
+                  return removed;
+                });
+              })
               .then(
                   [this](size_t removed) {
                     services_->readiness.upkeepSucceeded();

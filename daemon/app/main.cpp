@@ -40,7 +40,7 @@ int dispatch(const Command& cmd, const Config& config, Log& log, const Clock& cl
     case CommandKind::TENANT_LIST: return runTenantList(config, out);
     case CommandKind::TOKEN_CREATE: return runTokenCreate(config, cmd, clock, out, err);
     case CommandKind::TOKEN_REVOKE: return runTokenRevoke(config, cmd, clock, out, err);
-    case CommandKind::CHECK_DB: return runCheckDb(config, out, err);
+    case CommandKind::CHECK_DB: return runCheckDb(config, log, out, err);
     case CommandKind::KEYS_GENERATE: return runKeysGenerate(cmd, out, err);
     case CommandKind::KEYS_ROTATE: return runKeysRotate(config, cmd, log, out, err);
     case CommandKind::SECRETS_VERIFY: return runSecretsVerify(config, log, out, err);

@@ -65,11 +65,19 @@ void appendField(std::vector<uint8_t>& out, std::string_view field) {
 // Length-prefixed fields, so ("ab", "c") and ("a", "bc") never produce the same bytes.
 std::vector<uint8_t> associatedData(const SecretLabel& label, std::string_view keyId) {
   std::vector<uint8_t> ad;
-  appendField(ad, "tenantd-secret-v1");
+  auto appendInt = [&ad](int64_t v) {
+    for (int i = 7; i >= 0; --i) ad.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  };
+  appendField(ad, label.format == 1 ? "tenantd-secret-v1" : "tenantd-secret-v2");
   appendField(ad, label.tenantId);
   appendField(ad, label.name);
-  for (int i = 7; i >= 0; --i) ad.push_back(static_cast<uint8_t>(label.version >> (8 * i)));
+  appendInt(label.version);
   appendField(ad, keyId);
+  if (label.format >= 2) {
+    // Whoever can write the database cannot extend or remove an expiry without the seal failing.
+    ad.push_back(label.expiresAt ? 1 : 0);
+    appendInt(label.expiresAt.value_or(0));
+  }
   return ad;
 }
 }  // namespace

@@ -1,8 +1,9 @@
 #pragma once
 // Seals and opens tenant secret values. XChaCha20-Poly1305 (IETF AEAD) with a fresh random
 // 24-byte nonce per write, under a per-tenant key derived from a master key, with associated
-// data that binds the tenant, the secret's name, its version and the key id: a sealed value
-// copied to another tenant, name or version, or changed in any byte, fails to open.
+// data that binds the tenant, the secret's name, its version, its expiry and the key id: a
+// sealed value copied to another tenant, name or version, given another expiry, or changed in
+// any byte, fails to open.
 
 #include "keyring.h"
 
@@ -41,10 +42,15 @@ struct SealedValue {
   std::vector<uint8_t> ciphertext;  // Includes the 16-byte tag.
 };
 
+// Format 2 binds expiresAt as well; format 1 (before it) is read only to re-seal old rows once.
+constexpr int SEAL_FORMAT = 2;
+
 struct SecretLabel {
   std::string_view tenantId;
   std::string_view name;
   int64_t version;
+  std::optional<int64_t> expiresAt = std::nullopt;  // Unix ms; nullopt: never expires.
+  int format = SEAL_FORMAT;
 };
 
 SealedValue seal(const SecretKey& master, const SecretLabel& label, const SecretValue& plaintext);

@@ -54,6 +54,25 @@ TEST_CASE("A sealed value moved to another tenant, name or version, or edited, d
   CHECK_FALSE(open(*key, {"a", "bc", 1}, shifted));
 }
 
+TEST_CASE("The expiry is sealed with the value: removing, extending or adding one fails") {
+  // Found by the tenant-bounds review: with expires_at outside the associated data, whoever could
+  // write the database ran UPDATE secrets SET expires_at = NULL and the value was served again.
+  REQUIRE(sodium_init() >= 0);
+  auto key = randomKey();
+  auto expiring = seal(*key, {"t1", "KEY", 1, 1'000}, value("secret"));
+  CHECK(open(*key, {"t1", "KEY", 1, 1'000}, expiring));
+  CHECK_FALSE(open(*key, {"t1", "KEY", 1, std::nullopt}, expiring));
+  CHECK_FALSE(open(*key, {"t1", "KEY", 1, 2'000}, expiring));
+  auto forever = seal(*key, {"t1", "KEY", 1, std::nullopt}, value("secret"));
+  CHECK(open(*key, {"t1", "KEY", 1, std::nullopt}, forever));
+  CHECK_FALSE(open(*key, {"t1", "KEY", 1, 0}, forever));
+  // Format 1 rows (before the expiry was bound) open only as format 1.
+  auto old = seal(*key, {"t1", "KEY", 1, std::nullopt, 1}, value("secret"));
+  CHECK(open(*key, {"t1", "KEY", 1, std::nullopt, 1}, old));
+  CHECK(open(*key, {"t1", "KEY", 1, 5'000, 1}, old));  // Why format 1 is re-sealed at start.
+  CHECK_FALSE(open(*key, {"t1", "KEY", 1, std::nullopt}, old));
+}
+
 TEST_CASE("Key ids identify keys without revealing them") {
   REQUIRE(sodium_init() >= 0);
   auto a = randomKey();

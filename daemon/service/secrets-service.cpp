@@ -57,6 +57,17 @@ kj::Promise<bool> SecretsService::remove(std::string tenantId, std::string name,
       });
 }
 
+kj::Promise<size_t> SecretsService::deleteExpired() {
+  UnixMillis now = clock_.now();
+  return writer_.submit<size_t>([now](WriterContext& ctx) {
+    auto gone = ctx.secrets().deleteExpired(now);
+    for (auto& [tenantId, name] : gone) {
+      ctx.secrets().audit({0, tenantId, now, "tenantd", "secret.expired", name, std::nullopt});
+    }
+    return gone.size();
+  });
+}
+
 kj::Promise<OpenedSecret> SecretsService::open(std::string tenantId, std::string name,
                                                std::string actor) {
   UnixMillis now = clock_.now();
@@ -72,9 +83,9 @@ kj::Promise<OpenedSecret> SecretsService::open(std::string tenantId, std::string
           return result;
         }
         const SecretKey* key = keyring.find(stored->sealed.keyId);
-        if (key != nullptr) {
-          if (auto opened =
-                  tenantd::open(*key, {tenantId, name, stored->version}, stored->sealed)) {
+        // Format 1 rows are re-sealed at start: one seen now was put back by hand.
+        if (key != nullptr && stored->format == SEAL_FORMAT) {
+          if (auto opened = tenantd::open(*key, labelOf(tenantId, *stored), stored->sealed)) {
             result.value = std::make_unique<SecretValue>(std::move(*opened));
           }
         }

@@ -42,6 +42,8 @@ public:
   kj::Promise<std::vector<std::string>> list(std::string tenantId);
   kj::Promise<bool> remove(std::string tenantId, std::string name, std::string actor);
   kj::Promise<OpenedSecret> open(std::string tenantId, std::string name, std::string actor);
+  // Storage upkeep: deletes expired secrets (each audited as secret.expired). Returns how many.
+  kj::Promise<size_t> deleteExpired();
   kj::Promise<std::vector<AuditRow>> audit(std::string tenantId, size_t limit,
                                            std::optional<int64_t> before);
   // A change made elsewhere (limits, tokens): recorded in the same way.

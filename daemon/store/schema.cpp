@@ -111,6 +111,11 @@ const Migration MIGRATIONS[] = {
       ALTER TABLE tenants ADD COLUMN llm_tokens_limit INTEGER;
       ALTER TABLE tenants ADD COLUMN storage_limit INTEGER;
     )sql"},
+    {5, R"sql(
+      -- How a secret was sealed (secrets/sealer.h SEAL_FORMAT): 2 binds expires_at too. Rows of
+      -- format 1 are re-sealed by the daemon at start, which holds the keys this cannot.
+      ALTER TABLE secrets ADD COLUMN seal_format INTEGER NOT NULL DEFAULT 1;
+    )sql"},
 };
 }  // namespace
 

@@ -46,7 +46,7 @@ struct Fixture {
     if (!s) return std::nullopt;
     const SecretKey* key = ring.find(s->sealed.keyId);
     if (key == nullptr) return std::nullopt;
-    auto v = open(*key, {tenant, name, s->version}, s->sealed);
+    auto v = open(*key, labelOf(tenant, *s), s->sealed);
     if (!v) return std::nullopt;
     return std::string(v->view());
   }
@@ -116,6 +116,60 @@ TEST_CASE("Rows swapped between tenants or names, or edited in place, fail to op
   CHECK_FALSE(f.read("t1", "D"));
   auto problems = f.store.verify(f.ring);
   CHECK(problems.size() == 4);
+}
+
+TEST_CASE("An expiry edited in the database fails the seal, and upkeep deletes expired rows") {
+  Fixture f;
+  f.store.put("t1", "TEMP", value("short-lived"), f.ring.primary(), 5'000, 1);
+  f.store.put("t1", "KEEP", value("kept"), f.ring.primary(), std::nullopt, 1);
+  CHECK(f.read("t1", "TEMP") == "short-lived");
+  f.db.exec("UPDATE secrets SET expires_at = NULL WHERE name = 'TEMP'");
+  CHECK_FALSE(f.read("t1", "TEMP"));  // Brought back by hand: does not open.
+  f.db.exec("UPDATE secrets SET expires_at = 5000 WHERE name = 'TEMP'");
+  CHECK(f.read("t1", "TEMP") == "short-lived");
+  CHECK(f.store.verify(f.ring).empty());
+  f.db.exec("UPDATE secrets SET expires_at = 9000 WHERE name = 'TEMP'");
+  REQUIRE(f.store.verify(f.ring).size() == 1);
+
+  CHECK(f.store.deleteExpired(8'999).empty());
+  auto gone = f.store.deleteExpired(9'000);
+  REQUIRE(gone.size() == 1);
+  CHECK(gone[0] == std::pair<std::string, std::string>{"t1", "TEMP"});
+  CHECK_FALSE(f.store.get("t1", "TEMP"));
+  CHECK(f.read("t1", "KEEP") == "kept");
+}
+
+TEST_CASE("Rows sealed before the expiry was bound are re-sealed once, tampered ones skipped") {
+  Fixture f;
+  // As an older build stored them: format 1, the expiry outside the seal.
+  auto legacy = [&](const char* name, std::optional<int64_t> expires) {
+    SealedValue sealed =
+        seal(f.ring.primary(), {"t1", name, 1, std::nullopt, 1}, value(std::string("v-") + name));
+    Statement insert(f.db,
+                     "INSERT INTO secrets (tenant_id, name, version, key_id, nonce, ciphertext, "
+                     "created_at, expires_at) VALUES ('t1', ?1, 1, ?2, ?3, ?4, 0, ?5)");
+    insert.bind(1, std::string_view(name)).bind(2, sealed.keyId);
+    insert.bindBlob(3, sealed.nonce.data(), sealed.nonce.size());
+    insert.bindBlob(4, sealed.ciphertext.data(), sealed.ciphertext.size());
+    insert.bind(5, expires).run();
+  };
+  legacy("OLD", std::nullopt);
+  legacy("OLD_EXPIRING", 7'000);
+  legacy("BROKEN", std::nullopt);
+  f.db.exec("UPDATE secrets SET ciphertext = zeroblob(length(ciphertext)) WHERE name = 'BROKEN'");
+  CHECK(f.store.get("t1", "OLD")->format == 1);
+  CHECK(f.store.verify(f.ring).size() == 3);  // Two old, one broken.
+
+  auto upgraded = f.store.upgradeSeals(f.ring);
+  CHECK(upgraded.resealed == 2);
+  REQUIRE(upgraded.skipped.size() == 1);
+  CHECK(upgraded.skipped[0].name == "BROKEN");
+  CHECK(f.store.get("t1", "OLD")->format == SEAL_FORMAT);
+  CHECK(f.read("t1", "OLD") == "v-OLD");
+  CHECK(f.read("t1", "OLD_EXPIRING") == "v-OLD_EXPIRING");
+  f.db.exec("UPDATE secrets SET expires_at = NULL WHERE name = 'OLD_EXPIRING'");
+  CHECK_FALSE(f.read("t1", "OLD_EXPIRING"));  // Now bound like every new row.
+  CHECK(f.store.upgradeSeals(f.ring).resealed == 0);
 }
 
 TEST_CASE("Rotation re-seals everything under the new key and a wrong key changes nothing") {

@@ -7,14 +7,19 @@ namespace tenantd {
 SecretStore::SecretStore(Db& db)
     : db_(db),
       selectVersion_(db, "SELECT version FROM secrets WHERE tenant_id = ?1 AND name = ?2"),
+      selectExpired_(db,
+                     "SELECT tenant_id, name FROM secrets WHERE expires_at IS NOT NULL AND "
+                     "expires_at <= ?1"),
+      deleteExpired_(db, "DELETE FROM secrets WHERE expires_at IS NOT NULL AND expires_at <= ?1"),
       upsert_(db,
               "INSERT INTO secrets (tenant_id, name, version, key_id, nonce, ciphertext, "
-              "created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+              "created_at, expires_at, seal_format) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
               "ON CONFLICT DO UPDATE SET version = excluded.version, key_id = excluded.key_id, "
               "nonce = excluded.nonce, ciphertext = excluded.ciphertext, "
-              "created_at = excluded.created_at, expires_at = excluded.expires_at"),
+              "created_at = excluded.created_at, expires_at = excluded.expires_at, "
+              "seal_format = excluded.seal_format"),
       select_(db,
-              "SELECT version, key_id, nonce, ciphertext, expires_at FROM secrets "
+              "SELECT version, key_id, nonce, ciphertext, expires_at, seal_format FROM secrets "
               "WHERE tenant_id = ?1 AND name = ?2"),
       selectNames_(db, "SELECT name FROM secrets WHERE tenant_id = ?1 ORDER BY name"),
       delete_(db, "DELETE FROM secrets WHERE tenant_id = ?1 AND name = ?2"),
@@ -34,11 +39,11 @@ int64_t SecretStore::put(std::string_view tenantId, std::string_view name, const
     version = selectVersion_.columnInt(0) + 1;
     selectVersion_.reset();
   }
-  SealedValue sealed = seal(key, SecretLabel{tenantId, name, version}, value);
+  SealedValue sealed = seal(key, SecretLabel{tenantId, name, version, expiresAt}, value);
   upsert_.bind(1, tenantId).bind(2, name).bind(3, version).bind(4, sealed.keyId);
   upsert_.bindBlob(5, sealed.nonce.data(), sealed.nonce.size());
   upsert_.bindBlob(6, sealed.ciphertext.data(), sealed.ciphertext.size());
-  upsert_.bind(7, now).bind(8, expiresAt).run();
+  upsert_.bind(7, now).bind(8, expiresAt).bind(9, int64_t{SEAL_FORMAT}).run();
   return version;
 }
 
@@ -52,14 +57,27 @@ std::optional<StoredSecret> SecretStore::get(std::string_view tenantId, std::str
   s.sealed.nonce = select_.columnBlob(2);
   s.sealed.ciphertext = select_.columnBlob(3);
   s.expiresAt = select_.columnOptionalInt(4);
+  s.format = static_cast<int>(select_.columnInt(5));
   select_.reset();
   return s;
+}
+
+SecretLabel labelOf(std::string_view tenantId, const StoredSecret& s) {
+  return SecretLabel{tenantId, s.name, s.version, s.expiresAt, s.format};
 }
 
 std::vector<std::string> SecretStore::names(std::string_view tenantId) {
   std::vector<std::string> out;
   selectNames_.bind(1, tenantId);
   while (selectNames_.step()) out.push_back(selectNames_.columnText(0));
+  return out;
+}
+
+size_t SecretStore::count() {
+  Statement n(db_, "SELECT count(*) FROM secrets");  // Offline checks only.
+  KJ_ASSERT(n.step());
+  size_t out = static_cast<size_t>(n.columnInt(0));
+  n.reset();
   return out;
 }
 
@@ -85,8 +103,8 @@ struct Row {
 std::vector<Row> allRows(Db& db) {
   std::vector<Row> rows;
   Statement all(db,
-                "SELECT tenant_id, name, version, key_id, nonce, ciphertext, expires_at "
-                "FROM secrets");
+                "SELECT tenant_id, name, version, key_id, nonce, ciphertext, expires_at, "
+                "seal_format FROM secrets");
   while (all.step()) {
     Row r;
     r.tenantId = all.columnText(0);
@@ -96,6 +114,7 @@ std::vector<Row> allRows(Db& db) {
     r.secret.sealed.nonce = all.columnBlob(4);
     r.secret.sealed.ciphertext = all.columnBlob(5);
     r.secret.expiresAt = all.columnOptionalInt(6);
+    r.secret.format = static_cast<int>(all.columnInt(7));
     rows.push_back(std::move(r));
   }
   return rows;
@@ -107,41 +126,81 @@ std::optional<SecretValue> openRow(const Keyring& keyring, const Row& r, std::st
     *why = "sealed under key " + r.secret.sealed.keyId + ", which is not loaded";
     return std::nullopt;
   }
-  auto value =
-      open(*key, SecretLabel{r.tenantId, r.secret.name, r.secret.version}, r.secret.sealed);
+  auto value = open(*key, labelOf(r.tenantId, r.secret), r.secret.sealed);
   if (!value) *why = "does not open: tampered with or moved";
   return value;
+}
+
+// Seals `value` again, in the current format, under `key`: same version and expiry.
+void reseal(Db& db, const std::string& tenantId, const StoredSecret& s, const SecretKey& key,
+            const SecretValue& value) {
+  StoredSecret next = s;
+  next.format = SEAL_FORMAT;
+  SealedValue sealed = seal(key, labelOf(tenantId, next), value);
+  Statement update(db,
+                   "UPDATE secrets SET key_id = ?3, nonce = ?4, ciphertext = ?5, seal_format = ?6 "
+                   "WHERE tenant_id = ?1 AND name = ?2");
+  update.bind(1, tenantId).bind(2, s.name).bind(3, sealed.keyId);
+  update.bindBlob(4, sealed.nonce.data(), sealed.nonce.size());
+  update.bindBlob(5, sealed.ciphertext.data(), sealed.ciphertext.size());
+  update.bind(6, int64_t{SEAL_FORMAT}).run();
 }
 }  // namespace
 
 size_t SecretStore::rotate(const Keyring& keyring, const SecretKey& newKey) {
   Transaction tx(db_);  // The write lock from the first read: no write can slip in between.
   auto rows = allRows(db_);
-  Statement update(db_,
-                   "UPDATE secrets SET key_id = ?3, nonce = ?4, ciphertext = ?5 "
-                   "WHERE tenant_id = ?1 AND name = ?2");
   size_t resealed = 0;
   for (auto& r : rows) {
     std::string why;
     auto value = openRow(keyring, r, &why);
     KJ_REQUIRE(value.has_value(), "cannot rotate: a secret", r.tenantId, r.secret.name, why);
-    if (r.secret.sealed.keyId == newKey.id()) continue;
-    SealedValue sealed =
-        seal(newKey, SecretLabel{r.tenantId, r.secret.name, r.secret.version}, *value);
-    update.bind(1, r.tenantId).bind(2, r.secret.name).bind(3, sealed.keyId);
-    update.bindBlob(4, sealed.nonce.data(), sealed.nonce.size());
-    update.bindBlob(5, sealed.ciphertext.data(), sealed.ciphertext.size()).run();
+    if (r.secret.sealed.keyId == newKey.id() && r.secret.format == SEAL_FORMAT) continue;
+    reseal(db_, r.tenantId, r.secret, newKey, *value);
     ++resealed;
   }
   tx.commit();
   return resealed;
 }
 
+SecretStore::Upgraded SecretStore::upgradeSeals(const Keyring& keyring) {
+  Transaction tx(db_);
+  Upgraded out;
+  for (auto& r : allRows(db_)) {
+    if (r.secret.format == SEAL_FORMAT) continue;
+    std::string why;
+    auto value = openRow(keyring, r, &why);
+    if (!value) {
+      out.skipped.push_back({r.tenantId, r.secret.name, why});
+      continue;
+    }
+    reseal(db_, r.tenantId, r.secret, *keyring.find(r.secret.sealed.keyId), *value);
+    ++out.resealed;
+  }
+  tx.commit();
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> SecretStore::deleteExpired(UnixMillis now) {
+  std::vector<std::pair<std::string, std::string>> gone;
+  selectExpired_.bind(1, now);
+  while (selectExpired_.step()) {
+    gone.emplace_back(selectExpired_.columnText(0), selectExpired_.columnText(1));
+  }
+  if (!gone.empty()) deleteExpired_.bind(1, now).run();
+  return gone;
+}
+
 std::vector<SecretProblem> SecretStore::verify(const Keyring& keyring) {
   std::vector<SecretProblem> problems;
   for (auto& r : allRows(db_)) {
     std::string why;
-    if (!openRow(keyring, r, &why)) problems.push_back({r.tenantId, r.secret.name, why});
+    if (!openRow(keyring, r, &why)) {
+      problems.push_back({r.tenantId, r.secret.name, why});
+    } else if (r.secret.format != SEAL_FORMAT) {
+      problems.push_back({r.tenantId, r.secret.name,
+                          "sealed before its expiry was bound; tenantd re-seals it at start"});
+    }
   }
   return problems;
 }
