@@ -179,4 +179,26 @@ TEST_CASE("A flood of idle REST connections holds at most max_connections, and R
   CHECK(httpRequest("GET", d.restUrl + "/healthz").status == 200);
 }
 
+TEST_CASE("REST rate-limit buckets are per route, however many paths a tenant sends") {
+  // Found by the tenant-bounds review: a bucket per distinct path (~250 B each until the hourly
+  // prune), so sending a new path each time both grew memory and escaped the limit.
+  RunningDaemon d;
+  REQUIRE(call(d, "POST", "/tenant/config",
+               R"({"rateLimit":{"enabled":true,"default":{"max":50,"windowSeconds":3600}}})")
+              .status == 200);
+  int limited = 0;
+  for (int i = 0; i < 60; ++i) {
+    auto r = call(d, "DELETE", "/tenant/secrets/K" + std::to_string(i));
+    limited += r.status == 429;
+    if (i < 50) CHECK(r.status == 404);  // No such secret: answered, and counted.
+  }
+  CHECK(limited == 10);
+  // Another route has its own bucket; paths no route takes share one.
+  CHECK(call(d, "GET", "/tenant/info").status == 200);
+  int unknown = 0;
+  for (int i = 0; i < 60; ++i)
+    unknown += call(d, "GET", "/tenant/x" + std::to_string(i)).status == 429;
+  CHECK(unknown == 10);
+}
+
 }  // namespace tenantd::testing

@@ -1,5 +1,7 @@
 #include "router.h"
 
+#include <kj/debug.h>
+
 #include <nlohmann/json.hpp>
 
 #include <optional>
@@ -17,8 +19,32 @@ void Router::add(std::string method, std::string path, Route route) {
   routes_[std::move(path)][std::move(method)] = kj::mv(route);
 }
 
-void Router::addWithParam(std::string method, std::string prefix, ParamRoute route) {
+void Router::addWithParam(std::string method, std::string pattern, ParamRoute route) {
+  size_t slash = pattern.rfind('/');
+  KJ_REQUIRE(slash != std::string::npos && pattern.compare(slash + 1, 1, ":") == 0,
+             "a parameter route ends in /:name", pattern);
+  std::string prefix = pattern.substr(0, slash + 1);
+  patterns_[prefix] = pattern;
   paramRoutes_[std::move(prefix)][std::move(method)] = kj::mv(route);
+}
+
+namespace {
+// The one segment after `prefix`, if `path` is exactly that.
+std::optional<std::string_view> segmentAfter(std::string_view prefix, std::string_view path) {
+  if (path.size() <= prefix.size() || path.substr(0, prefix.size()) != prefix) return std::nullopt;
+  std::string_view segment = path.substr(prefix.size());
+  if (segment.find('/') != std::string_view::npos) return std::nullopt;
+  return segment;
+}
+}  // namespace
+
+std::string_view Router::routeOf(std::string_view path) const {
+  auto exact = routes_.find(path);
+  if (exact != routes_.end()) return exact->first;
+  for (auto& [prefix, pattern] : patterns_) {
+    if (segmentAfter(prefix, path)) return pattern;
+  }
+  return {};
 }
 
 namespace {
@@ -54,11 +80,9 @@ HttpResult Router::handle(const HttpRequest& request) {
   auto byPath = routes_.find(request.path);
   if (byPath == routes_.end()) {
     for (auto& [prefix, methods] : paramRoutes_) {
-      if (request.path.size() <= prefix.size() || request.path.substr(0, prefix.size()) != prefix) {
-        continue;
-      }
-      std::string_view segment = request.path.substr(prefix.size());
-      if (segment.find('/') != std::string_view::npos) continue;
+      auto param = segmentAfter(prefix, request.path);
+      if (!param) continue;
+      std::string_view segment = *param;
       auto method = methods.find(std::string(request.method));
       if (method == methods.end()) {
         std::string allow;

@@ -23,16 +23,20 @@ public:
   using Route = kj::Function<HttpResult(const HttpRequest&)>;
 
   void add(std::string method, std::string path, Route route);
-  // Routes "<prefix><one segment>", e.g. prefix "/tenant/secrets/" for DELETE /tenant/secrets/KEY;
-  // the handler gets the percent-decoded segment.
+  // Routes a pattern whose last segment is a parameter, e.g. "/tenant/secrets/:key" for
+  // DELETE /tenant/secrets/KEY; the handler gets the percent-decoded segment.
   using ParamRoute = kj::Function<HttpResult(const HttpRequest&, std::string_view param)>;
-  void addWithParam(std::string method, std::string prefix, ParamRoute route);
+  void addWithParam(std::string method, std::string pattern, ParamRoute route);
   HttpResult handle(const HttpRequest& request);
+  // The route `path` falls under, as registered ("/tenant/secrets/:key"), or "" if none: a key
+  // with as many values as there are routes, whatever paths clients send.
+  std::string_view routeOf(std::string_view path) const;
 
 private:
   // path -> method -> route. Few routes: a map is plenty and keeps Allow sorted.
   std::map<std::string, std::map<std::string, Route>, std::less<>> routes_;
   std::map<std::string, std::map<std::string, ParamRoute>, std::less<>> paramRoutes_;
+  std::map<std::string, std::string, std::less<>> patterns_;  // prefix -> its pattern
 };
 
 }  // namespace tenantd

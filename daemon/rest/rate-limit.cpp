@@ -11,10 +11,11 @@ std::optional<HttpResponse> RestRateLimiter::admit(
   if (principal == nullptr) return std::nullopt;  // The handler answers 401.
   TenantState* tenant = ctx_.tenants.find(principal->tenantId);
   if (tenant == nullptr) return std::nullopt;
-  auto limit = tenant->config.rateLimit.limitFor(request.method, request.path);
+  std::string_view route = router_.routeOf(request.path);
+  auto limit = tenant->config.rateLimit.limitFor(request.method, route.empty() ? "?" : route);
   if (!limit) return std::nullopt;
   std::string key = principal->tenantId;
-  key.append(" ").append(request.method).append(" ").append(request.path);
+  key.append(" ").append(request.method).append(" ").append(route.empty() ? "?" : route);
   RateDecision d = gcra_.take(key, limit->max, limit->windowSeconds * 1000, ctx_.clock.now());
   RateLimitFields fields = rateLimitFields(d);
   headers.emplace_back("ratelimit-limit", std::to_string(fields.limit));

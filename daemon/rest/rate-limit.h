@@ -1,17 +1,20 @@
 #pragma once
 // The per-tenant rate limit of the REST surface (/tenant/*, /usage/*), from the tenant's
-// config.rateLimit, enforced with GCRA per (tenant, route). Over the limit: 429 with Retry-After.
-// Every limited response carries RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset.
-// Requests that fail authentication are not counted against anyone.
+// config.rateLimit, enforced with GCRA per (tenant, method, route): the route as registered
+// ("DELETE /tenant/secrets/:key"), so a tenant sending a different path each time still has
+// one bucket per route (paths no route takes share one), not one per path. Over the limit: 429 with
+// Retry-After. Every limited response carries RateLimit-Limit, RateLimit-Remaining and
+// RateLimit-Reset. Requests that fail authentication are not counted against anyone.
 
 #include "core/gcra.h"
+#include "http/router.h"
 #include "rest-context.h"
 
 namespace tenantd {
 
 class RestRateLimiter {
 public:
-  explicit RestRateLimiter(RestContext& ctx) : ctx_(ctx) {}
+  RestRateLimiter(RestContext& ctx, const Router& router) : ctx_(ctx), router_(router) {}
 
   // Decides for `request`; returns a 429 to send instead, or nullopt and the headers to add.
   std::optional<HttpResponse> admit(const HttpRequest& request,
@@ -20,6 +23,7 @@ public:
 
 private:
   RestContext& ctx_;
+  const Router& router_;
   Gcra gcra_;
 };
 

@@ -25,10 +25,10 @@ private:
   HttpResponse readyz() const;
 
   RestContext context_;
-  RestRateLimiter rateLimiter_{context_};
+  Router router_;
+  RestRateLimiter rateLimiter_{context_, router_};
   const Readiness& readiness_;
   Metrics& metrics_;
-  Router router_;
 };
 
 }  // namespace tenantd

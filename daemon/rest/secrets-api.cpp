@@ -56,7 +56,7 @@ void addSecretsRoutes(Router& router, RestContext& ctx, SecretsService& secrets)
   });
 
   router.addWithParam(
-      "DELETE", "/tenant/secrets/",
+      "DELETE", "/tenant/secrets/:key",
       [&ctx, &secrets](const HttpRequest& r, std::string_view key) -> HttpResult {
         TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
         if (!isValidSecretName(key)) return errorResponse(404, "not_found", "no such secret");

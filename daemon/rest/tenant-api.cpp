@@ -105,7 +105,7 @@ void addTenantRoutes(Router& router, RestContext& ctx, SettingsService& settings
   });
 
   router.addWithParam(
-      "PUT", "/tenant/rbac/roles/",
+      "PUT", "/tenant/rbac/roles/:name",
       [&ctx, &settings](const HttpRequest& r, std::string_view name) -> HttpResult {
         TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
         TAKE_OR_RETURN(doc, parseJsonBody(r));
@@ -123,7 +123,7 @@ void addTenantRoutes(Router& router, RestContext& ctx, SettingsService& settings
       });
 
   router.addWithParam(
-      "DELETE", "/tenant/rbac/roles/",
+      "DELETE", "/tenant/rbac/roles/:name",
       [&ctx, &settings](const HttpRequest& r, std::string_view name) -> HttpResult {
         TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
         if (!isValidRoleName(name)) return errorResponse(404, "not_found", "no such role");
