@@ -186,6 +186,16 @@ interface Admin {
 
   tenant @18 (id :Text) -> (tenant :Tenant);
   # Any tenant's Tenant capability, for an operator (tenantctl secret get, limits check/track).
+
+  quotas @19 (tenantId :Text) -> (quotas :List(QuotaUse));
+  # What the tenant holds against each per-tenant quota ([quotas] in the config file). Past one,
+  # the call that would add more answers "overloaded:" (REST: 429 quota_exceeded).
+}
+
+struct QuotaUse {
+  name @0 :Text;    # "track_ids", "user_counters", "reservations": the [quotas] keys
+  used @1 :UInt64;
+  limit @2 :UInt64;
 }
 
 struct Status {

@@ -201,4 +201,71 @@ TEST_CASE("REST rate-limit buckets are per route, however many paths a tenant se
   CHECK(unknown == 10);
 }
 
+TEST_CASE("Per-tenant quotas refuse what would add state, keep what is held, and are visible") {
+  // Found by the tenant-bounds review: idempotency ids, per-user counters and open reservations
+  // grew without bound, about 3 MB/s from one connection.
+  TempDir cfgDir;
+  std::string cfg = cfgDir.file("t.toml");
+  { std::ofstream(cfg) << "[quotas]\ntrack_ids = 3\nuser_counters = 2\nreservations = 2\n"; }
+  RunningDaemon d({"--config", cfg});
+  const std::string base = "/tenant/limits/resources";
+  auto track = [&](const std::string& fields) {
+    return call(d, "POST", base + "/track",
+                R"({"resource":"api","metric":"calls","amount":1,)" + fields + "}");
+  };
+  for (const char* id : {"a", "b", "c"}) {
+    REQUIRE(track(std::string(R"("id":")") + id + "\"").status == 200);
+  }
+  auto refused = track(R"("id":"d")");
+  CHECK(refused.status == 429);
+  CHECK(json::parse(refused.body)["error"]["code"] == "quota_exceeded");
+  CHECK(json::parse(refused.body)["error"]["message"].get<std::string>().find(
+            "3 idempotency ids, its quota ([quotas] track_ids)") != std::string::npos);
+  // What is held stays a promise: a resend of an acknowledged id is still a duplicate.
+  auto again = track(R"("id":"a")");
+  CHECK(again.status == 200);
+  CHECK(json::parse(again.body)["duplicate"] == true);
+  CHECK(track(R"("userId":"x")").status == 200);  // Without an id nothing is held.
+  // Over RPC the same refusal, in the contract's words.
+  auto viaRpc = tenantctl(
+      d, {"limits", "track", "--tenant", "tenant-123", "-r", "api", "-m", "calls", "--id", "e"});
+  CHECK(viaRpc.exitCode != 0);
+  CHECK(viaRpc.err.find("overloaded: this tenant holds 3 idempotency ids") != std::string::npos);
+
+  // Per-user counters: a user-scoped rule, two users fit, the third is refused.
+  REQUIRE(
+      call(d, "PUT", base,
+           R"([{"resource":"llm","metric":"tokens","period":"day","limit":100,"scope":"user"}])")
+          .status == 200);
+  auto forUser = [&](const char* user) {
+    return call(d, "POST", base + "/consume",
+                std::string(R"({"resource":"llm","metric":"tokens","userId":")") + user + "\"}");
+  };
+  CHECK(forUser("u1").status == 200);
+  CHECK(forUser("u2").status == 200);
+  CHECK(forUser("u3").status == 429);
+  CHECK(forUser("u1").status == 200);
+
+  // Open reservations.
+  auto reserve = [&] {
+    return call(d, "POST", base + "/reserve", R"({"resource":"api","metric":"calls","amount":1})");
+  };
+  auto first = reserve();
+  REQUIRE(first.status == 200);
+  REQUIRE(reserve().status == 200);
+  CHECK(reserve().status == 429);
+  std::string id = json::parse(first.body)["reservationId"];
+  REQUIRE(call(d, "POST", base + "/release", R"({"reservationId":")" + id + "\"}").status == 200);
+  CHECK(reserve().status == 200);
+
+  // Operators see each tenant's use, with no tenant label anywhere in /metrics.
+  auto quotas = tenantctl(d, {"--json", "tenant", "quotas", "tenant-123"});
+  REQUIRE(quotas.exitCode == 0);
+  json use = json::parse(quotas.out);
+  CHECK(use == json::parse(R"([{"name":"track_ids","used":3,"limit":3},
+                               {"name":"user_counters","used":2,"limit":2},
+                               {"name":"reservations","used":2,"limit":2}])"));
+  CHECK(httpRequest("GET", d.restUrl + "/metrics").body.find("tenant-123") == std::string::npos);
+}
+
 }  // namespace tenantd::testing

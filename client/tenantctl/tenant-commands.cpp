@@ -171,6 +171,27 @@ void addTenantCommands(CLI::App& app, Action& action) {
     };
   });
 
+  auto quotas = std::make_shared<std::string>();
+  auto* q = tenant->add_subcommand("quotas", "Show what a tenant holds against each quota");
+  q->add_option("id", *quotas, "Tenant id")->required();
+  q->callback([&action, quotas] {
+    action = [quotas](Context& ctx) {
+      auto request = ctx.admin().quotasRequest();
+      request.setTenantId(*quotas);
+      auto response = ctx.wait(request.send());
+      Json rows = Json::array();
+      for (auto quota : response.getQuotas()) {
+        rows.push_back({{"name", quota.getName().cStr()},
+                        {"used", quota.getUsed()},
+                        {"limit", quota.getLimit()}});
+      }
+      if (ctx.json()) return ctx.printJson(rows);
+      Table table({"quota", "used", "limit"});
+      for (auto& r : rows) table.add({cell(r["name"]), cell(r["used"]), cell(r["limit"])});
+      table.print(ctx.out);
+    };
+  });
+
   auto update = std::make_shared<TenantArgs>();
   auto* u = tenant->add_subcommand("update", "Change a tenant's name, plan, zone or limits");
   u->add_option("id", update->id, "Tenant id")->required();

@@ -10,7 +10,8 @@ ReloadPlan planReload(const Config& running, const Config& next) {
                        formatListenAddress(next.listen) != formatListenAddress(running.listen) ||
                        next.sync != running.sync || next.maxBodyBytes != running.maxBodyBytes ||
                        next.requestTimeoutMs != running.requestTimeoutMs ||
-                       next.maxConnections != running.maxConnections;
+                       next.maxConnections != running.maxConnections ||
+                       next.quotas != running.quotas;
   return plan;
 }
 

@@ -155,6 +155,8 @@ TEST_CASE("The shipped example config parses and states every default") {
   CHECK(fromExample.retentionDays == defaults.retentionDays);
   CHECK(fromExample.maxBodyBytes == defaults.maxBodyBytes);
   CHECK(fromExample.requestTimeoutMs == defaults.requestTimeoutMs);
+  CHECK(fromExample.maxConnections == defaults.maxConnections);
+  CHECK(fromExample.quotas == defaults.quotas);
   CHECK(fromExample.rpc == defaults.rpc);
 }
 

@@ -225,6 +225,21 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
               c.maxConnections = static_cast<int>(requireRange(n, at, 1, 100000));
             }},
        }},
+      {"quotas",
+       {
+           {"track_ids",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.quotas.trackIds = static_cast<size_t>(requireRange(n, at, 1, 100'000'000));
+            }},
+           {"user_counters",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.quotas.userCounters = static_cast<size_t>(requireRange(n, at, 1, 100'000'000));
+            }},
+           {"reservations",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.quotas.reservations = static_cast<size_t>(requireRange(n, at, 1, 100'000'000));
+            }},
+       }},
   };
   return table;
 }

@@ -27,6 +27,7 @@ public:
   // Drops keys whose window has passed; returns how many.
   size_t expire(UnixMillis now);
   size_t size() const { return expiries_.size(); }
+  bool holds(std::string_view key) const { return expiries_.find(key) != expiries_.end(); }
   int64_t windowMs() const { return windowMs_; }
 
 private:

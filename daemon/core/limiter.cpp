@@ -72,6 +72,19 @@ void Limiter::roll(size_t i, std::string_view key, Counter& c, UnixMillis now) {
       pending.end());
 }
 
+bool Limiter::addsUserCounter(std::string_view userId, std::string_view resource,
+                              std::string_view metric) const {
+  if (userId.empty()) return false;
+  const auto* indices = rulesFor(resource, metric);
+  if (indices == nullptr) return false;
+  for (size_t i : *indices) {
+    if (rules_[i].scope == Scope::USER && states_[i].users.find(userId) == states_[i].users.end()) {
+      return true;
+    }
+  }
+  return false;
+}
+
 Limiter::Counter* Limiter::counter(size_t i, std::string_view key, UnixMillis now, bool create) {
   RuleState& s = states_[i];
   if (rules_[i].scope == Scope::TENANT) {

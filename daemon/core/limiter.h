@@ -100,6 +100,10 @@ public:
   // Forgets per-user counters whose window has passed (they count zero) and pending usage whose
   // window is gone, so a stream of one-off user ids cannot grow memory without bound.
   size_t prune(UnixMillis now);
+  // Whether recording for `userId` would add a per-user counter (a user-scoped rule of this
+  // resource and metric has none for it yet): what the per-tenant user quota counts.
+  bool addsUserCounter(std::string_view userId, std::string_view resource,
+                       std::string_view metric) const;
   size_t userCounters() const {
     size_t n = 0;
     for (auto& s : states_) n += s.users.size();

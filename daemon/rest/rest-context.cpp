@@ -28,6 +28,13 @@ HttpResponse badRequest(std::string_view field, std::string_view message) {
   return errorResponse(400, "invalid_request", message, field);
 }
 
+HttpResponse quotaExceeded(const kj::Exception& e) {
+  std::string_view text = e.getDescription().cStr();
+  constexpr std::string_view PREFIX = "overloaded: ";
+  if (text.substr(0, PREFIX.size()) == PREFIX) text.remove_prefix(PREFIX.size());
+  return errorResponse(429, "quota_exceeded", text);
+}
+
 HttpResponse storeUnavailable() {
   return errorResponse(503, "unavailable", "the store could not commit; nothing was recorded");
 }

@@ -68,12 +68,16 @@ std::optional<std::string> queryParam(std::string_view query, std::string_view n
 
 HttpResponse jsonResponse(int status, const nlohmann::json& body);
 HttpResponse storeUnavailable();
+// 429 "quota_exceeded" with the message of a per-tenant quota's OVERLOADED refusal
+// (service/limits-service.h Quotas), without its "overloaded: " prefix.
+HttpResponse quotaExceeded(const kj::Exception& e);
 
 // Answers from a store-backed promise: `onSuccess` shapes the response; a rejected promise (the
 // store could not commit or read) becomes 503 and is logged, and such a request changed nothing.
 template <typename T, typename F>
 kj::Promise<HttpResponse> whenDone(kj::Promise<T> promise, F onSuccess, Log& log) {
   return promise.then(kj::mv(onSuccess), [&log](kj::Exception&& e) {
+    if (e.getType() == kj::Exception::Type::OVERLOADED) return quotaExceeded(e);
     log.error("rest", std::string("store failed: ") + e.getDescription().cStr());
     return storeUnavailable();
   });

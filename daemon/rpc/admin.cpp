@@ -386,4 +386,16 @@ kj::Promise<void> AdminImpl::tenant(TenantContext context) {
   return kj::READY_NOW;
 }
 
+kj::Promise<void> AdminImpl::quotas(QuotasContext context) {
+  TenantState& t = tenantForRpc(ctx_, text(context.getParams().getTenantId()));
+  auto use = ctx_.services.limits.quotaUse(t);
+  auto out = context.getResults().initQuotas(static_cast<unsigned>(use.size()));
+  for (size_t i = 0; i < use.size(); ++i) {
+    out[i].setName(use[i].name);
+    out[i].setUsed(use[i].used);
+    out[i].setLimit(use[i].limit);
+  }
+  return kj::READY_NOW;
+}
+
 }  // namespace tenantd

@@ -40,6 +40,7 @@ protected:
   kj::Promise<void> setConfig(SetConfigContext context) override;
   kj::Promise<void> audit(AuditContext context) override;
   kj::Promise<void> tenant(TenantContext context) override;
+  kj::Promise<void> quotas(QuotasContext context) override;
 
 private:
   CatalogService& catalog();

@@ -119,7 +119,10 @@ std::vector<T> readEvery(List list, Read read) {
   return items;
 }
 
-[[noreturn]] void storeFailed() {
+// A write that did not land: a per-tenant quota's refusal passes as it is ("overloaded: …");
+// anything else is the store's.
+[[noreturn]] void storeFailed(kj::Exception&& e) {
+  if (e.getType() == kj::Exception::Type::OVERLOADED) kj::throwFatalException(kj::mv(e));
   throwRpcError("unavailable", "the store could not commit; nothing was recorded");
 }
 }  // namespace
@@ -247,14 +250,14 @@ kj::Promise<void> TenantImpl::track(TrackContext context) {
             out.setDuplicate(r.duplicate);
             fillUsage(out.initUsage(r.usage.size()), r.usage);
           },
-          [](kj::Exception&&) { storeFailed(); });
+          [](kj::Exception&& e) { storeFailed(kj::mv(e)); });
 }
 
 kj::Promise<void> TenantImpl::consume(ConsumeContext context) {
   auto usage = readUsage(context.getParams().getRequest());
   return ctx_.services.limits.consume(state(), kj::mv(usage))
       .then([context](Decision d) mutable { fillDecision(context.getResults().initDecision(), d); },
-            [](kj::Exception&&) { storeFailed(); });
+            [](kj::Exception&& e) { storeFailed(kj::mv(e)); });
 }
 
 kj::Promise<void> TenantImpl::reserve(ReserveContext context) {
@@ -269,7 +272,7 @@ kj::Promise<void> TenantImpl::reserve(ReserveContext context) {
             fillDecision(results.initDecision(), r.decision);
             results.setReservationId(r.reservationId);
           },
-          [](kj::Exception&&) { storeFailed(); });
+          [](kj::Exception&& e) { storeFailed(kj::mv(e)); });
 }
 
 kj::Promise<void> TenantImpl::commit(CommitContext context) {
@@ -282,7 +285,7 @@ kj::Promise<void> TenantImpl::commit(CommitContext context) {
           [](std::optional<TrackResult> r) {
             if (!r) throwRpcError("not-found", "no open reservation with this id");
           },
-          [](kj::Exception&&) { storeFailed(); });
+          [](kj::Exception&& e) { storeFailed(kj::mv(e)); });
 }
 
 kj::Promise<void> TenantImpl::release(ReleaseContext context) {
@@ -293,7 +296,7 @@ kj::Promise<void> TenantImpl::release(ReleaseContext context) {
           [](bool released) {
             if (!released) throwRpcError("not-found", "no open reservation with this id");
           },
-          [](kj::Exception&&) { storeFailed(); });
+          [](kj::Exception&& e) { storeFailed(kj::mv(e)); });
 }
 
 kj::Promise<void> TenantImpl::checkBatch(CheckBatchContext context) {
@@ -307,26 +310,46 @@ kj::Promise<void> TenantImpl::checkBatch(CheckBatchContext context) {
   return kj::READY_NOW;
 }
 
+namespace {
+// One item of a batch: its result, or the error text it answers instead.
+template <typename T>
+struct ItemOutcome {
+  ItemOutcome(T v) : value(kj::mv(v)) {}  // NOLINT: implicit, as the continuations return it.
+  ItemOutcome(std::string e) : error(kj::mv(e)) {}
+  kj::Maybe<T> value;
+  std::string error;
+};
+// A quota's refusal names itself ("overloaded: …"); any other failure is the store's.
+template <typename T>
+ItemOutcome<T> itemRefused(kj::Exception&& e) {
+  if (e.getType() == kj::Exception::Type::OVERLOADED) {
+    return ItemOutcome<T>(std::string(e.getDescription().cStr()));
+  }
+  return ItemOutcome<T>(
+      std::string("unavailable: the store could not commit; nothing was recorded"));
+}
+}  // namespace
+
 kj::Promise<void> TenantImpl::trackBatch(TrackBatchContext context) {
   auto requests = context.getParams().getRequests();
   TenantState& t = state();
   auto tracks = readEvery<TrackRequest>(
       requests, [this](rpc::TrackRequest::Reader r) { return readTrack(r, ctx_.services.clock); });
-  kj::Vector<kj::Promise<kj::Maybe<TrackResult>>> pending;
+  kj::Vector<kj::Promise<ItemOutcome<TrackResult>>> pending;
   for (auto& track : tracks) {
     pending.add(ctx_.services.limits.track(t, kj::mv(track))
-                    .then([](TrackResult r) -> kj::Maybe<TrackResult> { return kj::mv(r); },
-                          [](kj::Exception&&) -> kj::Maybe<TrackResult> { return nullptr; }));
+                    .then([](TrackResult r) -> ItemOutcome<TrackResult> { return kj::mv(r); },
+                          itemRefused<TrackResult>));
   }
   return kj::joinPromises(pending.releaseAsArray())
-      .then([context](kj::Array<kj::Maybe<TrackResult>> results) mutable {
+      .then([context](kj::Array<ItemOutcome<TrackResult>> results) mutable {
         auto out = context.getResults().initResults(results.size());
         for (size_t i = 0; i < results.size(); ++i) {
-          KJ_IF_MAYBE (r, results[i]) {
+          KJ_IF_MAYBE (r, results[i].value) {
             out[i].setDuplicate(r->duplicate);
             fillUsage(out[i].initUsage(r->usage.size()), r->usage);
           } else {
-            out[i].setError("unavailable: the store could not commit; nothing was recorded");
+            out[i].setError(results[i].error);
           }
         }
       });
@@ -336,20 +359,20 @@ kj::Promise<void> TenantImpl::consumeBatch(ConsumeBatchContext context) {
   auto requests = context.getParams().getRequests();
   TenantState& t = state();
   auto usages = readEvery<UsageRequest>(requests, readUsage);
-  kj::Vector<kj::Promise<kj::Maybe<Decision>>> pending;
+  kj::Vector<kj::Promise<ItemOutcome<Decision>>> pending;
   for (auto& usage : usages) {
-    pending.add(ctx_.services.limits.consume(t, kj::mv(usage))
-                    .then([](Decision d) -> kj::Maybe<Decision> { return d; },
-                          [](kj::Exception&&) -> kj::Maybe<Decision> { return nullptr; }));
+    pending.add(
+        ctx_.services.limits.consume(t, kj::mv(usage))
+            .then([](Decision d) -> ItemOutcome<Decision> { return d; }, itemRefused<Decision>));
   }
   return kj::joinPromises(pending.releaseAsArray())
-      .then([context](kj::Array<kj::Maybe<Decision>> decisions) mutable {
+      .then([context](kj::Array<ItemOutcome<Decision>> decisions) mutable {
         auto out = context.getResults().initDecisions(decisions.size());
         for (size_t i = 0; i < decisions.size(); ++i) {
-          KJ_IF_MAYBE (d, decisions[i]) {
+          KJ_IF_MAYBE (d, decisions[i].value) {
             fillDecision(out[i], *d);
           } else {
-            out[i].setError("unavailable: the store could not commit; nothing was recorded");
+            out[i].setError(decisions[i].error);
           }
         }
       });

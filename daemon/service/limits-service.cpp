@@ -13,8 +13,38 @@
 namespace tenantd {
 
 LimitsService::LimitsService(Tenants& tenants, UsageBatcher& batcher, Writer& writer,
-                             const Clock& clock, Log& log)
-    : batcher_(batcher), writer_(writer), clock_(clock), log_(log), tenants_(tenants) {}
+                             const Clock& clock, Log& log, Quotas quotas)
+    : batcher_(batcher),
+      writer_(writer),
+      clock_(clock),
+      log_(log),
+      tenants_(tenants),
+      quotas_(quotas) {}
+
+namespace {
+// "overloaded: this tenant holds 100000 idempotency ids, its quota ([quotas] track_ids)…"
+kj::Exception quotaExceeded(const char* what, size_t limit, const char* key, const char* advice) {
+  return kj::Exception(kj::Exception::Type::OVERLOADED, __FILE__, __LINE__,
+                       kj::str("overloaded: this tenant holds ", limit, " ", what,
+                               ", its quota ([quotas] ", key, "); ", advice));
+}
+}  // namespace
+
+kj::Maybe<kj::Exception> LimitsService::overUserQuota(const TenantState& t,
+                                                      const UsageRequest& u) const {
+  if (t.limiter.userCounters() < quotas_.userCounters ||
+      !t.limiter.addsUserCounter(u.userId, u.resource, u.metric)) {
+    return nullptr;
+  }
+  return quotaExceeded("per-user counters", quotas_.userCounters, "user_counters",
+                       "counters of past windows are dropped each minute");
+}
+
+std::vector<QuotaUse> LimitsService::quotaUse(TenantState& t) const {
+  return {{"track_ids", t.trackIds.size(), quotas_.trackIds},
+          {"user_counters", t.limiter.userCounters(), quotas_.userCounters},
+          {"reservations", t.limiter.openReservations(), quotas_.reservations}};
+}
 
 Decision LimitsService::check(TenantState& t, const UsageQuery& query) {
   return t.limiter.check(query, clock_.now());
@@ -59,9 +89,18 @@ kj::Promise<TrackResult> LimitsService::track(TenantState& t, TrackRequest reque
       // The first track with this id is not committed yet: acknowledge only once it is.
       return inFlight->second.addBranch().then([report]() mutable { return report(true); });
     }
+    if (!t.trackIds.holds(request.id) && t.trackIds.size() >= quotas_.trackIds) {
+      return quotaExceeded(
+          "idempotency ids", quotas_.trackIds, "track_ids",
+          "ids are forgotten 48 h after their track; retry later or without an id");
+    }
     if (t.trackIds.remember(request.id, now) == IdempotencyWindow::Seen::DUPLICATE) {
       return report(true);
     }
+  }
+  KJ_IF_MAYBE (refused, overUserQuota(t, request.usage)) {
+    if (!request.id.empty()) t.trackIds.forget(request.id);
+    return kj::mv(*refused);
   }
   recordUsage(t, request.usage, at, now);
   auto& u = request.usage;
@@ -95,6 +134,9 @@ kj::Promise<TrackResult> LimitsService::track(TenantState& t, TrackRequest reque
 
 kj::Promise<Decision> LimitsService::consume(TenantState& t, UsageRequest request) {
   UnixMillis now = clock_.now();
+  KJ_IF_MAYBE (refused, overUserQuota(t, request)) {
+    return kj::mv(*refused);
+  }
   Decision d = t.limiter.consume(request.view(), now);
   if (!d.allowed) return d;
   noteRecorded(t, request, now);
@@ -118,6 +160,13 @@ std::string LimitsService::newReservationId() {
 kj::Promise<ReserveResult> LimitsService::reserve(TenantState& t, UsageRequest request,
                                                   int64_t ttlMs) {
   UnixMillis now = clock_.now();
+  if (t.limiter.openReservations() >= quotas_.reservations) {
+    return quotaExceeded("open reservations", quotas_.reservations, "reservations",
+                         "commit or release some, or let them expire");
+  }
+  KJ_IF_MAYBE (refused, overUserQuota(t, request)) {
+    return kj::mv(*refused);
+  }
   Reservation r{newReservationId(), request.userId, request.resource,
                 request.metric,     request.amount, now + ttlMs};
   Decision d = t.limiter.reserve(r, now);

@@ -3,6 +3,7 @@
 // every change persisted through the UsageBatcher before it is acknowledged, and undone in
 // memory if its commit fails. REST and RPC both call this; neither touches the Limiter itself.
 
+#include "core/quotas.h"
 #include "service/tenants.h"
 #include "service/usage-batcher.h"
 #include "util/clock.h"
@@ -43,10 +44,17 @@ struct ReserveResult {
   UnixMillis expiresAt = 0;
 };
 
+// One tenant's use of its quotas, for operators (Admin.quotas, tenantctl tenant quotas).
+struct QuotaUse {
+  std::string name;  // "track_ids", "user_counters", "reservations"
+  size_t used;
+  size_t limit;
+};
+
 class LimitsService {
 public:
   LimitsService(Tenants& tenants, UsageBatcher& batcher, Writer& writer, const Clock& clock,
-                Log& log);
+                Log& log, Quotas quotas = {});
 
   Decision check(TenantState& t, const UsageQuery& query);
   kj::Promise<TrackResult> track(TenantState& t, TrackRequest request);
@@ -57,6 +65,7 @@ public:
                                                  int64_t actualAmount);
   kj::Promise<bool> release(TenantState& t, std::string reservationId);
   std::vector<RuleUsage> usage(TenantState& t, std::string_view userId);
+  std::vector<QuotaUse> quotaUse(TenantState& t) const;
 
   // Validated rules replace the tenant's list atomically; resolves with the new version, or
   // nullopt if another update of this tenant's rules is still being installed.
@@ -75,12 +84,15 @@ private:
   void noteRecorded(TenantState& t, const UsageRequest& u, UnixMillis at);
   void unrecordUsage(TenantState& t, const UsageRequest& u, UnixMillis at);
   std::string newReservationId();
+  // The refusal when `u` would give its user a new counter past the quota; nullptr otherwise.
+  kj::Maybe<kj::Exception> overUserQuota(const TenantState& t, const UsageRequest& u) const;
 
   UsageBatcher& batcher_;
   Writer& writer_;
   const Clock& clock_;
   Log& log_;
   Tenants& tenants_;
+  Quotas quotas_;
   uint64_t expireCalls_ = 0;
 };
 

@@ -22,13 +22,14 @@ namespace tenantd {
 
 class Services {
 public:
-  Services(Writer& writer, const Keyring& keyring, const Clock& clock, Log& log, Metrics& metrics)
+  Services(Writer& writer, const Keyring& keyring, const Clock& clock, Log& log, Metrics& metrics,
+           Quotas quotas = {})
       : clock(clock),
         log(log),
         tenants(log),
         auth(clock),
         batcher(writer),
-        limits(tenants, batcher, writer, clock, log),
+        limits(tenants, batcher, writer, clock, log, quotas),
         secrets(writer, keyring, clock, log, metrics),
         settings(writer, clock, log),
         catalog(writer, tenants, auth, clock, log),
