@@ -38,6 +38,7 @@ bench: build
 	@bench/rest-bench $(BUILD)
 	@bench/rest-instructions $(BUILD)
 	@bench/rpc-bench $(BUILD)
+	@bench/writer-fairness $(BUILD)
 
 # The long forms of the randomized tests (`make test` runs each briefly).
 soak: build

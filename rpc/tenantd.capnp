@@ -31,9 +31,11 @@ const maxTenantNameBytes :UInt32 = 200;
 const maxPlanBytes :UInt32 = 32;                   # [a-z][a-z0-9_-]{0,31}
 const maxJsonDepth :UInt32 = 32;                   # Nesting of config, rules and RBAC documents.
 const maxRules :UInt32 = 256;                      # Resource-limit rules per tenant, per write.
-const maxTiersPerRule :UInt32 = 32;
+const maxTiersPerRule :UInt32 = 8;                  # A tier per plan.
 const maxRoles :UInt32 = 64;                       # RBAC roles per tenant (a create past it fails).
 const maxPermissionsPerRole :UInt32 = 256;
+const maxConfigBytes :UInt32 = 65536;              # A tenant's configuration document, as sent.
+const maxRbacBytes :UInt32 = 65536;                # All of a tenant's roles, serialised.
 
 interface Sidecar {
   # The bootstrap capability of the socket at /run/tenantd/tenantd.sock. What a connection may

@@ -42,11 +42,12 @@ RunResult tenantctl(RunningDaemon& d, std::vector<std::string> args) {
 
 TEST_CASE("A document nested 100,000 deep is refused by every surface and the daemon lives on") {
   RunningDaemon d;
-  std::string deep = deepConfig(100'000);
+  // A configuration is also bounded in size (64 KiB): 30,000 levels fit under it.
+  std::string deep = deepConfig(100'000), deepUnder64k = deepConfig(30'000);
   for (auto [method, path] : {std::pair{"POST", "/tenant/config"},
                               {"PUT", "/tenant/limits/resources"},
                               {"POST", "/tenant/rbac/roles"}}) {
-    auto r = call(d, method, path, deep);
+    auto r = call(d, method, path, std::string(path) == "/tenant/config" ? deepUnder64k : deep);
     INFO(method << " " << path << " -> " << r.status << " " << r.body);
     CHECK(r.status == 400);
     CHECK(json::parse(r.body)["error"]["message"] == "the body is nested deeper than 32 levels");
@@ -57,7 +58,7 @@ TEST_CASE("A document nested 100,000 deep is refused by every surface and the da
   CHECK(call(d, "POST", "/tenant/config", deepConfig(31)).status == 400);
 
   std::string file = d.dir.file("deep.json");
-  { std::ofstream(file) << deep; }
+  { std::ofstream(file) << deepUnder64k; }
   auto refused = tenantctl(d, {"config", "set", "--tenant", "tenant-123", "-f", file});
   CHECK(refused.exitCode != 0);
   CHECK(refused.err.find("nested deeper than 32 levels") != std::string::npos);
@@ -96,7 +97,8 @@ TEST_CASE("A configuration stored deeper than the bound still loads and can be r
 // Rules and roles are re-serialised whole on the one writer thread at every write, so their counts
 // are bounded per tenant (an earlier build took 15,000 rules and 1,500 roles of 256 permissions,
 // and held the writer for about a second per write).
-TEST_CASE("Rule lists, tiers and roles are bounded per tenant, each refusal naming its bound") {
+TEST_CASE(
+    "Rules, tiers, roles and documents are bounded per tenant, each refusal naming its bound") {
   RunningDaemon d;
   auto rules = [](size_t n, size_t tiers) {
     json list = json::array();
@@ -108,11 +110,11 @@ TEST_CASE("Rule lists, tiers and roles are bounded per tenant, each refusal nami
     }
     return list.dump();
   };
-  CHECK(call(d, "PUT", "/tenant/limits/resources", rules(256, 32)).status == 200);
+  CHECK(call(d, "PUT", "/tenant/limits/resources", rules(256, 8)).status == 200);
   auto tooMany = call(d, "PUT", "/tenant/limits/resources", rules(257, 0));
   CHECK(tooMany.status == 400);
   CHECK(json::parse(tooMany.body)["error"]["message"] == "at most 256 rules per tenant");
-  auto tooManyTiers = call(d, "PUT", "/tenant/limits/resources", rules(1, 33));
+  auto tooManyTiers = call(d, "PUT", "/tenant/limits/resources", rules(1, 9));
   CHECK(tooManyTiers.status == 400);
   CHECK(json::parse(tooManyTiers.body)["error"]["field"] == "[0].tiers");
   // Refused lists change nothing: the 256 rules stay.
@@ -138,6 +140,38 @@ TEST_CASE("Rule lists, tiers and roles are bounded per tenant, each refusal nami
   // Deleting one makes room again.
   CHECK(call(d, "DELETE", "/tenant/rbac/roles/role0").status == 200);
   CHECK(call(d, "POST", "/tenant/rbac/roles", role(62)).status == 201);
+
+  // Size: all roles together stay within 64 KiB, however they are split.
+  for (int i = 1; i < 62; ++i) {
+    REQUIRE(call(d, "DELETE", "/tenant/rbac/roles/role" + std::to_string(i)).status == 200);
+  }
+  json wide = {{"permissions", json::array()}};
+  for (int p = 0; p < 256; ++p)
+    wide["permissions"].push_back("p" + std::to_string(p) + std::string(59, 'x'));
+  int created = 0;
+  for (int i = 0; i < 8; ++i) {
+    wide["name"] = "wide" + std::to_string(i);
+    auto r = call(d, "POST", "/tenant/rbac/roles", wide.dump());
+    if (r.status != 201) {
+      CHECK(r.status == 400);
+      CHECK(json::parse(r.body)["error"]["message"] ==
+            "the roles would take over 65536 bytes; shorten or delete some");
+      break;
+    }
+    ++created;
+  }
+  CHECK(created == 3);  // 16.6 KB each.
+
+  // A configuration over 64 KiB is refused before it is parsed, over REST and RPC.
+  json big = {{"cache", {{"blob", std::string(70'000, 'x')}}}};
+  auto tooBig = call(d, "POST", "/tenant/config", big.dump());
+  CHECK(tooBig.status == 413);
+  CHECK(json::parse(tooBig.body)["error"]["message"] == "the configuration is over 65536 bytes");
+  std::string bigFile = d.dir.file("big.json");
+  { std::ofstream(bigFile) << big.dump(); }
+  auto viaRpc = tenantctl(d, {"config", "set", "--tenant", "tenant-123", "-f", bigFile});
+  CHECK(viaRpc.exitCode != 0);
+  CHECK(viaRpc.err.find("the configuration is over 65536 bytes") != std::string::npos);
 }
 
 TEST_CASE("A flood of idle REST connections holds at most max_connections, and RPC is served") {

@@ -42,9 +42,7 @@ HttpResponse saveFailure(const SaveOutcome& out) {
     case SaveOutcome::Kind::CONFLICT:
       return errorResponse(409, "conflict", "the role exists, or is the default role");
     case SaveOutcome::Kind::NOT_FOUND: return errorResponse(404, "not_found", "no such role");
-    case SaveOutcome::Kind::TOO_MANY:
-      return badRequest(out.field, "at most " + std::to_string(contract::MAX_ROLES) +
-                                       " roles per tenant; delete one first");
+    case SaveOutcome::Kind::TOO_MANY: return badRequest(out.field, out.message);
     case SaveOutcome::Kind::SAVED: break;
   }
   return errorResponse(500, "internal", "internal error");
@@ -61,6 +59,10 @@ void addTenantRoutes(Router& router, RestContext& ctx, SettingsService& settings
 
   router.add("POST", "/tenant/config", [&ctx, &settings](const HttpRequest& r) -> HttpResult {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
+    // Counted before parsing: every save of it passes the one writer thread.
+    if (auto e = contract::checkConfigBytes(r.body.size())) {
+      return errorResponse(413, "payload_too_large", e->message);
+    }
     TAKE_OR_RETURN(doc, parseJsonBody(r));
     IfMatch expected = ifMatch(r);
     if (expected.malformed) return badRequest("If-Match", "expected \"<version>\" as sent in ETag");

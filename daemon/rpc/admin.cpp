@@ -324,6 +324,7 @@ kj::Promise<void> AdminImpl::setConfig(SetConfigContext context) {
   if (ifVersion > uint64_t(std::numeric_limits<int64_t>::max())) {
     throwRpcError("invalid-argument", "ifVersion: out of range");
   }
+  throwIfInvalid(contract::checkConfigBytes(params.getJson().size()));
   auto parsed = parseTenantConfig(parseJson(params.getJson()));
   if (auto* e = std::get_if<RuleError>(&parsed)) invalidField(*e);
   std::optional<int64_t> expected;

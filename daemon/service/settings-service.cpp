@@ -137,6 +137,7 @@ kj::Promise<SaveOutcome> SettingsService::changeRole(TenantState& t, RoleChange 
             if (r.rbac.roles.size() >= contract::MAX_ROLES) {
               r.outcome.kind = SaveOutcome::Kind::TOO_MANY;
               r.outcome.field = "roles";
+              r.outcome.message = "at most 64 roles per tenant; delete one first";
               return r;
             }
             r.rbac.roles.push_back(role);
@@ -162,7 +163,15 @@ kj::Promise<SaveOutcome> SettingsService::changeRole(TenantState& t, RoleChange 
             action = "rbac.role.delete";
             break;
         }
-        r.outcome.version = store.putRbac(tenantId, rbacToJson(r.rbac).dump(), now);
+        std::string doc = rbacToJson(r.rbac).dump();
+        // Every role write re-reads and re-writes the whole document on the one writer thread.
+        if (doc.size() > contract::MAX_RBAC_BYTES && change != RoleChange::DELETE) {
+          r.outcome.kind = SaveOutcome::Kind::TOO_MANY;
+          r.outcome.field = "roles";
+          r.outcome.message = "the roles would take over 65536 bytes; shorten or delete some";
+          return r;
+        }
+        r.outcome.version = store.putRbac(tenantId, doc, now);
         ctx.secrets().audit({0, tenantId, now, actor, action, role.name, r.outcome.version});
         return r;
       })

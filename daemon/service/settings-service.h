@@ -24,7 +24,8 @@ struct SaveOutcome {
   enum class Kind { SAVED, STALE, MISSING_SECRET, CONFLICT, NOT_FOUND, TOO_MANY };
   Kind kind = Kind::SAVED;
   int64_t version = 0;
-  std::string field;  // MISSING_SECRET: which credential; TOO_MANY: which bound.
+  std::string field;    // MISSING_SECRET: which credential; TOO_MANY: which bound.
+  std::string message;  // TOO_MANY: the bound, in words.
 };
 
 // Told on the event-loop thread after a tenant's configuration changed: committed and applied
