@@ -1,8 +1,10 @@
 // End to end: tenant secrets through the real daemon. Stored and listed over REST, read over
 // RPC, sealed at rest, tamper-evident, isolated per tenant; the master key's handling at start.
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <capnp/ez-rpc.h>
 #include <catch2/catch.hpp>
@@ -46,6 +48,32 @@ HttpResult call(RunningDaemon& d, const std::string& token, const std::string& m
 
 std::string storeBody(const std::string& key, const std::string& value) {
   return json{{"key", key}, {"value", value}}.dump();
+}
+
+// How many times `needle` lies in the writable memory of process `pid` (a child of this test:
+// Yama lets a parent read its descendants' /proc/PID/mem).
+size_t copiesInMemory(pid_t pid, const std::string& needle) {
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  int mem = open(("/proc/" + std::to_string(pid) + "/mem").c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(mem >= 0);
+  size_t found = 0;
+  std::string line;
+  std::vector<char> buf;
+  while (std::getline(maps, line)) {
+    unsigned long lo, hi;
+    char perms[5];
+    if (sscanf(line.c_str(), "%lx-%lx %4s", &lo, &hi, perms) != 3 || perms[1] != 'w') continue;
+    buf.resize(hi - lo);
+    ssize_t n = pread(mem, buf.data(), buf.size(), static_cast<off_t>(lo));
+    if (n <= 0) continue;  // Guard pages and the like.
+    std::string_view region(buf.data(), static_cast<size_t>(n));
+    for (size_t at = region.find(needle); at != std::string_view::npos;
+         at = region.find(needle, at + 1)) {
+      ++found;
+    }
+  }
+  close(mem);
+  return found;
 }
 
 // Reads a secret over RPC; returns the value, or the error description.
@@ -122,6 +150,30 @@ TEST_CASE("A stored value appears in no response, log line or database file") {
   REQUIRE(d.process->waitForExit(5s) == 0);
   CHECK_FALSE(containsAnyWindow(d.process->err() + d.process->out(), PLAIN));
   CHECK_FALSE(containsAnyWindow(readFile(d.dataDir() + "/tenantd.db"), PLAIN));
+}
+
+TEST_CASE("Refused secret writes leave no copy of the value in the daemon's memory") {
+  // Found by the tenant-bounds review: refused writes (401, 403, 400) left copies of the
+  // plaintext in the daemon's heap; a stored value left none. Bodies larger than h2o's first
+  // socket read still leave copies in h2o's own freed buffers (docs/SECURITY.md).
+  std::string reader;
+  RunningDaemon d({}, [&reader](RunningDaemon& self) {
+    self.cli({"tenant", "create", "tenant-123", "--name", "Acme Corp", "--plan", "pro"});
+    std::string out =
+        self.cli({"token", "create", "--tenant", "tenant-123", "--role", "reader"}).out;
+    reader = out.substr(out.rfind("tnt_"), 47);
+  });
+  const std::string marker = "sk_live_REFUSEDMARKER_7d1f9c02b4e6a8";
+  std::string body = storeBody("K", marker);
+  // Each checked alone: a later request may reuse and overwrite an earlier one's buffer.
+  CHECK(call(d, "tnt_" + std::string(43, 'A'), "POST", "/tenant/secrets", body).status == 401);
+  CHECK(copiesInMemory(d.process->pid(), marker) == 0);
+  CHECK(call(d, reader, "POST", "/tenant/secrets", body).status == 403);
+  CHECK(copiesInMemory(d.process->pid(), marker) == 0);
+  CHECK(call(d, d.demoToken(), "POST", "/tenant/secrets", storeBody("1BAD", marker)).status == 400);
+  CHECK(copiesInMemory(d.process->pid(), marker) == 0);
+  // The probe does find the marker where it lies: in this test's own memory.
+  CHECK(copiesInMemory(getpid(), marker) > 0);
 }
 
 TEST_CASE("Bad secret requests are refused and change nothing") {

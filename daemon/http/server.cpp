@@ -129,6 +129,10 @@ HttpServer::HttpServer(uv_loop_t& loop, HttpOptions options, HttpHandler handler
     }
     HttpRequest request{view(req->method), path, query,
                         req->entity.base != nullptr ? view(req->entity) : std::string_view(), req};
+    // A body may hold a secret's plaintext, and handlers are done with it when they return
+    // (a deferred one copies what it needs first): wipe it on every path, refusals included
+    // (401, 403, 413, 429 answered before any handler reads it).
+    KJ_DEFER(if (req->entity.base != nullptr) explicit_bzero(req->entity.base, req->entity.len));
     if (request.body.size() > server.maxBodyBytes_) {
       send(req, HttpResponse(413, R"({"error":{"code":"payload_too_large","message":)"
                                   R"("the request body is over the limit"}})"));
