@@ -26,6 +26,7 @@ void Limiter::setRules(std::vector<Rule> rules, const std::vector<SeedUsage>& se
                        UnixMillis now) {
   rules_ = std::move(rules);
   states_.assign(rules_.size(), RuleState{});
+  userCounters_ = 0;
   byMetric_.clear();
   for (size_t i = 0; i < rules_.size(); ++i) {
     byMetric_[MetricKey{rules_[i].resource, rules_[i].metric}].push_back(i);
@@ -95,6 +96,7 @@ Limiter::Counter* Limiter::counter(size_t i, std::string_view key, UnixMillis no
   if (it == s.users.end()) {
     if (!create) return nullptr;
     it = s.users.emplace(std::string(key), Counter{}).first;
+    ++userCounters_;
   }
   roll(i, key, it->second, now);
   return &it->second;
@@ -252,6 +254,7 @@ size_t Limiter::prune(UnixMillis now) {
       // A user whose window has passed and who holds nothing counts zero: forget them.
       if (it->second.window.end <= now && it->second.reserved == 0) {
         it = s.users.erase(it);
+        --userCounters_;
         ++dropped;
       } else {
         ++it;

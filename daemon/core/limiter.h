@@ -104,11 +104,8 @@ public:
   // resource and metric has none for it yet): what the per-tenant user quota counts.
   bool addsUserCounter(std::string_view userId, std::string_view resource,
                        std::string_view metric) const;
-  size_t userCounters() const {
-    size_t n = 0;
-    for (auto& s : states_) n += s.users.size();
-    return n;
-  }
+  // Kept as counters come and go: the per-user quota asks on every track.
+  size_t userCounters() const { return userCounters_; }
 
   // One row per rule that applies to `userId` (user-scoped rules need a userId).
   std::vector<RuleUsage> usage(std::string_view userId, UnixMillis now);
@@ -165,6 +162,7 @@ private:
   std::string plan_;
   const date::time_zone* zone_;
   std::vector<Rule> rules_;
+  size_t userCounters_ = 0;  // Sum of every rule's users.size().
   std::vector<RuleState> states_;
   std::unordered_map<MetricKey, std::vector<size_t>, MetricHash> byMetric_;
   std::unordered_map<std::string, Reservation, StringHash, std::equal_to<>> reservations_;

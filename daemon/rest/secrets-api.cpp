@@ -20,9 +20,8 @@ void addSecretsRoutes(Router& router, RestContext& ctx, SecretsService& secrets)
 
   router.add("POST", "/tenant/secrets", [&ctx, &secrets](const HttpRequest& r) -> HttpResult {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
-    // The request body held the plaintext; it is not needed past this point.
-    auto wipeBody =
-        kj::defer([&r]() { sodium_memzero(const_cast<char*>(r.body.data()), r.body.size()); });
+    // The request body holds the plaintext: HttpServer wipes it when this returns, on every
+    // path; the parsed copies are ours to wipe.
     TAKE_OR_RETURN(body, parseFlatBody(r));
     auto wipeValues = kj::defer([&body]() {
       for (auto& [name, value] : body.fields) sodium_memzero(value.text.data(), value.text.size());
