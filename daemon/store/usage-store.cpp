@@ -114,29 +114,30 @@ size_t UsageStore::compact(std::string_view tenantId, UnixMillis cutoff,
   struct Row {
     BucketKey key;
     int64_t amount;
+    UnixMillis day;  // Start of the local day holding the bucket.
   };
   std::vector<Row> old;
   selectOld_.bind(1, tenantId).bind(2, LIFETIME_BASE_BUCKET).bind(3, cutoff);
   while (selectOld_.step()) {
-    old.push_back({{selectOld_.columnText(0), selectOld_.columnText(1), selectOld_.columnText(2),
-                    selectOld_.columnInt(3)},
-                   selectOld_.columnInt(4)});
+    UnixMillis bucket = selectOld_.columnInt(3);
+    old.push_back(
+        {{selectOld_.columnText(0), selectOld_.columnText(1), selectOld_.columnText(2), bucket},
+         selectOld_.columnInt(4),
+         windowAt(Period::DAY, bucket, zone).start});
   }
   // A gauge's report is its latest reading, so each local day keeps its last minute's rows as
   // they are; only its earlier minutes merge into the day's first minute.
   std::map<UnixMillis, UnixMillis> lastGaugeMinute;  // Local day start -> latest bucket.
   for (auto& r : old) {
     if (!isGauge(r.key.resource, r.key.metric)) continue;
-    UnixMillis day = windowAt(Period::DAY, r.key.bucket, zone).start;
-    auto [it, _] = lastGaugeMinute.try_emplace(day, r.key.bucket);
+    auto [it, _] = lastGaugeMinute.try_emplace(r.day, r.key.bucket);
     it->second = std::max(it->second, r.key.bucket);
   }
   std::map<BucketKey, int64_t> merged;
   for (auto& r : old) {
-    UnixMillis day = windowAt(Period::DAY, r.key.bucket, zone).start;
-    bool keep = isGauge(r.key.resource, r.key.metric) && lastGaugeMinute[day] == r.key.bucket;
+    bool keep = isGauge(r.key.resource, r.key.metric) && lastGaugeMinute[r.day] == r.key.bucket;
     BucketKey key = r.key;
-    if (!keep) key.bucket = minuteBucket(day);
+    if (!keep) key.bucket = minuteBucket(r.day);
     int64_t& sum = merged[key];
     sum = saturatingAdd(sum, r.amount);
   }
