@@ -131,15 +131,22 @@ HttpServer::HttpServer(uv_loop_t& loop, HttpOptions options, HttpHandler handler
                         req->entity.base != nullptr ? view(req->entity) : std::string_view(), req};
     // A body may hold a secret's plaintext, and handlers are done with it when they return
     // (a deferred one copies what it needs first): wipe it on every path, refusals included
-    // (401, 403, 413, 429 answered before any handler reads it).
-    KJ_DEFER(if (req->entity.base != nullptr) explicit_bzero(req->entity.base, req->entity.len));
+    // (401, 403, 413, 429 answered before any handler reads it), and before the answer is
+    // sent, since a client that has its answer may look at our memory at once.
+    auto wipeBody = [req]() {
+      if (req->entity.base != nullptr) explicit_bzero(req->entity.base, req->entity.len);
+    };
     if (request.body.size() > server.maxBodyBytes_) {
+      wipeBody();
       send(req, HttpResponse(413, R"({"error":{"code":"payload_too_large","message":)"
                                   R"("the request body is over the limit"}})"));
       return 0;
     }
     kj::Maybe<HttpResult> result;
-    KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() { result = server.handler_(request); })) {
+    kj::Maybe<kj::Exception> fault =
+        kj::runCatchingExceptions([&]() { result = server.handler_(request); });
+    wipeBody();
+    KJ_IF_MAYBE (e, fault) {
       // A fault in our code: answer 500 without details (they may name internals).
       server.log_.error("http", std::string("handler failed: ") + e->getDescription().cStr());
       send(req, HttpResponse(500, INTERNAL_ERROR));
