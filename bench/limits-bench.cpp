@@ -130,7 +130,7 @@ struct Service {
       : writer(path, writerOptions(), log),
         batcher(writer),
         tenants(log),
-        limits(tenants, batcher, writer, clock, log) {}
+        limits(tenants, batcher, writer, worker, clock, log) {}
   static DbOptions writerOptions() {
     DbOptions options;
     options.open = DbOptions::Open::READ_WRITE;
@@ -140,6 +140,7 @@ struct Service {
   kj::WaitScope ws{loop};
   Log log{Log::Sink::STDERR, LogLevel::WARN};  // Before the writer, which logs through it.
   Writer writer;
+  Worker worker;
   UsageBatcher batcher;
   SystemClock clock;
   Tenants tenants;

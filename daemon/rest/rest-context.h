@@ -84,6 +84,17 @@ kj::Promise<HttpResponse> whenDone(kj::Promise<T> promise, F onSuccess, Log& log
 }
 HttpResponse badRequest(std::string_view field, std::string_view message);
 
+// A document prepared off the loop (service/documents.h), or the 400 that parseJsonBody() and
+// the validators answer for its refusal.
+template <typename T>
+std::variant<T, HttpResponse> preparedOr400(Prepared<T> prepared) {
+  if (auto* e = std::get_if<JsonInputError>(&prepared)) {
+    return badRequest("", "the body is " + e->message);
+  }
+  if (auto* e = std::get_if<RuleError>(&prepared)) return badRequest(e->field, e->message);
+  return std::get<T>(std::move(prepared));
+}
+
 enum class Required { NO, YES };
 
 // Reads named fields from a flat JSON object, remembering the first problem and refusing fields

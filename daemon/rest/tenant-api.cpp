@@ -63,22 +63,30 @@ void addTenantRoutes(Router& router, RestContext& ctx, SettingsService& settings
     if (auto e = contract::checkConfigBytes(r.body.size())) {
       return errorResponse(413, "payload_too_large", e->message);
     }
-    TAKE_OR_RETURN(doc, parseJsonBody(r));
+    if (auto refused = checkJsonContentType(r)) return std::move(*refused);
     IfMatch expected = ifMatch(r);
     if (expected.malformed) return badRequest("If-Match", "expected \"<version>\" as sent in ETag");
-    auto parsed = parseTenantConfig(doc);
-    if (auto* e = std::get_if<RuleError>(&parsed)) return badRequest(e->field, e->message);
+    // Parsed and checked on the worker, then saved.
+    TenantState& tenant = caller.tenant;
+    std::string actor = caller.principal.tokenId;
+    auto answered =
+        settings.prepareConfig(std::string(r.body))
+            .then([&settings, &tenant, expected,
+                   actor](Prepared<NewConfig> prepared) -> kj::Promise<HttpResponse> {
+              auto config = preparedOr400(kj::mv(prepared));
+              if (auto* refused = std::get_if<HttpResponse>(&config)) return kj::mv(*refused);
+              return settings
+                  .saveConfig(tenant, std::get<NewConfig>(kj::mv(config)), expected.version, actor)
+                  .then([](SaveOutcome out) {
+                    if (out.kind != SaveOutcome::Kind::SAVED) return saveFailure(out);
+                    auto response =
+                        jsonResponse(200, {{"success", true}, {"message", "Configuration saved"}});
+                    response.headers.emplace_back("etag", etag(out.version));
+                    return response;
+                  });
+            });
     return whenDone(
-        settings.saveConfig(caller.tenant, std::get<TenantConfig>(std::move(parsed)),
-                            expected.version, caller.principal.tokenId),
-        [](SaveOutcome out) {
-          if (out.kind != SaveOutcome::Kind::SAVED) return saveFailure(out);
-          auto response =
-              jsonResponse(200, {{"success", true}, {"message", "Configuration saved"}});
-          response.headers.emplace_back("etag", etag(out.version));
-          return response;
-        },
-        ctx.log);
+        kj::mv(answered), [](HttpResponse response) { return response; }, ctx.log);
   });
 
   router.add("GET", "/tenant/rbac", [&ctx](const HttpRequest& r) -> HttpResult {

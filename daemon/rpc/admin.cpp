@@ -24,17 +24,19 @@ std::string text(capnp::Text::Reader t) {
   return std::string(t.begin(), t.size());
 }
 
-nlohmann::json parseJson(capnp::Text::Reader t) {
-  auto doc = parseJsonInput(std::string_view(t.begin(), t.size()));
-  if (auto* e = std::get_if<JsonInputError>(&doc)) {
-    throwRpcError("invalid-argument", kj::str("json: ", e->message.c_str()));
-  }
-  return std::get<nlohmann::json>(std::move(doc));
-}
-
 [[noreturn]] void invalidField(const RuleError& e) {
   std::string field = e.field.empty() ? "json" : e.field;
   throwRpcError("invalid-argument", kj::str(field.c_str(), ": ", e.message.c_str()));
+}
+
+// A document prepared off the loop, or its refusal as parseJson() and invalidField() throw it.
+template <typename T>
+T preparedOrThrow(Prepared<T> prepared) {
+  if (auto* e = std::get_if<JsonInputError>(&prepared)) {
+    throwRpcError("invalid-argument", kj::str("json: ", e->message.c_str()));
+  }
+  if (auto* e = std::get_if<RuleError>(&prepared)) invalidField(*e);
+  return std::get<T>(kj::mv(prepared));
 }
 
 // TenantLimits: -1 means "not set" (create) or "unchanged" (update).
@@ -228,18 +230,20 @@ kj::Promise<void> AdminImpl::getLimits(GetLimitsContext context) {
 kj::Promise<void> AdminImpl::setLimits(SetLimitsContext context) {
   auto params = context.getParams();
   TenantState& t = tenantForRpc(ctx_, text(params.getTenantId()));
-  auto parsed = parseNewRules(parseJson(params.getJson()));
-  if (auto* e = std::get_if<RuleError>(&parsed)) invalidField(*e);
-  return ctx_.services.limits
-      .putRules(t, std::get<std::vector<Rule>>(std::move(parsed)), grant_->actor())
-      .then(
-          [context](std::optional<int64_t> version) mutable {
-            if (!version) {
-              throwRpcError("conflict", "another update of these limits is in progress");
-            }
-            context.getResults().setJson(limitsSavedJson(*version).dump());
-          },
-          storeFailed);
+  LimitsService& limits = ctx_.services.limits;
+  return limits.prepareRules(text(params.getJson()))
+      .then([&limits, &t, actor = grant_->actor(), context](Prepared<NewRules> prepared) mutable {
+        // A refusal thrown here is the caller's; only the store's failure is "unavailable:".
+        return limits.putRules(t, preparedOrThrow(kj::mv(prepared)), actor)
+            .then(
+                [context](std::optional<int64_t> version) mutable {
+                  if (!version) {
+                    throwRpcError("conflict", "another update of these limits is in progress");
+                  }
+                  context.getResults().setJson(limitsSavedJson(*version).dump());
+                },
+                storeFailed);
+      });
 }
 
 kj::Promise<void> AdminImpl::usage(UsageContext context) {
@@ -325,31 +329,35 @@ kj::Promise<void> AdminImpl::setConfig(SetConfigContext context) {
     throwRpcError("invalid-argument", "ifVersion: out of range");
   }
   throwIfInvalid(contract::checkConfigBytes(params.getJson().size()));
-  auto parsed = parseTenantConfig(parseJson(params.getJson()));
-  if (auto* e = std::get_if<RuleError>(&parsed)) invalidField(*e);
   std::optional<int64_t> expected;
   if (ifVersion != 0) expected = static_cast<int64_t>(ifVersion);
-  return settings()
-      .saveConfig(t, std::get<TenantConfig>(std::move(parsed)), expected, grant_->actor())
-      .then(
-          [context](SaveOutcome out) mutable {
-            switch (out.kind) {
-              case SaveOutcome::Kind::SAVED: break;
-              case SaveOutcome::Kind::STALE:
-                throwRpcError("conflict", kj::str("the configuration changed since it was read; "
-                                                  "the stored version is ",
-                                                  out.version));
-              case SaveOutcome::Kind::MISSING_SECRET:
-                throwRpcError("invalid-argument",
-                              kj::str(out.field.c_str(), ": must name a secret of this tenant"));
-              case SaveOutcome::Kind::CONFLICT:
-              case SaveOutcome::Kind::NOT_FOUND:
-              case SaveOutcome::Kind::TOO_MANY:
-                KJ_FAIL_ASSERT("saveConfig never answers this", static_cast<int>(out.kind));
-            }
-            context.getResults().setVersion(static_cast<uint64_t>(out.version));
-          },
-          storeFailed);
+  SettingsService& settings = this->settings();
+  return settings.prepareConfig(text(params.getJson()))
+      .then([&settings, &t, expected, actor = grant_->actor(),
+             context](Prepared<NewConfig> prepared) mutable {
+        return settings.saveConfig(t, preparedOrThrow(kj::mv(prepared)), expected, actor)
+            .then(
+                [context](SaveOutcome out) mutable {
+                  switch (out.kind) {
+                    case SaveOutcome::Kind::SAVED: break;
+                    case SaveOutcome::Kind::STALE:
+                      throwRpcError("conflict",
+                                    kj::str("the configuration changed since it was read; "
+                                            "the stored version is ",
+                                            out.version));
+                    case SaveOutcome::Kind::MISSING_SECRET:
+                      throwRpcError(
+                          "invalid-argument",
+                          kj::str(out.field.c_str(), ": must name a secret of this tenant"));
+                    case SaveOutcome::Kind::CONFLICT:
+                    case SaveOutcome::Kind::NOT_FOUND:
+                    case SaveOutcome::Kind::TOO_MANY:
+                      KJ_FAIL_ASSERT("saveConfig never answers this", static_cast<int>(out.kind));
+                  }
+                  context.getResults().setVersion(static_cast<uint64_t>(out.version));
+                },
+                storeFailed);
+      });
 }
 
 kj::Promise<void> AdminImpl::audit(AuditContext context) {

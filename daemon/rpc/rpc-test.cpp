@@ -119,7 +119,7 @@ void limitRules(Fixture& f, int64_t limit) {
   r.metric = "calls";
   r.period = Period::DAY;
   r.limit = limit;
-  f.limits->putRules(*f.tenants->find("t1"), {r}, "test").wait(f.io.waitScope);
+  f.limits->putRules(*f.tenants->find("t1"), newRules({r}), "test").wait(f.io.waitScope);
 }
 }  // namespace
 

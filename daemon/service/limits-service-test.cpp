@@ -2,7 +2,6 @@
 
 #include <catch2/catch.hpp>
 
-#include "service/rules-json.h"
 #include "testing/service-stack.h"
 
 namespace tenantd {
@@ -12,8 +11,8 @@ namespace tenantd {
 // the snapshot was taken. These tests hold the event loop between the halves by not waiting.
 
 namespace {
-std::vector<Rule> apiCallsPerDay(int64_t limit) {
-  return {Rule{"api", "calls", Period::DAY, limit, {}, GateAction::BLOCK, Scope::TENANT}};
+NewRules apiCallsPerDay(int64_t limit) {
+  return newRules({Rule{"api", "calls", Period::DAY, limit, {}, GateAction::BLOCK, Scope::TENANT}});
 }
 
 TrackRequest apiCalls(const char* user, int64_t amount) {
@@ -80,7 +79,7 @@ TEST_CASE("A second update during an install is refused, and the first one lands
   REQUIRE(version);
   CHECK(*version == 1);
   CHECK(apiUsage(s, t).limit == 100);
-  CHECK(t.rulesJson == rulesToJson(apiCallsPerDay(100)).dump());
+  CHECK(t.rulesJson == apiCallsPerDay(100).json);
 
   // Once installed, the next update goes through.
   auto third = s.limits->putRules(t, apiCallsPerDay(7), "test").wait(ws);

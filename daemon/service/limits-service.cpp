@@ -13,9 +13,10 @@
 namespace tenantd {
 
 LimitsService::LimitsService(Tenants& tenants, UsageBatcher& batcher, Writer& writer,
-                             const Clock& clock, Log& log, Quotas quotas)
+                             Worker& worker, const Clock& clock, Log& log, Quotas quotas)
     : batcher_(batcher),
       writer_(writer),
+      worker_(worker),
       clock_(clock),
       log_(log),
       tenants_(tenants),
@@ -225,10 +226,16 @@ std::vector<RuleUsage> LimitsService::usage(TenantState& t, std::string_view use
   return t.limiter.usage(userId, clock_.now());
 }
 
-kj::Promise<std::optional<int64_t>> LimitsService::putRules(TenantState& t, std::vector<Rule> rules,
+kj::Promise<Prepared<NewRules>> LimitsService::prepareRules(std::string text) {
+  return worker_.run<Prepared<NewRules>>(
+      [text = kj::mv(text)]() { return tenantd::prepareRules(text); });
+}
+
+kj::Promise<std::optional<int64_t>> LimitsService::putRules(TenantState& t, NewRules prepared,
                                                             std::string actor) {
   if (t.sinceRulesSnapshot) return std::optional<int64_t>();
-  std::string json = rulesToJson(rules).dump();
+  std::vector<Rule> rules = kj::mv(prepared.rules);
+  std::string json = kj::mv(prepared.json);
   // Per metric, where its rules' earliest current window starts: what the snapshot reads. One
   // pass over the rules (a pass per metric was quadratic in a tenant's list).
   UnixMillis snapshotAt = clock_.now();

@@ -6,6 +6,7 @@
 // Destruction (reverse order) needs the batcher idle first (`batcher.idle()`): it rejects what
 // is still waiting, so the daemon's drain waits for it before destroying this.
 
+#include "loop/worker.h"
 #include "service/app-rate-limit.h"
 #include "service/auth.h"
 #include "service/catalog-service.h"
@@ -29,9 +30,9 @@ public:
         tenants(log),
         auth(clock),
         batcher(writer),
-        limits(tenants, batcher, writer, clock, log, quotas),
+        limits(tenants, batcher, writer, worker, clock, log, quotas),
         secrets(writer, keyring, clock, log, metrics),
-        settings(writer, clock, log),
+        settings(writer, worker, clock, log),
         catalog(writer, tenants, auth, clock, log),
         appRateLimits(clock),
         readiness(clock) {}
@@ -41,6 +42,9 @@ public:
   // connection of its own; the writer thread is idle). Returns the number of tenants.
   size_t load(Db& db);
 
+  // Large documents are prepared here, off the event loop; destroyed last, after every service
+  // that submits to it.
+  Worker worker;
   const Clock& clock;
   Log& log;
   Tenants tenants;  // Every tenant's state: the one owner.

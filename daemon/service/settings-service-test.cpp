@@ -34,9 +34,9 @@ TEST_CASE("A refused save tells no listener, and a dropped subscription hears no
   testing::ServiceStack s(ws, {"t1"});
   Counting listener;
   auto subscription = s.settings->watchConfig("t1", listener);
-  auto parsed = parseTenantConfig(nlohmann::json::object());
+  auto prepared = prepareConfig("{}");
   auto stale =
-      s.settings->saveConfig(s.tenant("t1"), std::get<TenantConfig>(std::move(parsed)), 7, "test")
+      s.settings->saveConfig(s.tenant("t1"), std::get<NewConfig>(std::move(prepared)), 7, "test")
           .wait(ws);
   CHECK(stale.kind == SaveOutcome::Kind::STALE);
   CHECK(listener.calls == 0);
@@ -44,6 +44,49 @@ TEST_CASE("A refused save tells no listener, and a dropped subscription hears no
   CHECK(s.settings->configWatchers() == 0);
   s.saveConfig("t1", nlohmann::json::object());
   CHECK(listener.calls == 0);
+}
+
+}  // namespace tenantd
+
+namespace tenantd {
+
+TEST_CASE("One tenant's role changes sent at once each start from the last one's roles") {
+  // Role changes edit the in-memory roles and serialise them on the worker: without their
+  // queue, two changes in flight would both start from the same roles and one would be lost.
+  kj::EventLoop loop;
+  kj::WaitScope ws(loop);
+  testing::ServiceStack s(ws, {"t1"});
+  TenantState& t = s.tenant("t1");
+  auto role = [](std::string name, std::string permission) {
+    return RbacRole{std::move(name), "", {std::move(permission)}};
+  };
+  auto changes = kj::heapArrayBuilder<kj::Promise<SaveOutcome>>(5);
+  changes.add(s.settings->createRole(t, role("a", "read"), "test"));
+  changes.add(s.settings->createRole(t, role("b", "read"), "test"));
+  changes.add(s.settings->createRole(t, role("a", "write"), "test"));  // Exists by its turn.
+  changes.add(s.settings->updateRole(t, role("b", "write"), "test"));
+  changes.add(s.settings->deleteRole(t, "a", "test"));
+  auto outcomes = kj::joinPromises(changes.finish()).wait(ws);
+  CHECK(outcomes[0].kind == SaveOutcome::Kind::SAVED);
+  CHECK(outcomes[1].kind == SaveOutcome::Kind::SAVED);
+  CHECK(outcomes[2].kind == SaveOutcome::Kind::CONFLICT);
+  CHECK(outcomes[3].kind == SaveOutcome::Kind::SAVED);
+  CHECK(outcomes[4].kind == SaveOutcome::Kind::SAVED);
+  CHECK(outcomes[4].version == 4);
+  CHECK(t.rbacVersion == 4);
+  std::vector<std::string> names;
+  for (auto& r : t.rbac.roles) names.push_back(r.name);
+  CHECK(std::count(names.begin(), names.end(), "a") == 0);
+  auto b = std::find_if(t.rbac.roles.begin(), t.rbac.roles.end(),
+                        [](const RbacRole& r) { return r.name == "b"; });
+  REQUIRE(b != t.rbac.roles.end());
+  CHECK(b->permissions == std::vector<std::string>{"write"});
+  // What the store holds is what the tenant is served.
+  Db db(s.path, {});
+  auto stored = SettingsStore(db).getRbac("t1");
+  REQUIRE(stored);
+  CHECK(stored->version == 4);
+  CHECK(nlohmann::json::parse(stored->doc) == rbacToJson(t.rbac));
 }
 
 }  // namespace tenantd

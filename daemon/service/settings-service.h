@@ -6,6 +6,8 @@
 // owner of that state, so it is also the one that tells config watchers (Tenant.watchConfig over
 // RPC) about each change.
 
+#include "loop/worker.h"
+#include "service/documents.h"
 #include "service/tenant-config.h"
 #include "service/tenant-state.h"
 #include "store/settings-store.h"
@@ -56,9 +58,12 @@ private:
 
 class SettingsService {
 public:
-  SettingsService(Writer& writer, const Clock& clock, Log& log);
+  // `worker` prepares documents and serialises roles off the event loop.
+  SettingsService(Writer& writer, Worker& worker, const Clock& clock, Log& log);
 
-  kj::Promise<SaveOutcome> saveConfig(TenantState& t, TenantConfig config,
+  // A configuration's text parsed, checked and made canonical on the worker.
+  kj::Promise<Prepared<NewConfig>> prepareConfig(std::string text);
+  kj::Promise<SaveOutcome> saveConfig(TenantState& t, NewConfig config,
                                       std::optional<int64_t> ifMatch, std::string actor);
   kj::Promise<SaveOutcome> createRole(TenantState& t, RbacRole role, std::string actor);
   kj::Promise<SaveOutcome> updateRole(TenantState& t, RbacRole role, std::string actor);
@@ -81,8 +86,12 @@ private:
   enum class RoleChange { CREATE, UPDATE, DELETE };
   kj::Promise<SaveOutcome> changeRole(TenantState& t, RoleChange change, RbacRole role,
                                       std::string actor);
+  // changeRole's turn: decides on the in-memory roles, serialises on the worker, commits.
+  kj::Promise<SaveOutcome> applyRoleChange(TenantState& t, RoleChange change, RbacRole role,
+                                           std::string actor);
 
   Writer& writer_;
+  Worker& worker_;
   const Clock& clock_;
   Log& log_;
   std::unordered_map<std::string, std::vector<ConfigListener*>> configWatchers_;

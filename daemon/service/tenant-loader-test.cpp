@@ -12,9 +12,9 @@ TEST_CASE("A tenant loads whole: rules, usage in window, reservations, config an
   testing::ServiceStack s(ws, {"t1"});
   s.clock.set(1'700'000'000'000);
   TenantState& live = s.tenant("t1");
-  std::vector<Rule> rules = {
-      Rule{"api", "calls", Period::DAY, 100, {}, GateAction::BLOCK, Scope::TENANT}};
-  REQUIRE(s.limits->putRules(live, rules, "test").wait(ws));
+  auto rules = prepareRules(R"([{"resource": "api", "metric": "calls", "period": "day",
+                                 "limit": 100}])");
+  REQUIRE(s.limits->putRules(live, std::get<NewRules>(std::move(rules)), "test").wait(ws));
   s.limits->track(live, TrackRequest{UsageRequest{"", "api", "calls", 7}, "req-1", std::nullopt})
       .wait(ws);
   auto reserved = s.limits->reserve(live, UsageRequest{"", "api", "calls", 3}, 60'000).wait(ws);

@@ -53,6 +53,8 @@ struct TenantState {
   int64_t configVersion = 0;
   Rbac rbac = Rbac::defaults();
   int64_t rbacVersion = 0;
+  // Resolves when the last role change queued has finished (SettingsService::changeRole).
+  kj::Promise<void> roleChanges = kj::READY_NOW;
 };
 
 }  // namespace tenantd

@@ -80,10 +80,10 @@ struct ServiceStack {
   }
   // Saves a configuration document as POST /tenant/config does; returns its version.
   int64_t saveConfig(const char* tenantId, const nlohmann::json& doc) {
-    auto parsed = parseTenantConfig(doc);
-    KJ_ASSERT(std::holds_alternative<TenantConfig>(parsed));
+    auto prepared = prepareConfig(doc.dump());
+    KJ_ASSERT(std::holds_alternative<NewConfig>(prepared));
     auto out = settings
-                   ->saveConfig(tenant(tenantId), std::get<TenantConfig>(std::move(parsed)),
+                   ->saveConfig(tenant(tenantId), std::get<NewConfig>(std::move(prepared)),
                                 std::nullopt, "test")
                    .wait(waitScope);
     KJ_ASSERT(out.kind == SaveOutcome::Kind::SAVED);

@@ -77,7 +77,7 @@ kj::Promise<void> limitRule(RpcFixture& f, const std::string& tenant, const std:
   r.limit = limit;
   TenantState* state = f.tenants->find(tenant);
   KJ_REQUIRE(state != nullptr, "no such tenant", tenant);
-  return f.limits->putRules(*state, {r}, "test").ignoreResult();
+  return f.limits->putRules(*state, newRules({r}), "test").ignoreResult();
 }
 
 kj::Promise<void> storeSecret(RpcFixture& f, const std::string& tenant, const std::string& name,

@@ -1,0 +1,34 @@
+#include "documents.h"
+
+#include "service/rules-json.h"
+
+namespace tenantd {
+
+NewRules newRules(std::vector<Rule> rules) {
+  std::string json = rulesToJson(rules).dump();
+  return {std::move(rules), std::move(json)};
+}
+
+Prepared<NewRules> prepareRules(std::string_view text) {
+  auto doc = parseJsonInput(text);
+  if (auto* e = std::get_if<JsonInputError>(&doc)) return *e;
+  auto parsed = parseNewRules(std::get<nlohmann::json>(doc));
+  if (auto* e = std::get_if<RuleError>(&parsed)) return *e;
+  NewRules out;
+  out.rules = std::get<std::vector<Rule>>(std::move(parsed));
+  out.json = rulesToJson(out.rules).dump();
+  return out;
+}
+
+Prepared<NewConfig> prepareConfig(std::string_view text) {
+  auto doc = parseJsonInput(text);
+  if (auto* e = std::get_if<JsonInputError>(&doc)) return *e;
+  auto parsed = parseTenantConfig(std::get<nlohmann::json>(doc));
+  if (auto* e = std::get_if<RuleError>(&parsed)) return *e;
+  NewConfig out;
+  out.config = std::get<TenantConfig>(std::move(parsed));
+  out.json = out.config.doc.dump();
+  return out;
+}
+
+}  // namespace tenantd
