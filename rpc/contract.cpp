@@ -71,9 +71,4 @@ Check checkCommitAmount(int64_t amount) {
   return std::nullopt;
 }
 
-Check checkConfigBytes(size_t bytes) {
-  if (bytes > MAX_CONFIG_BYTES) return FieldError{"", "the configuration is over 65536 bytes"};
-  return std::nullopt;
-}
-
 }  // namespace tenantd::contract

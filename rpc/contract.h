@@ -38,6 +38,8 @@ constexpr size_t MAX_ROLES = rpc::MAX_ROLES;
 constexpr size_t MAX_PERMISSIONS_PER_ROLE = rpc::MAX_PERMISSIONS_PER_ROLE;
 constexpr size_t MAX_CONFIG_BYTES = rpc::MAX_CONFIG_BYTES;
 constexpr size_t MAX_RBAC_BYTES = rpc::MAX_RBAC_BYTES;
+constexpr size_t MAX_CONFIG_ROUTES = rpc::MAX_CONFIG_ROUTES;
+constexpr size_t MAX_WEBHOOKS = rpc::MAX_WEBHOOKS;
 
 struct FieldError {
   std::string_view field;    // As the request names it: "amount", "reservationId", ...
@@ -65,7 +67,5 @@ Check checkReservationId(std::string_view id);
 Check checkCommitAmount(int64_t amount);
 // The user whose usage GET …/usage or Admin.usage reports (empty: tenant-wide rows only).
 Check checkUserId(std::string_view userId);
-// A configuration document as sent (POST /tenant/config, Admin.setConfig), before parsing.
-Check checkConfigBytes(size_t bytes);
 
 }  // namespace tenantd::contract

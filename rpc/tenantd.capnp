@@ -36,6 +36,10 @@ const maxRoles :UInt32 = 64;                       # RBAC roles per tenant (a cr
 const maxPermissionsPerRole :UInt32 = 256;
 const maxConfigBytes :UInt32 = 65536;              # A tenant's configuration document, as sent.
 const maxRbacBytes :UInt32 = 65536;                # All of a tenant's roles, serialised.
+const maxConfigRoutes :UInt32 = 256;               # config.routes entries, and rateLimit.routes keys.
+const maxWebhooks :UInt32 = 64;                    # config.webhooks entries.
+# Each document bound above is also the default and the ceiling of its [bounds] setting in
+# tenantd.toml: a host may tighten them, never loosen them.
 
 interface Sidecar {
   # The bootstrap capability of the socket at /run/tenantd/tenantd.sock. What a connection may

@@ -175,6 +175,75 @@ TEST_CASE(
   CHECK(viaRpc.err.find("the configuration is over 65536 bytes") != std::string::npos);
 }
 
+TEST_CASE("A host tightens every document bound in its config file and each refusal names it") {
+  TempDir cfgDir;
+  std::string cfg = cfgDir.file("t.toml");
+  {
+    std::ofstream(cfg) << "[bounds]\njson_depth = 6\nrules = 2\ntiers_per_rule = 1\nroles = 3\n"
+                          "permissions_per_role = 2\nrbac_bytes = 300\nconfig_bytes = 400\n"
+                          "config_routes = 1\nwebhooks = 1\n";
+  }
+  RunningDaemon d({"--config", cfg});
+  auto refusal = [](const HttpResult& r) {
+    INFO(r.status << " " << r.body);
+    auto error = json::parse(r.body)["error"];
+    return error.value("field", std::string()) + ": " + error["message"].get<std::string>();
+  };
+  const std::string limits = "/tenant/limits/resources";
+  const std::string rule = R"({"resource":"a","metric":"m","period":"day","limit":1})";
+  auto threeRules = "[" + rule + "," + rule + "," + rule + "]";
+  CHECK(refusal(call(d, "PUT", limits, threeRules)) == ": at most 2 rules per tenant");
+  CHECK(refusal(call(d, "PUT", limits,
+                     R"([{"resource":"a","metric":"m","period":"day","limit":9,)"
+                     R"("tiers":{"pro":5,"team":7}}])")) == "[0].tiers: at most 1 tiers");
+  CHECK(call(d, "PUT", limits,
+             R"([{"resource":"a","metric":"m","period":"day","limit":9,)"
+             R"("tiers":{"pro":5}}])")
+            .status == 200);
+  // Over RPC, the same bound from the same setting.
+  std::string file = d.dir.file("rules.json");
+  { std::ofstream(file) << threeRules; }
+  auto viaAdmin = tenantctl(d, {"limits", "set", "--tenant", "tenant-123", "-f", file});
+  CHECK(viaAdmin.err.find("invalid-argument: json: at most 2 rules per tenant") !=
+        std::string::npos);
+
+  // Depth: 6 levels in all.
+  CHECK(call(d, "POST", "/tenant/config", deepConfig(4)).status == 200);
+  CHECK(refusal(call(d, "POST", "/tenant/config", deepConfig(5))) ==
+        ": the body is nested deeper than 6 levels");
+  CHECK(refusal(
+            call(d, "POST", "/tenant/rbac/roles", R"({"name":"x","permissions":[[[[[[]]]]]]})")) ==
+        ": the body is nested deeper than 6 levels");
+  // Routes (and rateLimit.routes) and webhooks are counted.
+  CHECK(
+      refusal(call(d, "POST", "/tenant/config",
+                   R"({"routes":[{"path":"/a","method":"get"},{"path":"/b","method":"get"}]})")) ==
+      "routes: at most 1 entries");
+  CHECK(refusal(call(d, "POST", "/tenant/config",
+                     R"({"rateLimit":{"routes":{"GET /a":{"max":1},"GET /b":{"max":1}}}})")) ==
+        "rateLimit.routes: at most 1 entries");
+  CHECK(refusal(call(d, "POST", "/tenant/config", R"({"webhooks":[{},{}]})")) ==
+        "webhooks: at most 1 entries");
+  auto tooBig =
+      call(d, "POST", "/tenant/config", json{{"cache", {{"x", std::string(400, 'x')}}}}.dump());
+  CHECK(tooBig.status == 413);
+  CHECK(refusal(tooBig) == ": the configuration is over 400 bytes");
+
+  // Roles: viewer and admin exist, a third fits, a fourth does not; permissions per role.
+  CHECK(refusal(call(d, "POST", "/tenant/rbac/roles",
+                     R"({"name":"ops","permissions":["a","b","c"]})")) ==
+        "permissions: required array of at most 2 permissions");
+  CHECK(call(d, "POST", "/tenant/rbac/roles", R"({"name":"ops","permissions":["a"]})").status ==
+        201);
+  CHECK(refusal(call(d, "POST", "/tenant/rbac/roles", R"({"name":"dev","permissions":["a"]})")) ==
+        "roles: at most 3 roles per tenant; delete one first");
+  // And all roles together within 300 bytes.
+  CHECK(refusal(call(d, "PUT", "/tenant/rbac/roles/ops",
+                     json{{"permissions", {std::string(64, 'a'), std::string(64, 'b')}}}.dump())) ==
+        "roles: the roles would take over 300 bytes; shorten or delete some");
+  CHECK(json::parse(call(d, "GET", "/tenant/rbac").body)["roles"].size() == 3);
+}
+
 TEST_CASE("A flood of idle REST connections holds at most max_connections, and RPC is served") {
   // Found by the tenant-bounds review: ~28,000 idle REST connections from a local user starved
   // RPC for 3 s. Now accepting pauses at [http] max_connections; the rest wait in the backlog.

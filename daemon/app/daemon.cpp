@@ -115,7 +115,8 @@ void Daemon::start() {
     writerOptions.sync = config_.sync;
     writerOptions.busyTimeoutMs = config_.busyTimeoutMs;
     writer_ = kj::heap<Writer>(config_.databasePath(), writerOptions, log_);
-    services_ = kj::heap<Services>(*writer_, keyring_, clock_, log_, metrics_, config_.quotas);
+    services_ = kj::heap<Services>(*writer_, keyring_, clock_, log_, metrics_, config_.quotas,
+                                   config_.bounds);
     services_->catalog.changedOutside().wait(io_.waitScope);  // The baseline, before the load.
     UnixMillis loadStart = clock_.now();
     size_t tenants = services_->load(*db);

@@ -11,7 +11,7 @@ ReloadPlan planReload(const Config& running, const Config& next) {
                        next.sync != running.sync || next.maxBodyBytes != running.maxBodyBytes ||
                        next.requestTimeoutMs != running.requestTimeoutMs ||
                        next.maxConnections != running.maxConnections ||
-                       next.quotas != running.quotas;
+                       next.quotas != running.quotas || next.bounds != running.bounds;
   return plan;
 }
 

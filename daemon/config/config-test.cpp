@@ -46,6 +46,30 @@ request_timeout_ms = 500
   CHECK(c.requestTimeoutMs == 500);
 }
 
+TEST_CASE("Document bounds may be tightened, never loosened past the schema's") {
+  Config c = applyConfigText(Config{}, R"(
+[bounds]
+json_depth = 8
+rules = 16
+tiers_per_rule = 2
+roles = 4
+permissions_per_role = 10
+config_bytes = 4096
+rbac_bytes = 2048
+config_routes = 5
+webhooks = 3
+)",
+                             "t.toml");
+  CHECK(c.bounds == DocumentBounds{8, 16, 2, 4, 10, 4096, 2048, 5, 3});
+  CHECK(Config{}.bounds.rules == contract::MAX_RULES);
+  CHECK_THROWS_WITH(applyConfigText(Config{}, "[bounds]\nrules = 257\n", "t.toml"),
+                    "t.toml:2: bounds.rules: must be between 1 and 256");
+  CHECK_THROWS_WITH(applyConfigText(Config{}, "[bounds]\njson_depth = 3\n", "t.toml"),
+                    "t.toml:2: bounds.json_depth: must be between 4 and 32");
+  CHECK_THROWS_WITH(applyConfigText(Config{}, "[bounds]\nconfig_bytes = 1048576\n", "t.toml"),
+                    "t.toml:2: bounds.config_bytes: must be between 2 and 65536");
+}
+
 TEST_CASE("A bad value names the file, line and key") {
   CHECK_THROWS_WITH(applyConfigText(Config{}, "[daemon]\n\nlog_level = \"loud\"\n", "t.toml"),
                     "t.toml:3: daemon.log_level: expected one of debug, info, warn, error");
@@ -157,6 +181,7 @@ TEST_CASE("The shipped example config parses and states every default") {
   CHECK(fromExample.requestTimeoutMs == defaults.requestTimeoutMs);
   CHECK(fromExample.maxConnections == defaults.maxConnections);
   CHECK(fromExample.quotas == defaults.quotas);
+  CHECK(fromExample.bounds == defaults.bounds);
   CHECK(fromExample.rpc == defaults.rpc);
 }
 

@@ -225,6 +225,54 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
               c.maxConnections = static_cast<int>(requireRange(n, at, 1, 100000));
             }},
        }},
+      {"bounds",
+       {
+           // Each from 1 to the schema's constant, its default: a host may only tighten them.
+           {"json_depth",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              // Our own documents nest 4 deep (config.rateLimit.routes[...]).
+              c.bounds.jsonDepth =
+                  static_cast<int>(requireRange(n, at, 4, contract::MAX_JSON_DEPTH));
+            }},
+           {"rules",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.bounds.rules = static_cast<size_t>(requireRange(n, at, 1, contract::MAX_RULES));
+            }},
+           {"tiers_per_rule",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.bounds.tiersPerRule =
+                  static_cast<size_t>(requireRange(n, at, 1, contract::MAX_TIERS_PER_RULE));
+            }},
+           {"roles",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.bounds.roles = static_cast<size_t>(requireRange(n, at, 1, contract::MAX_ROLES));
+            }},
+           {"permissions_per_role",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.bounds.permissionsPerRole =
+                  static_cast<size_t>(requireRange(n, at, 1, contract::MAX_PERMISSIONS_PER_ROLE));
+            }},
+           {"config_bytes",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.bounds.configBytes =
+                  static_cast<size_t>(requireRange(n, at, 2, contract::MAX_CONFIG_BYTES));
+            }},
+           {"rbac_bytes",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.bounds.rbacBytes =
+                  static_cast<size_t>(requireRange(n, at, 2, contract::MAX_RBAC_BYTES));
+            }},
+           {"config_routes",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.bounds.configRoutes =
+                  static_cast<size_t>(requireRange(n, at, 1, contract::MAX_CONFIG_ROUTES));
+            }},
+           {"webhooks",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.bounds.webhooks =
+                  static_cast<size_t>(requireRange(n, at, 1, contract::MAX_WEBHOOKS));
+            }},
+       }},
       {"quotas",
        {
            {"track_ids",

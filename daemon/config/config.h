@@ -2,6 +2,7 @@
 // tenantd's configuration as a plain struct. Runtime code receives a Config and never sees the
 // parser. Precedence: built-in defaults < config file < command-line flags.
 
+#include "core/bounds.h"
 #include "core/quotas.h"
 #include "util/listen-address.h"
 #include "util/log.h"
@@ -49,7 +50,8 @@ struct Config {
   // Open REST connections; at the maximum, accepting pauses until one closes, so a flood of
   // (idle) connections cannot take every descriptor or the loop from RPC.
   int maxConnections = 1024;
-  Quotas quotas;  // [quotas]: what one tenant may make the daemon hold.
+  Quotas quotas;          // [quotas]: what one tenant may make the daemon hold.
+  DocumentBounds bounds;  // [bounds]: what one tenant's documents may hold (at most the schema's).
   // Master keys for tenant secrets. A systemd credential named master.key wins over key_file.
   std::string keyFile;
   std::vector<std::string> previousKeyFiles;  // Still open older values, e.g. during rotation.

@@ -53,7 +53,7 @@ std::variant<Caller, HttpResponse> authorize(RestContext& ctx, const HttpRequest
                                              Access access);
 
 // The body as a JSON value: 415 if a Content-Type other than JSON is declared, 400 if malformed.
-std::variant<nlohmann::json, HttpResponse> parseJsonBody(const HttpRequest& request);
+std::variant<nlohmann::json, HttpResponse> parseJsonBody(const HttpRequest& request, int maxDepth);
 
 // Unwraps a std::variant<T, HttpResponse>: binds `var` to the T, or returns the response.
 #define TAKE_OR_RETURN(var, expr)                              \

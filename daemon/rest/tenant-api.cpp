@@ -59,9 +59,11 @@ void addTenantRoutes(Router& router, RestContext& ctx, SettingsService& settings
 
   router.add("POST", "/tenant/config", [&ctx, &settings](const HttpRequest& r) -> HttpResult {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
-    // Counted before parsing: every save of it passes the one writer thread.
-    if (auto e = contract::checkConfigBytes(r.body.size())) {
-      return errorResponse(413, "payload_too_large", e->message);
+    // Counted before parsing: every save of it passes the worker and the writer.
+    if (r.body.size() > settings.bounds().configBytes) {
+      return errorResponse(
+          413, "payload_too_large",
+          "the configuration is over " + std::to_string(settings.bounds().configBytes) + " bytes");
     }
     if (auto refused = checkJsonContentType(r)) return std::move(*refused);
     IfMatch expected = ifMatch(r);
@@ -96,8 +98,8 @@ void addTenantRoutes(Router& router, RestContext& ctx, SettingsService& settings
 
   router.add("POST", "/tenant/rbac/roles", [&ctx, &settings](const HttpRequest& r) -> HttpResult {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
-    TAKE_OR_RETURN(doc, parseJsonBody(r));
-    auto role = parseRole(doc, std::nullopt);
+    TAKE_OR_RETURN(doc, parseJsonBody(r, settings.bounds().jsonDepth));
+    auto role = parseRole(doc, std::nullopt, settings.bounds().permissionsPerRole);
     if (auto* e = std::get_if<RuleError>(&role)) return badRequest(e->field, e->message);
     return whenDone(
         settings.createRole(caller.tenant, std::get<RbacRole>(std::move(role)),
@@ -118,9 +120,9 @@ void addTenantRoutes(Router& router, RestContext& ctx, SettingsService& settings
       "PUT", "/tenant/rbac/roles/:name",
       [&ctx, &settings](const HttpRequest& r, std::string_view name) -> HttpResult {
         TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
-        TAKE_OR_RETURN(doc, parseJsonBody(r));
+        TAKE_OR_RETURN(doc, parseJsonBody(r, settings.bounds().jsonDepth));
         if (!isValidRoleName(name)) return errorResponse(404, "not_found", "no such role");
-        auto role = parseRole(doc, std::string(name));
+        auto role = parseRole(doc, std::string(name), settings.bounds().permissionsPerRole);
         if (auto* e = std::get_if<RuleError>(&role)) return badRequest(e->field, e->message);
         return whenDone(
             settings.updateRole(caller.tenant, std::get<RbacRole>(std::move(role)),

@@ -328,10 +328,13 @@ kj::Promise<void> AdminImpl::setConfig(SetConfigContext context) {
   if (ifVersion > uint64_t(std::numeric_limits<int64_t>::max())) {
     throwRpcError("invalid-argument", "ifVersion: out of range");
   }
-  throwIfInvalid(contract::checkConfigBytes(params.getJson().size()));
+  SettingsService& settings = this->settings();
+  if (params.getJson().size() > settings.bounds().configBytes) {
+    throwRpcError("invalid-argument", kj::str("json: the configuration is over ",
+                                              settings.bounds().configBytes, " bytes"));
+  }
   std::optional<int64_t> expected;
   if (ifVersion != 0) expected = static_cast<int64_t>(ifVersion);
-  SettingsService& settings = this->settings();
   return settings.prepareConfig(text(params.getJson()))
       .then([&settings, &t, expected, actor = grant_->actor(),
              context](Prepared<NewConfig> prepared) mutable {

@@ -9,10 +9,10 @@ NewRules newRules(std::vector<Rule> rules) {
   return {std::move(rules), std::move(json)};
 }
 
-Prepared<NewRules> prepareRules(std::string_view text) {
-  auto doc = parseJsonInput(text);
+Prepared<NewRules> prepareRules(std::string_view text, const DocumentBounds& bounds) {
+  auto doc = parseJsonInput(text, bounds.jsonDepth);
   if (auto* e = std::get_if<JsonInputError>(&doc)) return *e;
-  auto parsed = parseNewRules(std::get<nlohmann::json>(doc));
+  auto parsed = parseNewRules(std::get<nlohmann::json>(doc), bounds);
   if (auto* e = std::get_if<RuleError>(&parsed)) return *e;
   NewRules out;
   out.rules = std::get<std::vector<Rule>>(std::move(parsed));
@@ -20,10 +20,10 @@ Prepared<NewRules> prepareRules(std::string_view text) {
   return out;
 }
 
-Prepared<NewConfig> prepareConfig(std::string_view text) {
-  auto doc = parseJsonInput(text);
+Prepared<NewConfig> prepareConfig(std::string_view text, const DocumentBounds& bounds) {
+  auto doc = parseJsonInput(text, bounds.jsonDepth);
   if (auto* e = std::get_if<JsonInputError>(&doc)) return *e;
-  auto parsed = parseTenantConfig(std::get<nlohmann::json>(doc));
+  auto parsed = parseNewConfig(std::get<nlohmann::json>(doc), bounds);
   if (auto* e = std::get_if<RuleError>(&parsed)) return *e;
   NewConfig out;
   out.config = std::get<TenantConfig>(std::move(parsed));

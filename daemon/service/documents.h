@@ -33,8 +33,9 @@ struct NewConfig {
 NewRules newRules(std::vector<Rule> rules);
 
 // A rule list a tenant sends: parseNewRules() (the per-tenant bounds) of the parsed text.
-Prepared<NewRules> prepareRules(std::string_view text);
-// A configuration document: parseTenantConfig() of the parsed text.
-Prepared<NewConfig> prepareConfig(std::string_view text);
+Prepared<NewRules> prepareRules(std::string_view text, const DocumentBounds& bounds);
+// A configuration document: parseNewConfig() of the parsed text. Its size is the caller's to
+// check first (DocumentBounds::configBytes): it is known before any parsing.
+Prepared<NewConfig> prepareConfig(std::string_view text, const DocumentBounds& bounds);
 
 }  // namespace tenantd

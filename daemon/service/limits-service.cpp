@@ -13,14 +13,16 @@
 namespace tenantd {
 
 LimitsService::LimitsService(Tenants& tenants, UsageBatcher& batcher, Writer& writer,
-                             Worker& worker, const Clock& clock, Log& log, Quotas quotas)
+                             Worker& worker, const Clock& clock, Log& log, Quotas quotas,
+                             DocumentBounds bounds)
     : batcher_(batcher),
       writer_(writer),
       worker_(worker),
       clock_(clock),
       log_(log),
       tenants_(tenants),
-      quotas_(quotas) {}
+      quotas_(quotas),
+      bounds_(bounds) {}
 
 namespace {
 // "overloaded: this tenant holds 100000 idempotency ids, its quota ([quotas] track_ids)…"
@@ -228,7 +230,7 @@ std::vector<RuleUsage> LimitsService::usage(TenantState& t, std::string_view use
 
 kj::Promise<Prepared<NewRules>> LimitsService::prepareRules(std::string text) {
   return worker_.run<Prepared<NewRules>>(
-      [text = kj::mv(text)]() { return tenantd::prepareRules(text); });
+      [text = kj::mv(text), bounds = bounds_]() { return tenantd::prepareRules(text, bounds); });
 }
 
 kj::Promise<std::optional<int64_t>> LimitsService::putRules(TenantState& t, NewRules prepared,

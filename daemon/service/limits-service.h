@@ -57,7 +57,7 @@ class LimitsService {
 public:
   // `worker` prepares rule lists off the event loop (prepareRules).
   LimitsService(Tenants& tenants, UsageBatcher& batcher, Writer& writer, Worker& worker,
-                const Clock& clock, Log& log, Quotas quotas = {});
+                const Clock& clock, Log& log, Quotas quotas = {}, DocumentBounds bounds = {});
 
   Decision check(TenantState& t, const UsageQuery& query);
   kj::Promise<TrackResult> track(TenantState& t, TrackRequest request);
@@ -99,6 +99,7 @@ private:
   Log& log_;
   Tenants& tenants_;
   Quotas quotas_;
+  DocumentBounds bounds_;
   uint64_t expireCalls_ = 0;
 };
 

@@ -75,16 +75,16 @@ std::variant<std::vector<Rule>, RuleError> parseRules(const nlohmann::json& doc)
   return rules;
 }
 
-std::variant<std::vector<Rule>, RuleError> parseNewRules(const nlohmann::json& doc) {
-  if (doc.is_array() && doc.size() > contract::MAX_RULES) {
-    return RuleError{"", "at most " + std::to_string(contract::MAX_RULES) + " rules per tenant"};
+std::variant<std::vector<Rule>, RuleError> parseNewRules(const nlohmann::json& doc,
+                                                         const DocumentBounds& bounds) {
+  if (doc.is_array() && doc.size() > bounds.rules) {
+    return RuleError{"", "at most " + std::to_string(bounds.rules) + " rules per tenant"};
   }
   for (size_t i = 0; doc.is_array() && i < doc.size(); ++i) {
     auto& item = doc[i];
-    if (item.is_object() && item.contains("tiers") &&
-        item["tiers"].size() > contract::MAX_TIERS_PER_RULE) {
+    if (item.is_object() && item.contains("tiers") && item["tiers"].size() > bounds.tiersPerRule) {
       return RuleError{"[" + std::to_string(i) + "].tiers",
-                       "at most " + std::to_string(contract::MAX_TIERS_PER_RULE) + " tiers"};
+                       "at most " + std::to_string(bounds.tiersPerRule) + " tiers"};
     }
   }
   return parseRules(doc);

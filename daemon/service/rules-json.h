@@ -2,6 +2,7 @@
 // Rule lists as JSON, in the shapes of GET/PUT /tenant/limits/resources. The store keeps the
 // canonical form that rulesToJson() produces.
 
+#include "core/bounds.h"
 #include "core/rules.h"
 
 #include <nlohmann/json.hpp>
@@ -14,8 +15,9 @@ namespace tenantd {
 // Used for stored lists too, so a list stored under older bounds still loads.
 std::variant<std::vector<Rule>, RuleError> parseRules(const nlohmann::json& doc);
 // A list a tenant sends (REST PUT, Admin.putRules): parseRules() within the per-tenant bounds,
-// at most contract::MAX_RULES rules of at most MAX_TIERS_PER_RULE tiers, counted first.
-std::variant<std::vector<Rule>, RuleError> parseNewRules(const nlohmann::json& doc);
+// at most `bounds.rules` rules of at most `bounds.tiersPerRule` tiers, counted first.
+std::variant<std::vector<Rule>, RuleError> parseNewRules(const nlohmann::json& doc,
+                                                         const DocumentBounds& bounds);
 nlohmann::json ruleToJson(const Rule& rule);
 nlohmann::json rulesToJson(const std::vector<Rule>& rules);
 

@@ -24,15 +24,15 @@ namespace tenantd {
 class Services {
 public:
   Services(Writer& writer, const Keyring& keyring, const Clock& clock, Log& log, Metrics& metrics,
-           Quotas quotas = {})
+           Quotas quotas = {}, DocumentBounds bounds = {})
       : clock(clock),
         log(log),
         tenants(log),
         auth(clock),
         batcher(writer),
-        limits(tenants, batcher, writer, worker, clock, log, quotas),
+        limits(tenants, batcher, writer, worker, clock, log, quotas, bounds),
         secrets(writer, keyring, clock, log, metrics),
-        settings(writer, worker, clock, log),
+        settings(writer, worker, clock, log, bounds),
         catalog(writer, tenants, auth, clock, log),
         appRateLimits(clock),
         readiness(clock) {}

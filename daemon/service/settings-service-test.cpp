@@ -34,7 +34,7 @@ TEST_CASE("A refused save tells no listener, and a dropped subscription hears no
   testing::ServiceStack s(ws, {"t1"});
   Counting listener;
   auto subscription = s.settings->watchConfig("t1", listener);
-  auto prepared = prepareConfig("{}");
+  auto prepared = prepareConfig("{}", {});
   auto stale =
       s.settings->saveConfig(s.tenant("t1"), std::get<NewConfig>(std::move(prepared)), 7, "test")
           .wait(ws);

@@ -6,12 +6,13 @@
 
 namespace tenantd {
 
-SettingsService::SettingsService(Writer& writer, Worker& worker, const Clock& clock, Log& log)
-    : writer_(writer), worker_(worker), clock_(clock), log_(log) {}
+SettingsService::SettingsService(Writer& writer, Worker& worker, const Clock& clock, Log& log,
+                                 DocumentBounds bounds)
+    : writer_(writer), worker_(worker), bounds_(bounds), clock_(clock), log_(log) {}
 
 kj::Promise<Prepared<NewConfig>> SettingsService::prepareConfig(std::string text) {
   return worker_.run<Prepared<NewConfig>>(
-      [text = kj::mv(text)]() { return tenantd::prepareConfig(text); });
+      [text = kj::mv(text), bounds = bounds_]() { return tenantd::prepareConfig(text, bounds); });
 }
 
 kj::Promise<SaveOutcome> SettingsService::saveConfig(TenantState& t, NewConfig prepared,
@@ -139,10 +140,11 @@ kj::Promise<SaveOutcome> SettingsService::applyRoleChange(TenantState& t, RoleCh
         refused.kind = SaveOutcome::Kind::CONFLICT;
         return refused;
       }
-      if (next.roles.size() >= contract::MAX_ROLES) {
+      if (next.roles.size() >= bounds_.roles) {
         refused.kind = SaveOutcome::Kind::TOO_MANY;
         refused.field = "roles";
-        refused.message = "at most 64 roles per tenant; delete one first";
+        refused.message =
+            "at most " + std::to_string(bounds_.roles) + " roles per tenant; delete one first";
         return refused;
       }
       next.roles.push_back(kj::mv(role));
@@ -181,11 +183,12 @@ kj::Promise<SaveOutcome> SettingsService::applyRoleChange(TenantState& t, RoleCh
       })
       .then([this, &t, change, action, name = kj::mv(name),
              actor = kj::mv(actor)](Edited edited) mutable -> kj::Promise<SaveOutcome> {
-        if (edited.doc.size() > contract::MAX_RBAC_BYTES && change != RoleChange::DELETE) {
+        if (edited.doc.size() > bounds_.rbacBytes && change != RoleChange::DELETE) {
           SaveOutcome over;
           over.kind = SaveOutcome::Kind::TOO_MANY;
           over.field = "roles";
-          over.message = "the roles would take over 65536 bytes; shorten or delete some";
+          over.message = "the roles would take over " + std::to_string(bounds_.rbacBytes) +
+                         " bytes; shorten or delete some";
           return over;
         }
         UnixMillis now = clock_.now();

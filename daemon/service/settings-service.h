@@ -22,7 +22,7 @@
 namespace tenantd {
 
 struct SaveOutcome {
-  // TOO_MANY: a per-tenant count bound (contract::MAX_ROLES) would be passed.
+  // TOO_MANY: a per-tenant count bound (DocumentBounds::roles, rbacBytes) would be passed.
   enum class Kind { SAVED, STALE, MISSING_SECRET, CONFLICT, NOT_FOUND, TOO_MANY };
   Kind kind = Kind::SAVED;
   int64_t version = 0;
@@ -59,7 +59,10 @@ private:
 class SettingsService {
 public:
   // `worker` prepares documents and serialises roles off the event loop.
-  SettingsService(Writer& writer, Worker& worker, const Clock& clock, Log& log);
+  SettingsService(Writer& writer, Worker& worker, const Clock& clock, Log& log,
+                  DocumentBounds bounds = {});
+  // The bounds this host holds tenants' documents to ([bounds]).
+  const DocumentBounds& bounds() const { return bounds_; }
 
   // A configuration's text parsed, checked and made canonical on the worker.
   kj::Promise<Prepared<NewConfig>> prepareConfig(std::string text);
@@ -92,6 +95,7 @@ private:
 
   Writer& writer_;
   Worker& worker_;
+  DocumentBounds bounds_;
   const Clock& clock_;
   Log& log_;
   std::unordered_map<std::string, std::vector<ConfigListener*>> configWatchers_;

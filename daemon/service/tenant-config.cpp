@@ -140,7 +140,8 @@ std::variant<TenantConfig, RuleError> parseTenantConfig(const nlohmann::json& do
 }
 
 std::variant<RbacRole, RuleError> parseRole(const nlohmann::json& doc,
-                                            std::optional<std::string> name) {
+                                            std::optional<std::string> name,
+                                            size_t maxPermissions) {
   if (!doc.is_object()) return RuleError{"", "expected a JSON object"};
   RbacRole role;
   if (name) {
@@ -162,9 +163,8 @@ std::variant<RbacRole, RuleError> parseRole(const nlohmann::json& doc,
     role.description = doc["description"].get<std::string>();
   }
   if (!doc.contains("permissions") || !doc["permissions"].is_array() ||
-      doc["permissions"].size() > contract::MAX_PERMISSIONS_PER_ROLE) {
-    return RuleError{"permissions", "required array of at most " +
-                                        std::to_string(contract::MAX_PERMISSIONS_PER_ROLE) +
+      doc["permissions"].size() > maxPermissions) {
+    return RuleError{"permissions", "required array of at most " + std::to_string(maxPermissions) +
                                         " permissions"};
   }
   for (size_t i = 0; i < doc["permissions"].size(); ++i) {
@@ -177,6 +177,30 @@ std::variant<RbacRole, RuleError> parseRole(const nlohmann::json& doc,
   return role;
 }
 
+std::variant<TenantConfig, RuleError> parseNewConfig(const nlohmann::json& doc,
+                                                     const DocumentBounds& bounds) {
+  auto over = [&](const nlohmann::json& list, const char* field, size_t bound) {
+    return list.size() > bound ? std::optional<RuleError>(RuleError{
+                                     field, "at most " + std::to_string(bound) + " entries"})
+                               : std::nullopt;
+  };
+  if (doc.is_object()) {
+    if (doc.contains("routes")) {
+      if (auto e = over(doc["routes"], "routes", bounds.configRoutes)) return *e;
+    }
+    if (doc.contains("webhooks")) {
+      if (auto e = over(doc["webhooks"], "webhooks", bounds.webhooks)) return *e;
+    }
+    if (doc.contains("rateLimit") && doc["rateLimit"].is_object() &&
+        doc["rateLimit"].contains("routes")) {
+      if (auto e = over(doc["rateLimit"]["routes"], "rateLimit.routes", bounds.configRoutes)) {
+        return *e;
+      }
+    }
+  }
+  return parseTenantConfig(doc);
+}
+
 std::variant<Rbac, RuleError> parseRbac(const nlohmann::json& doc) {
   if (!doc.is_object()) return RuleError{"", "expected a JSON object"};
   Rbac rbac;
@@ -185,7 +209,7 @@ std::variant<Rbac, RuleError> parseRbac(const nlohmann::json& doc) {
   if (!doc.contains("roles") || !doc["roles"].is_array())
     return RuleError{"roles", "expected an array"};
   for (auto& r : doc["roles"]) {
-    auto role = parseRole(r, std::nullopt);
+    auto role = parseRole(r, std::nullopt, SIZE_MAX);
     if (auto* e = std::get_if<RuleError>(&role)) return *e;
     rbac.roles.push_back(std::get<RbacRole>(role));
   }

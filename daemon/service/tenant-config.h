@@ -3,6 +3,7 @@
 // /tenant/rbac: validation of the whole document (the first problem names its field) and the
 // parts the daemon itself acts on (the REST rate limits).
 
+#include "core/bounds.h"
 #include "core/rbac.h"
 #include "core/rules.h"
 
@@ -40,12 +41,19 @@ struct TenantConfig {
 // credentials{} naming secrets (never values), rateLimit{}, cache{}, webhooks[]; anything else
 // is refused.
 std::variant<TenantConfig, RuleError> parseTenantConfig(const nlohmann::json& doc);
+// A configuration a tenant sends: its counts within `bounds` (routes, rateLimit.routes,
+// webhooks), counted before anything else is read, then parseTenantConfig(). Stored documents
+// load with parseTenantConfig() alone, so one saved under larger bounds still loads.
+std::variant<TenantConfig, RuleError> parseNewConfig(const nlohmann::json& doc,
+                                                     const DocumentBounds& bounds);
 
 std::variant<Rbac, RuleError> parseRbac(const nlohmann::json& doc);
 nlohmann::json rbacToJson(const Rbac& rbac);
 // A role from POST /tenant/rbac/roles ({name, description?, permissions}) or, with `name` given,
 // PUT /tenant/rbac/roles/:name ({description?, permissions}).
+// At most `maxPermissions` permissions (DocumentBounds::permissionsPerRole for a role a tenant
+// sends; stored roles load whatever they hold).
 std::variant<RbacRole, RuleError> parseRole(const nlohmann::json& doc,
-                                            std::optional<std::string> name);
+                                            std::optional<std::string> name, size_t maxPermissions);
 
 }  // namespace tenantd

@@ -13,7 +13,8 @@ TEST_CASE("A tenant loads whole: rules, usage in window, reservations, config an
   s.clock.set(1'700'000'000'000);
   TenantState& live = s.tenant("t1");
   auto rules = prepareRules(R"([{"resource": "api", "metric": "calls", "period": "day",
-                                 "limit": 100}])");
+                                 "limit": 100}])",
+                            {});
   REQUIRE(s.limits->putRules(live, std::get<NewRules>(std::move(rules)), "test").wait(ws));
   s.limits->track(live, TrackRequest{UsageRequest{"", "api", "calls", 7}, "req-1", std::nullopt})
       .wait(ws);

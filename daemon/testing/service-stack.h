@@ -80,7 +80,7 @@ struct ServiceStack {
   }
   // Saves a configuration document as POST /tenant/config does; returns its version.
   int64_t saveConfig(const char* tenantId, const nlohmann::json& doc) {
-    auto prepared = prepareConfig(doc.dump());
+    auto prepared = prepareConfig(doc.dump(), {});
     KJ_ASSERT(std::holds_alternative<NewConfig>(prepared));
     auto out = settings
                    ->saveConfig(tenant(tenantId), std::get<NewConfig>(std::move(prepared)),
