@@ -43,12 +43,14 @@ RunResult tenantctl(RunningDaemon& d, std::vector<std::string> args) {
 
 TEST_CASE("A document nested 100,000 deep is refused by every surface and the daemon lives on") {
   RunningDaemon d;
-  // A configuration is also bounded in size (64 KiB): 30,000 levels fit under it.
+  // A configuration and a role are also bounded in size (64 KiB): 30,000 levels fit under it.
   std::string deep = deepConfig(100'000), deepUnder64k = deepConfig(30'000);
+  CHECK(call(d, "POST", "/tenant/rbac/roles", deep).status == 413);
   for (auto [method, path] : {std::pair{"POST", "/tenant/config"},
                               {"PUT", "/tenant/limits/resources"},
                               {"POST", "/tenant/rbac/roles"}}) {
-    auto r = call(d, method, path, std::string(path) == "/tenant/config" ? deepUnder64k : deep);
+    auto r = call(d, method, path,
+                  std::string(path) == "/tenant/limits/resources" ? deep : deepUnder64k);
     INFO(method << " " << path << " -> " << r.status << " " << r.body);
     CHECK(r.status == 400);
     CHECK(json::parse(r.body)["error"]["message"] == "the body is nested deeper than 32 levels");

@@ -52,6 +52,7 @@ int dispatch(const Command& cmd, const Config& config, Log& log, const Clock& cl
 
 int main(int argc, char** argv) {
   holdFreedHeap();  // Before any thread starts: see malloc-tuning.h.
+  wipeFreedHeap();
   Command cmd = parseCommandLine(argc, argv);
   if (cmd.kind == CommandKind::EXIT) return cmd.exitCode;
   if (sodium_init() < 0) {

@@ -7,6 +7,8 @@
 // A job gets copies of what it reads (never loop-owned state) and returns a value; the promise
 // resolves on the submitting thread's kj event loop, in submission order. Jobs run one at a
 // time, so a flood of large documents queues here instead of taking the loop or the writer.
+// Dropping a promise cancels its job; kj makes the dropping thread wait until a job already
+// running on the worker has finished (at most a document's parse, ~8 ms at the bounds).
 
 #include <kj/async.h>
 #include <kj/function.h>

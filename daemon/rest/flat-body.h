@@ -3,7 +3,7 @@
 // fields are scalars. RapidJSON's SAX reader parses them straight into the fields, with no
 // document tree: on the hot path (POST …/check) building and freeing nlohmann's tree cost about
 // 10 k instructions per request (callgrind; BENCHMARKS.md). Documents with nesting (config,
-// rules, RBAC) still go through parseJsonBody.
+// rules, RBAC) are parsed into nlohmann's tree on the document worker (service/documents.h).
 
 #include "http/server.h"
 

@@ -87,14 +87,6 @@ std::variant<Caller, HttpResponse> authorize(RestContext& ctx, const HttpRequest
   return Caller{principal, *tenant};
 }
 
-std::variant<nlohmann::json, HttpResponse> parseJsonBody(const HttpRequest& request, int maxDepth) {
-  if (auto refused = checkJsonContentType(request)) return std::move(*refused);
-  auto doc = parseJsonInput(request.body, maxDepth);
-  if (auto* e = std::get_if<JsonInputError>(&doc))
-    return badRequest("", "the body is " + e->message);
-  return std::get<nlohmann::json>(std::move(doc));
-}
-
 FieldReader::FieldReader(const FlatBody& object) : object_(object) {
   if (!object_.isObject) error_ = {"", "expected a JSON object"};
 }

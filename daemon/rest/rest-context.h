@@ -52,9 +52,6 @@ struct Caller {
 std::variant<Caller, HttpResponse> authorize(RestContext& ctx, const HttpRequest& request,
                                              Access access);
 
-// The body as a JSON value: 415 if a Content-Type other than JSON is declared, 400 if malformed.
-std::variant<nlohmann::json, HttpResponse> parseJsonBody(const HttpRequest& request, int maxDepth);
-
 // Unwraps a std::variant<T, HttpResponse>: binds `var` to the T, or returns the response.
 #define TAKE_OR_RETURN(var, expr)                              \
   auto var##Result = (expr);                                   \
@@ -84,8 +81,8 @@ kj::Promise<HttpResponse> whenDone(kj::Promise<T> promise, F onSuccess, Log& log
 }
 HttpResponse badRequest(std::string_view field, std::string_view message);
 
-// A document prepared off the loop (service/documents.h), or the 400 that parseJsonBody() and
-// the validators answer for its refusal.
+// A document prepared off the loop (service/documents.h), or the 400 for its refusal: "the body
+// is not valid JSON" (or nested too deep), or the field out of contract.
 template <typename T>
 std::variant<T, HttpResponse> preparedOr400(Prepared<T> prepared) {
   if (auto* e = std::get_if<JsonInputError>(&prepared)) {

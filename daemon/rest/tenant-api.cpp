@@ -68,27 +68,27 @@ void addTenantRoutes(Router& router, RestContext& ctx, SettingsService& settings
     if (auto refused = checkJsonContentType(r)) return std::move(*refused);
     IfMatch expected = ifMatch(r);
     if (expected.malformed) return badRequest("If-Match", "expected \"<version>\" as sent in ETag");
-    // Parsed and checked on the worker, then saved.
     TenantState& tenant = caller.tenant;
     std::string actor = caller.principal.tokenId;
-    auto answered =
-        settings.prepareConfig(std::string(r.body))
-            .then([&settings, &tenant, expected,
-                   actor](Prepared<NewConfig> prepared) -> kj::Promise<HttpResponse> {
-              auto config = preparedOr400(kj::mv(prepared));
-              if (auto* refused = std::get_if<HttpResponse>(&config)) return kj::mv(*refused);
-              return settings
-                  .saveConfig(tenant, std::get<NewConfig>(kj::mv(config)), expected.version, actor)
-                  .then([](SaveOutcome out) {
-                    if (out.kind != SaveOutcome::Kind::SAVED) return saveFailure(out);
-                    auto response =
-                        jsonResponse(200, {{"success", true}, {"message", "Configuration saved"}});
-                    response.headers.emplace_back("etag", etag(out.version));
-                    return response;
-                  });
-            });
-    return whenDone(
-        kj::mv(answered), [](HttpResponse response) { return response; }, ctx.log);
+    // Parsed and checked on the worker, then saved; only the store's failure is a 503 (a
+    // fault before it is the server's 500).
+    return settings.prepareConfig(std::string(r.body))
+        .then([&ctx, &settings, &tenant, expected,
+               actor](Prepared<NewConfig> prepared) -> kj::Promise<HttpResponse> {
+          auto config = preparedOr400(kj::mv(prepared));
+          if (auto* refused = std::get_if<HttpResponse>(&config)) return kj::mv(*refused);
+          return whenDone(
+              settings.saveConfig(tenant, std::get<NewConfig>(kj::mv(config)), expected.version,
+                                  actor),
+              [](SaveOutcome out) {
+                if (out.kind != SaveOutcome::Kind::SAVED) return saveFailure(out);
+                auto response =
+                    jsonResponse(200, {{"success", true}, {"message", "Configuration saved"}});
+                response.headers.emplace_back("etag", etag(out.version));
+                return response;
+              },
+              ctx.log);
+        });
   });
 
   router.add("GET", "/tenant/rbac", [&ctx](const HttpRequest& r) -> HttpResult {
@@ -96,42 +96,67 @@ void addTenantRoutes(Router& router, RestContext& ctx, SettingsService& settings
     return jsonResponse(200, rbacToJson(caller.tenant.rbac));
   });
 
-  router.add("POST", "/tenant/rbac/roles", [&ctx, &settings](const HttpRequest& r) -> HttpResult {
-    TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
-    TAKE_OR_RETURN(doc, parseJsonBody(r, settings.bounds().jsonDepth));
-    auto role = parseRole(doc, std::nullopt, settings.bounds().permissionsPerRole);
-    if (auto* e = std::get_if<RuleError>(&role)) return badRequest(e->field, e->message);
-    return whenDone(
-        settings.createRole(caller.tenant, std::get<RbacRole>(std::move(role)),
-                            caller.principal.tokenId),
-        [](SaveOutcome out) {
-          if (out.kind != SaveOutcome::Kind::SAVED) {
-            if (out.kind == SaveOutcome::Kind::CONFLICT) {
-              return errorResponse(409, "conflict", "a role with this name exists");
-            }
-            return saveFailure(out);
-          }
-          return jsonResponse(201, {{"success", true}, {"message", "Role created"}});
-        },
-        ctx.log);
-  });
+  // A role is parsed on the worker, like every tenant document; one is never larger than all of
+  // a tenant's roles together, so that bound refuses a larger body before it is parsed.
+  auto roleBodyRefused = [&settings](const HttpRequest& r) -> std::optional<HttpResponse> {
+    if (auto refused = checkJsonContentType(r)) return refused;
+    if (r.body.size() > settings.bounds().rbacBytes) {
+      return errorResponse(
+          413, "payload_too_large",
+          "a role is at most " + std::to_string(settings.bounds().rbacBytes) + " bytes");
+    }
+    return std::nullopt;
+  };
+
+  router.add(
+      "POST", "/tenant/rbac/roles",
+      [&ctx, &settings, roleBodyRefused](const HttpRequest& r) -> HttpResult {
+        TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
+        if (auto refused = roleBodyRefused(r)) return std::move(*refused);
+        TenantState& tenant = caller.tenant;
+        std::string actor = caller.principal.tokenId;
+        return settings.prepareRole(std::string(r.body), std::nullopt)
+            .then([&ctx, &settings, &tenant,
+                   actor](Prepared<RbacRole> prepared) -> kj::Promise<HttpResponse> {
+              auto role = preparedOr400(kj::mv(prepared));
+              if (auto* refused = std::get_if<HttpResponse>(&role)) {
+                return kj::mv(*refused);
+              }
+              return whenDone(
+                  settings.createRole(tenant, std::get<RbacRole>(kj::mv(role)), actor),
+                  [](SaveOutcome out) {
+                    if (out.kind == SaveOutcome::Kind::CONFLICT) {
+                      return errorResponse(409, "conflict", "a role with this name exists");
+                    }
+                    if (out.kind != SaveOutcome::Kind::SAVED) return saveFailure(out);
+                    return jsonResponse(201, {{"success", true}, {"message", "Role created"}});
+                  },
+                  ctx.log);
+            });
+      });
 
   router.addWithParam(
       "PUT", "/tenant/rbac/roles/:name",
-      [&ctx, &settings](const HttpRequest& r, std::string_view name) -> HttpResult {
+      [&ctx, &settings, roleBodyRefused](const HttpRequest& r,
+                                         std::string_view name) -> HttpResult {
         TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
-        TAKE_OR_RETURN(doc, parseJsonBody(r, settings.bounds().jsonDepth));
+        if (auto refused = roleBodyRefused(r)) return std::move(*refused);
         if (!isValidRoleName(name)) return errorResponse(404, "not_found", "no such role");
-        auto role = parseRole(doc, std::string(name), settings.bounds().permissionsPerRole);
-        if (auto* e = std::get_if<RuleError>(&role)) return badRequest(e->field, e->message);
-        return whenDone(
-            settings.updateRole(caller.tenant, std::get<RbacRole>(std::move(role)),
-                                caller.principal.tokenId),
-            [](SaveOutcome out) {
-              if (out.kind != SaveOutcome::Kind::SAVED) return saveFailure(out);
-              return jsonResponse(200, {{"success", true}, {"message", "Role updated"}});
-            },
-            ctx.log);
+        TenantState& tenant = caller.tenant;
+        std::string actor = caller.principal.tokenId;
+        return settings.prepareRole(std::string(r.body), std::string(name))
+            .then([&ctx, &settings, &tenant,
+                   actor](Prepared<RbacRole> prepared) -> kj::Promise<HttpResponse> {
+              auto role = preparedOr400(kj::mv(prepared));
+              if (auto* refused = std::get_if<HttpResponse>(&role)) return kj::mv(*refused);
+              return whenDone(
+                  settings.updateRole(tenant, std::get<RbacRole>(kj::mv(role)), actor),
+                  [](SaveOutcome out) {
+                    if (out.kind != SaveOutcome::Kind::SAVED) return saveFailure(out);
+                    return jsonResponse(200, {{"success", true}, {"message", "Role updated"}});
+                  },
+                  ctx.log);
+            });
       });
 
   router.addWithParam(

@@ -20,6 +20,16 @@ Prepared<NewRules> prepareRules(std::string_view text, const DocumentBounds& bou
   return out;
 }
 
+Prepared<RbacRole> prepareRole(std::string_view text, std::optional<std::string> name,
+                               const DocumentBounds& bounds) {
+  auto doc = parseJsonInput(text, bounds.jsonDepth);
+  if (auto* e = std::get_if<JsonInputError>(&doc)) return *e;
+  auto parsed =
+      parseRole(std::get<nlohmann::json>(doc), std::move(name), bounds.permissionsPerRole);
+  if (auto* e = std::get_if<RuleError>(&parsed)) return *e;
+  return std::get<RbacRole>(std::move(parsed));
+}
+
 Prepared<NewConfig> prepareConfig(std::string_view text, const DocumentBounds& bounds) {
   auto doc = parseJsonInput(text, bounds.jsonDepth);
   if (auto* e = std::get_if<JsonInputError>(&doc)) return *e;

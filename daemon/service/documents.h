@@ -34,6 +34,9 @@ NewRules newRules(std::vector<Rule> rules);
 
 // A rule list a tenant sends: parseNewRules() (the per-tenant bounds) of the parsed text.
 Prepared<NewRules> prepareRules(std::string_view text, const DocumentBounds& bounds);
+// A role a tenant sends: parseRole() within the per-role bound, `name` given for an update.
+Prepared<RbacRole> prepareRole(std::string_view text, std::optional<std::string> name,
+                               const DocumentBounds& bounds);
 // A configuration document: parseNewConfig() of the parsed text. Its size is the caller's to
 // check first (DocumentBounds::configBytes): it is known before any parsing.
 Prepared<NewConfig> prepareConfig(std::string_view text, const DocumentBounds& bounds);

@@ -87,6 +87,17 @@ TEST_CASE("One tenant's role changes sent at once each start from the last one's
   REQUIRE(stored);
   CHECK(stored->version == 4);
   CHECK(nlohmann::json::parse(stored->doc) == rbacToJson(t.rbac));
+  // Each change is audited under the role's name, newest first.
+  auto audit = s.auditOf("t1");
+  REQUIRE(audit.size() == 4);
+  CHECK(audit[0].action == "rbac.role.delete");
+  CHECK(audit[0].target == "a");
+  CHECK(audit[1].action == "rbac.role.update");
+  CHECK(audit[1].target == "b");
+  CHECK(audit[2].action == "rbac.role.create");
+  CHECK(audit[2].target == "b");
+  CHECK(audit[3].target == "a");
+  CHECK(audit[3].version == 1);
 }
 
 }  // namespace tenantd

@@ -15,6 +15,14 @@ kj::Promise<Prepared<NewConfig>> SettingsService::prepareConfig(std::string text
       [text = kj::mv(text), bounds = bounds_]() { return tenantd::prepareConfig(text, bounds); });
 }
 
+kj::Promise<Prepared<RbacRole>> SettingsService::prepareRole(std::string text,
+                                                             std::optional<std::string> name) {
+  return worker_.run<Prepared<RbacRole>>(
+      [text = kj::mv(text), name = kj::mv(name), bounds = bounds_]() mutable {
+        return tenantd::prepareRole(text, kj::mv(name), bounds);
+      });
+}
+
 kj::Promise<SaveOutcome> SettingsService::saveConfig(TenantState& t, NewConfig prepared,
                                                      std::optional<int64_t> ifMatch,
                                                      std::string actor) {
@@ -129,6 +137,7 @@ kj::Promise<SaveOutcome> SettingsService::changeRole(TenantState& t, RoleChange 
 kj::Promise<SaveOutcome> SettingsService::applyRoleChange(TenantState& t, RoleChange change,
                                                           RbacRole role, std::string actor) {
   SaveOutcome refused;
+  std::string name = role.name;  // For the audit row: `role` moves into the roles below.
   Rbac next = t.rbac;
   auto it = std::find_if(next.roles.begin(), next.roles.end(),
                          [&](const RbacRole& x) { return x.name == role.name; });
@@ -174,7 +183,6 @@ kj::Promise<SaveOutcome> SettingsService::applyRoleChange(TenantState& t, RoleCh
     Rbac rbac;
     std::string doc;
   };
-  std::string name = role.name;
   // Serialising up to 64 KiB of roles takes ~1 ms: on the worker, not the loop or the writer.
   return worker_
       .run<Edited>([next = kj::mv(next)]() mutable {

@@ -66,6 +66,8 @@ public:
 
   // A configuration's text parsed, checked and made canonical on the worker.
   kj::Promise<Prepared<NewConfig>> prepareConfig(std::string text);
+  // A role's text parsed and checked on the worker; `name` given for an update.
+  kj::Promise<Prepared<RbacRole>> prepareRole(std::string text, std::optional<std::string> name);
   kj::Promise<SaveOutcome> saveConfig(TenantState& t, NewConfig config,
                                       std::optional<int64_t> ifMatch, std::string actor);
   kj::Promise<SaveOutcome> createRole(TenantState& t, RbacRole role, std::string actor);

@@ -10,4 +10,10 @@ bool holdFreedHeap() {
   return mallopt(M_TRIM_THRESHOLD, static_cast<int>(HELD_FREE_BYTES)) == 1;
 }
 
+bool wipeFreedHeap() {
+  // Any byte but 0 will do (0 turns the feature off); glibc fills allocations with its
+  // complement too, so a read of uninitialised memory is not silently zero.
+  return mallopt(M_PERTURB, 0xA5) == 1;
+}
+
 }  // namespace tenantd

@@ -19,4 +19,14 @@ constexpr size_t HELD_FREE_BYTES = 4 << 20;
 // Returns false if malloc refused (another allocator, e.g. under ASan): harmless.
 bool holdFreedHeap();
 
+// Has free() fill each block it takes back (glibc's M_PERTURB), so freed buffers of libraries we
+// do not control keep no secret: h2o grows its read buffer by copying and frees the old one, and
+// a refused 70 KB secret body left ~1.7 copies of itself in freed memory; with this, only what
+// h2o recycles itself (its first 8 KiB read buffer) stays until reused. Blocks of the thread cache
+// (up to 1 KiB) are not filled; request bodies that small live in the one buffer the HTTP server
+// wipes. Cost, measured under callgrind: +0.07 % instructions per REST check, +0.9 % per
+// sequential RPC check (each Cap'n Proto message's 8 KiB segment is filled when freed).
+// Same contract as holdFreedHeap().
+bool wipeFreedHeap();
+
 }  // namespace tenantd
