@@ -80,26 +80,21 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     if (auto refused = checkJsonContentType(r)) return std::move(*refused);
     TenantState& tenant = caller.tenant;
     std::string tokenId = caller.principal.tokenId;
-    // Parsed and checked on the worker (up to ~8 ms at the bounds), then installed; only the
-    // store's failure is a 503 (a fault before it is the server's 500).
-    return ctx.limits.prepareRules(std::string(r.body))
-        .then([&ctx, &tenant, tokenId](Prepared<NewRules> prepared) -> kj::Promise<HttpResponse> {
-          auto rules = preparedOr400(kj::mv(prepared));
-          if (auto* refused = std::get_if<HttpResponse>(&rules)) return kj::mv(*refused);
-          return whenDone(
-              ctx.limits.putRules(tenant, std::get<NewRules>(kj::mv(rules)), tokenId),
-              [&ctx, &tenant, tokenId](std::optional<int64_t> version) {
-                if (!version) {
-                  return errorResponse(409, "conflict",
-                                       "another update of these limits is in progress");
-                }
-                ctx.log.info("audit", "tenant " + tenant.info.id +
-                                          ": resource limits set to version " +
-                                          std::to_string(*version) + " by " + tokenId);
-                return jsonResponse(200, limitsSavedJson(*version));
-              },
-              ctx.log);
-        });
+    // Parsed and checked on the worker (up to ~8 ms at the bounds), then installed.
+    return whenPrepared(
+        ctx.limits.prepareRules(std::string(r.body)),
+        [&ctx, &tenant, tokenId](NewRules rules) {
+          return ctx.limits.putRules(tenant, kj::mv(rules), tokenId);
+        },
+        [&ctx, &tenant, tokenId](std::optional<int64_t> version) {
+          if (!version) {
+            return errorResponse(409, "conflict", "another update of these limits is in progress");
+          }
+          ctx.log.info("audit", "tenant " + tenant.info.id + ": resource limits set to version " +
+                                    std::to_string(*version) + " by " + tokenId);
+          return jsonResponse(200, limitsSavedJson(*version));
+        },
+        ctx.log);
   });
 
   router.add("GET", base + "/usage", [&ctx](const HttpRequest& r) -> HttpResult {

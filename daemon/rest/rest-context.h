@@ -81,15 +81,21 @@ kj::Promise<HttpResponse> whenDone(kj::Promise<T> promise, F onSuccess, Log& log
 }
 HttpResponse badRequest(std::string_view field, std::string_view message);
 
-// A document prepared off the loop (service/documents.h), or the 400 for its refusal: "the body
-// is not valid JSON" (or nested too deep), or the field out of contract.
-template <typename T>
-std::variant<T, HttpResponse> preparedOr400(Prepared<T> prepared) {
-  if (auto* e = std::get_if<JsonInputError>(&prepared)) {
-    return badRequest("", "the body is " + e->message);
-  }
-  if (auto* e = std::get_if<RuleError>(&prepared)) return badRequest(e->field, e->message);
-  return std::get<T>(std::move(prepared));
+// Answers a request whose document is being prepared on the worker (service/documents.h): its
+// refusal as a 400 ("the body is not valid JSON", nested too deep, or the field out of
+// contract), or `save(document)` answered as whenDone() answers it. A fault before the save is
+// the server's 500; only the store's failure is a 503.
+template <typename T, typename Save, typename F>
+kj::Promise<HttpResponse> whenPrepared(kj::Promise<Prepared<T>> prepared, Save save, F onSuccess,
+                                       Log& log) {
+  return prepared.then([save = kj::mv(save), onSuccess = kj::mv(onSuccess),
+                        &log](Prepared<T> p) mutable -> kj::Promise<HttpResponse> {
+    if (auto* e = std::get_if<JsonInputError>(&p)) {
+      return badRequest("", "the body is " + e->message);
+    }
+    if (auto* e = std::get_if<RuleError>(&p)) return badRequest(e->field, e->message);
+    return whenDone(save(std::get<T>(kj::mv(p))), kj::mv(onSuccess), log);
+  });
 }
 
 enum class Required { NO, YES };

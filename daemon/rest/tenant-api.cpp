@@ -70,25 +70,20 @@ void addTenantRoutes(Router& router, RestContext& ctx, SettingsService& settings
     if (expected.malformed) return badRequest("If-Match", "expected \"<version>\" as sent in ETag");
     TenantState& tenant = caller.tenant;
     std::string actor = caller.principal.tokenId;
-    // Parsed and checked on the worker, then saved; only the store's failure is a 503 (a
-    // fault before it is the server's 500).
-    return settings.prepareConfig(std::string(r.body))
-        .then([&ctx, &settings, &tenant, expected,
-               actor](Prepared<NewConfig> prepared) -> kj::Promise<HttpResponse> {
-          auto config = preparedOr400(kj::mv(prepared));
-          if (auto* refused = std::get_if<HttpResponse>(&config)) return kj::mv(*refused);
-          return whenDone(
-              settings.saveConfig(tenant, std::get<NewConfig>(kj::mv(config)), expected.version,
-                                  actor),
-              [](SaveOutcome out) {
-                if (out.kind != SaveOutcome::Kind::SAVED) return saveFailure(out);
-                auto response =
-                    jsonResponse(200, {{"success", true}, {"message", "Configuration saved"}});
-                response.headers.emplace_back("etag", etag(out.version));
-                return response;
-              },
-              ctx.log);
-        });
+    // Parsed and checked on the worker, then saved.
+    return whenPrepared(
+        settings.prepareConfig(std::string(r.body)),
+        [&settings, &tenant, expected, actor](NewConfig config) {
+          return settings.saveConfig(tenant, kj::mv(config), expected.version, actor);
+        },
+        [](SaveOutcome out) {
+          if (out.kind != SaveOutcome::Kind::SAVED) return saveFailure(out);
+          auto response =
+              jsonResponse(200, {{"success", true}, {"message", "Configuration saved"}});
+          response.headers.emplace_back("etag", etag(out.version));
+          return response;
+        },
+        ctx.log);
   });
 
   router.add("GET", "/tenant/rbac", [&ctx](const HttpRequest& r) -> HttpResult {
@@ -108,32 +103,26 @@ void addTenantRoutes(Router& router, RestContext& ctx, SettingsService& settings
     return std::nullopt;
   };
 
-  router.add(
-      "POST", "/tenant/rbac/roles",
-      [&ctx, &settings, roleBodyRefused](const HttpRequest& r) -> HttpResult {
-        TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
-        if (auto refused = roleBodyRefused(r)) return std::move(*refused);
-        TenantState& tenant = caller.tenant;
-        std::string actor = caller.principal.tokenId;
-        return settings.prepareRole(std::string(r.body), std::nullopt)
-            .then([&ctx, &settings, &tenant,
-                   actor](Prepared<RbacRole> prepared) -> kj::Promise<HttpResponse> {
-              auto role = preparedOr400(kj::mv(prepared));
-              if (auto* refused = std::get_if<HttpResponse>(&role)) {
-                return kj::mv(*refused);
-              }
-              return whenDone(
-                  settings.createRole(tenant, std::get<RbacRole>(kj::mv(role)), actor),
-                  [](SaveOutcome out) {
-                    if (out.kind == SaveOutcome::Kind::CONFLICT) {
-                      return errorResponse(409, "conflict", "a role with this name exists");
-                    }
-                    if (out.kind != SaveOutcome::Kind::SAVED) return saveFailure(out);
-                    return jsonResponse(201, {{"success", true}, {"message", "Role created"}});
-                  },
-                  ctx.log);
-            });
-      });
+  router.add("POST", "/tenant/rbac/roles",
+             [&ctx, &settings, roleBodyRefused](const HttpRequest& r) -> HttpResult {
+               TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
+               if (auto refused = roleBodyRefused(r)) return std::move(*refused);
+               TenantState& tenant = caller.tenant;
+               std::string actor = caller.principal.tokenId;
+               return whenPrepared(
+                   settings.prepareRole(std::string(r.body), std::nullopt),
+                   [&settings, &tenant, actor](RbacRole role) {
+                     return settings.createRole(tenant, kj::mv(role), actor);
+                   },
+                   [](SaveOutcome out) {
+                     if (out.kind == SaveOutcome::Kind::CONFLICT) {
+                       return errorResponse(409, "conflict", "a role with this name exists");
+                     }
+                     if (out.kind != SaveOutcome::Kind::SAVED) return saveFailure(out);
+                     return jsonResponse(201, {{"success", true}, {"message", "Role created"}});
+                   },
+                   ctx.log);
+             });
 
   router.addWithParam(
       "PUT", "/tenant/rbac/roles/:name",
@@ -144,19 +133,16 @@ void addTenantRoutes(Router& router, RestContext& ctx, SettingsService& settings
         if (!isValidRoleName(name)) return errorResponse(404, "not_found", "no such role");
         TenantState& tenant = caller.tenant;
         std::string actor = caller.principal.tokenId;
-        return settings.prepareRole(std::string(r.body), std::string(name))
-            .then([&ctx, &settings, &tenant,
-                   actor](Prepared<RbacRole> prepared) -> kj::Promise<HttpResponse> {
-              auto role = preparedOr400(kj::mv(prepared));
-              if (auto* refused = std::get_if<HttpResponse>(&role)) return kj::mv(*refused);
-              return whenDone(
-                  settings.updateRole(tenant, std::get<RbacRole>(kj::mv(role)), actor),
-                  [](SaveOutcome out) {
-                    if (out.kind != SaveOutcome::Kind::SAVED) return saveFailure(out);
-                    return jsonResponse(200, {{"success", true}, {"message", "Role updated"}});
-                  },
-                  ctx.log);
-            });
+        return whenPrepared(
+            settings.prepareRole(std::string(r.body), std::string(name)),
+            [&settings, &tenant, actor](RbacRole role) {
+              return settings.updateRole(tenant, kj::mv(role), actor);
+            },
+            [](SaveOutcome out) {
+              if (out.kind != SaveOutcome::Kind::SAVED) return saveFailure(out);
+              return jsonResponse(200, {{"success", true}, {"message", "Role updated"}});
+            },
+            ctx.log);
       });
 
   router.addWithParam(
