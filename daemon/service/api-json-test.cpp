@@ -26,4 +26,15 @@ TEST_CASE("The usage summary and audit documents have the REST shapes") {
         nlohmann::json{{"success", true}, {"message", "Resource limits saved"}, {"version", 4}});
 }
 
+TEST_CASE("A usage row's percentage is pinned at the int64 edge, never wrapped") {
+  Rule rule;
+  rule.resource = "api";
+  rule.metric = "calls";
+  RuleUsage saturated{&rule, INT64_MAX, 0, 1, Window{0, 60000}};
+  RuleUsage half{&rule, 5, 0, 10, Window{0, 60000}};
+  auto rows = nlohmann::json::parse(usageRowsJson({saturated, half}));
+  CHECK(rows[0]["percentage"] == INT64_MAX);
+  CHECK(rows[1]["percentage"] == 50);
+}
+
 }  // namespace tenantd

@@ -11,9 +11,12 @@
 namespace tenantd {
 
 namespace {
+// Pinned at the int64 edge like the counters: a saturated counter over a small limit would
+// otherwise wrap negative.
 int64_t percentage(int64_t current, int64_t limit) {
   if (limit <= 0) return current > 0 ? 100 : 0;
-  return static_cast<int64_t>(static_cast<__int128>(current) * 100 / limit);
+  __int128 p = static_cast<__int128>(current) * 100 / limit;
+  return p > INT64_MAX ? INT64_MAX : static_cast<int64_t>(p);
 }
 
 void writeUsageRow(JsonOut& out, const RuleUsage& u) {
