@@ -134,6 +134,18 @@ TEST_CASE("Secrets are stored and listed over REST and read back over RPC") {
   CHECK_FALSE(containsAnyWindow(audit.body, PLAIN));
 }
 
+TEST_CASE("The audit trail reads its limit and before strictly") {
+  RunningDaemon d;
+  std::string t = d.demoToken();
+  for (const char* query : {"limit=0", "limit=1001", "limit=%205", "limit=+5", "limit=5x", "limit=",
+                            "before=0", "before=-3", "before=+3", "before=99999999999999999999"}) {
+    INFO(query);
+    auto refused = call(d, t, "GET", std::string("/tenant/audit?") + query);
+    CHECK(refused.status == 400);
+  }
+  CHECK(call(d, t, "GET", "/tenant/audit?limit=1000&before=9223372036854775807").status == 200);
+}
+
 TEST_CASE("A stored value appears in no response, log line or database file") {
   RunningDaemon d;
   std::string t = d.demoToken();

@@ -5,6 +5,8 @@
 
 #include <sodium.h>
 
+#include <charconv>
+
 namespace tenantd {
 
 void addSecretsRoutes(Router& router, RestContext& ctx, SecretsService& secrets) {
@@ -76,9 +78,11 @@ void addAuditRoutes(Router& router, RestContext& ctx, SecretsService& secrets) {
     std::optional<int64_t> before;
     for (auto [name, target] : {std::pair<const char*, int>{"limit", 0}, {"before", 1}}) {
       if (auto text = queryParam(r.query, name)) {
-        char* end = nullptr;
-        long long v = strtoll(text->c_str(), &end, 10);
-        if (text->empty() || *end != '\0' || v < 1 || (target == 0 && v > 1000)) {
+        // Digits only: no sign, no spaces, no overflow (from_chars refuses all three).
+        int64_t v = 0;
+        auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+        bool whole = ec == std::errc() && end == text->data() + text->size();
+        if (!whole || (*text)[0] == '-' || v < 1 || (target == 0 && v > 1000)) {
           return badRequest(name, target == 0 ? "an integer from 1 to 1000" : "a positive id");
         }
         if (target == 0)
