@@ -1,5 +1,6 @@
-// End to end: the tenant REST API of ../shared/spec/tenant-api.md against the real daemon —
-// every example of the spec verbatim, then the semantics where the spec is thin.
+// End to end: the tenant REST API (docs/openapi.yaml) against the real daemon — every curl
+// example of the original tenant API contract verbatim, then the semantics where it was thin.
+// The HTTP client checks every answer against docs/openapi.yaml.
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

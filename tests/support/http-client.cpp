@@ -1,5 +1,7 @@
 #include "http-client.h"
 
+#include "openapi-check.h"
+
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -56,6 +58,8 @@ HttpResult httpRequest(const std::string& method, const std::string& url,
   curl_slist_free_all(list);
   curl_easy_cleanup(curl);
   if (rc != CURLE_OK) throw std::runtime_error(std::string("curl: ") + curl_easy_strerror(rc));
+  std::string problems = openApiProblems({method, url, result.status, result.headers, result.body});
+  if (!problems.empty()) throw std::runtime_error("docs/openapi.yaml does not allow: " + problems);
   return result;
 }
 

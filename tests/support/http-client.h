@@ -1,5 +1,6 @@
 #pragma once
-// A real HTTP client (libcurl) for end-to-end tests against the daemon's REST listener.
+// A real HTTP client (libcurl) for end-to-end tests against the daemon's REST listener. Every
+// answer is checked against docs/openapi.yaml (openapi-check.h); one it does not allow throws.
 
 #include <map>
 #include <string>
