@@ -127,7 +127,7 @@ double plainUpsertsPerSecond(const std::string& dir, int64_t n) {
 // The daemon's write path on `path`: a kj loop, the writer thread, the batcher, the service.
 struct Service {
   explicit Service(const std::string& path)
-      : writer(path, writerOptions(), log),
+      : writer(path, writerOptions(), log, stats),
         batcher(writer),
         tenants(log),
         limits(tenants, batcher, writer, worker, clock, log) {}
@@ -139,6 +139,7 @@ struct Service {
   kj::EventLoop loop;
   kj::WaitScope ws{loop};
   Log log{Log::Sink::STDERR, LogLevel::WARN};  // Before the writer, which logs through it.
+  StoreStats stats;
   Writer writer;
   Worker worker;
   UsageBatcher batcher;

@@ -114,7 +114,7 @@ void Daemon::start() {
     writerOptions.open = DbOptions::Open::READ_WRITE;
     writerOptions.sync = config_.sync;
     writerOptions.busyTimeoutMs = config_.busyTimeoutMs;
-    writer_ = kj::heap<Writer>(config_.databasePath(), writerOptions, log_);
+    writer_ = kj::heap<Writer>(config_.databasePath(), writerOptions, log_, metrics_.store());
     services_ = kj::heap<Services>(*writer_, keyring_, clock_, log_, metrics_, config_.quotas,
                                    config_.bounds);
     services_->catalog.changedOutside().wait(io_.waitScope);  // The baseline, before the load.
@@ -125,6 +125,7 @@ void Daemon::start() {
                            std::to_string(clock_.now() - loadStart) + " ms");
   }
   rest_ = kj::heap<RestServer>(*services_, metrics_, log_);
+  registerGauges();
 
   KJ_ASSERT(uv_loop_init(&uvLoop_) == 0);
   uvLoopInitialised_ = true;
@@ -260,6 +261,23 @@ void Daemon::startRpc(std::optional<int> activatedFd) {
   rpcAccepting_ = rpcServer_->listen(*rpcListener_).eagerlyEvaluate([this](kj::Exception&& e) {
     log_.error("rpc", std::string("accept loop failed: ") + e.getDescription().cStr());
   });
+}
+
+void Daemon::registerGauges() {
+  const std::string open = "tenantd_open_connections";
+  const std::string openHelp = "Connections open now, by listener";
+  gauges_.push_back(metrics_.gauge(open, openHelp, {{"listener", "rest"}}, [this]() {
+    return http_ != nullptr ? static_cast<double>(http_->openConnections()) : 0.0;
+  }));
+  gauges_.push_back(metrics_.gauge(open, openHelp, {{"listener", "rpc"}}, [this]() {
+    return rpcServer_.get() != nullptr ? static_cast<double>(rpcServer_->connections()) : 0.0;
+  }));
+  gauges_.push_back(metrics_.gauge(
+      "tenantd_config_watches", "Tenant.watchConfig subscriptions open now", {}, [this]() {
+        return services_.get() != nullptr
+                   ? static_cast<double>(services_->settings.configWatchers())
+                   : 0.0;
+      }));
 }
 
 kj::Promise<void> Daemon::watchdogLoop(uint64_t intervalUsec) {

@@ -59,6 +59,8 @@ private:
   void setUpDemoTenant(Db& db);
   void loadKeys(Db& db);
   void startRpc(std::optional<int> activatedFd);
+  // tenantd_open_connections{listener} and tenantd_config_watches, read at each scrape.
+  void registerGauges();
   kj::Promise<void> watchdogLoop(uint64_t intervalUsec);
   // Every second: expire reservations and track ids; pick up tenants and tokens that the
   // offline CLI changed in the store.
@@ -85,6 +87,8 @@ private:
   std::string demoBanner_;  // --dev only: printed once with the addresses.
 
   Metrics metrics_;
+  // Gauges read at each scrape; they check what they read is still there.
+  std::vector<std::unique_ptr<Metrics::Gauge>> gauges_;
   Keyring keyring_;  // Read-only once loaded; the writer thread seals and opens with it.
   kj::Own<Writer> writer_;
   kj::Own<Services> services_;  // After the writer they use; destroyed before it.

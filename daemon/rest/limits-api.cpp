@@ -115,7 +115,9 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     if (auto e = checkUsage(*usage)) return *e;
     JsonOut out;
     out.beginObject();
-    writeDecisionFields(out, ctx.limits.check(caller.tenant, usage->view()));
+    Decision d = ctx.limits.check(caller.tenant, usage->view());
+    ctx.decisions.count(d);
+    writeDecisionFields(out, d);
     return HttpResponse(200, out.endObject().str());
   });
 
@@ -158,7 +160,8 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     if (auto e = checkUsage(*usage)) return *e;
     return whenDone(
         ctx.limits.consume(caller.tenant, std::move(*usage)),
-        [](Decision d) {
+        [&ctx](Decision d) {
+          ctx.decisions.count(d);
           JsonOut out;
           out.beginObject();
           writeDecisionFields(out, d);
@@ -179,7 +182,8 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     if (auto e = refused(contract::checkReserveTtl(ttl))) return *e;
     return whenDone(
         ctx.limits.reserve(caller.tenant, std::move(*usage), ttl * 1000),
-        [](ReserveResult result) {
+        [&ctx](ReserveResult result) {
+          ctx.decisions.count(result.decision);
           JsonOut out;
           out.beginObject();
           writeDecisionFields(out, result.decision);

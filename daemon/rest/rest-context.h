@@ -6,6 +6,7 @@
 #include "flat-body.h"
 #include "http/router.h"
 #include "service/auth.h"
+#include "service/decision-counts.h"
 #include "service/limits-service.h"
 
 #include <nlohmann/json.hpp>
@@ -18,14 +19,21 @@
 namespace tenantd {
 
 struct RestContext {
-  RestContext(Auth& auth, Tenants& tenants, LimitsService& limits, const Clock& clock, Log& log)
-      : auth(auth), tenants(tenants), limits(limits), clock(clock), log(log) {}
+  RestContext(Auth& auth, Tenants& tenants, LimitsService& limits, const Clock& clock, Log& log,
+              Metrics& metrics)
+      : auth(auth),
+        tenants(tenants),
+        limits(limits),
+        clock(clock),
+        log(log),
+        decisions(metrics, "rest") {}
 
   Auth& auth;
   Tenants& tenants;
   LimitsService& limits;
   const Clock& clock;
   Log& log;
+  DecisionCounts decisions;  // Each decision a limits route answers.
 
   // Authenticates once per request: the rate limiter and the handler both ask, within one
   // synchronous call, about the same header bytes. The answer stays valid until endRequest().

@@ -4,12 +4,18 @@
 #include "rest/secrets-api.h"
 #include "rest/tenant-api.h"
 
+#include <algorithm>
+#include <chrono>
+
 namespace tenantd {
 
 RestServer::RestServer(Services& services, Metrics& metrics, Log& log)
-    : context_(services.auth, services.tenants, services.limits, services.clock, log),
+    : context_(services.auth, services.tenants, services.limits, services.clock, log, metrics),
       readiness_(services.readiness),
-      metrics_(metrics) {
+      metrics_(metrics),
+      rateLimited_(metrics.counter("tenantd_rate_limited_total",
+                                   "Requests refused by a per-tenant rate limit, by surface",
+                                   {{"surface", "rest"}})) {
   router_.add("GET", "/healthz",
               [](const HttpRequest&) { return HttpResponse(200, R"({"status":"ok"})"); });
   addLimitsRoutes(router_, context_);
@@ -28,14 +34,17 @@ HttpResult RestServer::handle(const HttpRequest& request) {
   // The auth memo points into this request's headers: it must not outlive them on any path
   // (a 429, an exception), or a later request at the same address could match it.
   KJ_DEFER(context_.endRequest());
+  auto start = std::chrono::steady_clock::now();
+  RouteStats* stats = &routeStats(request.method, router_.routeOf(request.path));
   std::vector<std::pair<std::string, std::string>> rateHeaders;
   if (auto refused = rateLimiter_.admit(request, rateHeaders)) {
-    metrics_.restErrors(429).Increment();
+    rateLimited_.add();
+    count(*stats, refused->status, start);
     return kj::mv(*refused);
   }
-  auto finish = [this, rateHeaders](HttpResponse response) {
+  auto finish = [this, stats, start, rateHeaders](HttpResponse response) {
     for (auto& h : rateHeaders) response.headers.push_back(h);
-    if (response.status >= 400) metrics_.restErrors(response.status).Increment();
+    count(*stats, response.status, start);
     return response;
   };
   HttpResult result = router_.handle(request);
@@ -43,6 +52,40 @@ HttpResult RestServer::handle(const HttpRequest& request) {
     return finish(kj::mv(*now));
   }
   return result.get<kj::Promise<HttpResponse>>().then(kj::mv(finish));
+}
+
+RestServer::RouteStats& RestServer::routeStats(std::string_view method, std::string_view route) {
+  static constexpr std::string_view METHODS[] = {"GET",   "POST", "PUT",    "DELETE",
+                                                 "PATCH", "HEAD", "OPTIONS"};
+  std::string_view m = "other";
+  for (auto known : METHODS) m = method == known ? known : m;
+  if (route.empty()) route = "unmatched";
+  auto byRoute = routeStats_.find(route);
+  if (byRoute == routeStats_.end())
+    byRoute = routeStats_.emplace(route, decltype(byRoute->second){}).first;
+  auto byMethod = byRoute->second.find(m);
+  if (byMethod == byRoute->second.end()) {
+    RouteStats stats{std::string(route), std::string(m)};
+    stats.seconds =
+        &metrics_.latency("tenantd_rest_request_duration_seconds",
+                          "REST request latency in the daemon, by method and route pattern",
+                          {{"method", stats.method}, {"route", stats.route}});
+    byMethod = byRoute->second.emplace(m, std::move(stats)).first;
+  }
+  return byMethod->second;
+}
+
+void RestServer::count(RouteStats& stats, int status, std::chrono::steady_clock::time_point start) {
+  size_t c = static_cast<size_t>(std::clamp(status / 100, 1, 5) - 1);
+  if (stats.byClass[c] == nullptr) {
+    stats.byClass[c] = &metrics_.counter(
+        "tenantd_rest_requests_total",
+        "REST requests answered, by method, route pattern and status class",
+        {{"code", std::to_string(c + 1) + "xx"}, {"method", stats.method}, {"route", stats.route}});
+  }
+  stats.byClass[c]->add();
+  stats.seconds->observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
 HttpResponse RestServer::readyz() const {

@@ -1,14 +1,19 @@
 #pragma once
 // The REST surface as the daemon serves it: every route (tenant API, limits, secrets, audit,
 // health, readiness, metrics) and what every request passes on its way to one: the per-tenant
-// rate limit, the one authentication memo of the request, the RateLimit-* headers and the error
-// count. The daemon hands HttpServer handle(); nothing else routes REST requests.
+// rate limit, the one authentication memo of the request, the RateLimit-* headers and the
+// request metrics. The daemon hands HttpServer handle(); nothing else routes REST requests.
 
 #include "http/router.h"
 #include "rest/rate-limit.h"
 #include "rest/rest-context.h"
 #include "service/services.h"
 #include "util/metrics.h"
+
+#include <array>
+#include <chrono>
+#include <map>
+#include <string>
 
 namespace tenantd {
 
@@ -22,6 +27,17 @@ public:
   size_t prune() { return rateLimiter_.prune(); }
 
 private:
+  // tenantd_rest_requests_total by status class and tenantd_rest_request_duration_seconds of one
+  // (route pattern, method): resolved the first time the pair is seen, so a request costs two
+  // map lookups and no label formatting. Paths no route takes are "unmatched", methods outside
+  // the usual seven "other", so clients cannot grow the label sets.
+  struct RouteStats {
+    std::string route, method;
+    std::array<OwnedCounter*, 5> byClass{};  // 1xx..5xx, each created on first use.
+    LatencyHistogram* seconds = nullptr;
+  };
+  RouteStats& routeStats(std::string_view method, std::string_view route);
+  void count(RouteStats& stats, int status, std::chrono::steady_clock::time_point start);
   HttpResponse readyz() const;
 
   RestContext context_;
@@ -29,6 +45,9 @@ private:
   RestRateLimiter rateLimiter_{context_, router_};
   const Readiness& readiness_;
   Metrics& metrics_;
+  OwnedCounter& rateLimited_;
+  // route -> method -> figures.
+  std::map<std::string, std::map<std::string, RouteStats, std::less<>>, std::less<>> routeStats_;
 };
 
 }  // namespace tenantd

@@ -384,10 +384,12 @@ kj::Promise<void> AdminImpl::audit(AuditContext context) {
 capnp::Capability::Server::DispatchCallResult AdminImpl::dispatchCall(
     uint64_t interfaceId, uint16_t methodId,
     capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer> context) {
-  KJ_IF_MAYBE (refused, kj::runCatchingExceptions([&] { grant_->requireAdmin(); })) {
-    return {kj::Promise<void>(kj::mv(*refused)), false};
-  }
-  return rpc::Admin::Server::dispatchCall(interfaceId, methodId, context);
+  return ctx_.metrics.admin.record(methodId, [&]() -> DispatchCallResult {
+    KJ_IF_MAYBE (refused, kj::runCatchingExceptions([&] { grant_->requireAdmin(); })) {
+      return {kj::Promise<void>(kj::mv(*refused)), false};
+    }
+    return rpc::Admin::Server::dispatchCall(interfaceId, methodId, context);
+  });
 }
 
 kj::Promise<void> AdminImpl::tenant(TenantContext context) {

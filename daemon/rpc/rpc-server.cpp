@@ -5,10 +5,8 @@
 namespace tenantd {
 
 RpcServer::RpcServer(Services& services, RpcServerInfo info, PeerPolicy policy, Log& log)
-    : context_{services, std::move(info),
-               [this]() {
-                 return connections_;
-               }},
+    : context_{services, std::move(info), [this]() { return connections_; },
+               RpcMetrics(services.metrics)},
       policy_(std::move(policy)),
       log_(log) {}
 
@@ -18,10 +16,8 @@ RpcServer::RpcServer(Services& services, RpcServerInfo info, PeerPolicy policy, 
 
 RpcServer::RpcServer(Services& services, RpcServerInfo info, PeerPolicy policy, Log& log,
                      kj::Timer& timer, Limits limits)
-    : context_{services, std::move(info),
-               [this]() {
-                 return connections_;
-               }},
+    : context_{services, std::move(info), [this]() { return connections_; },
+               RpcMetrics(services.metrics)},
       policy_(std::move(policy)),
       log_(log),
       timer_(timer),

@@ -59,7 +59,8 @@ int64_t resetAt(const Window& w) {
   return w.end == LIFETIME_WINDOW.end ? 0 : w.end;
 }
 
-void fillDecision(rpc::Decision::Builder b, const Decision& d) {
+void fillDecision(DecisionCounts& counts, rpc::Decision::Builder b, const Decision& d) {
+  counts.count(d);
   b.setAllowed(d.allowed);
   b.setWarning(d.warning);
   b.setMatched(d.matched);
@@ -161,6 +162,14 @@ void ConnectionGrant::requireAdmin() const {
 SidecarImpl::SidecarImpl(RpcContext& ctx, kj::Own<ConnectionGrant> grant)
     : ctx_(ctx), grant_(kj::mv(grant)) {}
 
+capnp::Capability::Server::DispatchCallResult SidecarImpl::dispatchCall(
+    uint64_t interfaceId, uint16_t methodId,
+    capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer> context) {
+  return ctx_.metrics.sidecar.record(methodId, [&]() {
+    return rpc::Sidecar::Server::dispatchCall(interfaceId, methodId, context);
+  });
+}
+
 kj::Promise<void> SidecarImpl::health(HealthContext context) {
   auto results = context.getResults(capnp::MessageSize{8, 0});
   results.setStatus("ok");
@@ -205,11 +214,13 @@ kj::Promise<void> SidecarImpl::whoami(WhoamiContext context) {
 capnp::Capability::Server::DispatchCallResult TenantImpl::dispatchCall(
     uint64_t interfaceId, uint16_t methodId,
     capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer> context) {
-  // A refusal travels as the call's result, like an exception thrown by the method itself.
-  KJ_IF_MAYBE (refused, kj::runCatchingExceptions([&] { grant_->requireTenant(tenantId_); })) {
-    return {kj::Promise<void>(kj::mv(*refused)), false};
-  }
-  return rpc::Tenant::Server::dispatchCall(interfaceId, methodId, context);
+  return ctx_.metrics.tenant.record(methodId, [&]() -> DispatchCallResult {
+    // A refusal travels as the call's result, like an exception thrown by the method itself.
+    KJ_IF_MAYBE (refused, kj::runCatchingExceptions([&] { grant_->requireTenant(tenantId_); })) {
+      return {kj::Promise<void>(kj::mv(*refused)), false};
+    }
+    return rpc::Tenant::Server::dispatchCall(interfaceId, methodId, context);
+  });
 }
 
 kj::Promise<void> TenantImpl::getSecret(GetSecretContext context) {
@@ -237,7 +248,8 @@ TenantState& TenantImpl::state() {
 
 kj::Promise<void> TenantImpl::check(CheckContext context) {
   auto d = ctx_.services.limits.check(state(), readUsageView(context.getParams().getRequest()));
-  fillDecision(context.getResults(capnp::MessageSize{DECISION_WORDS + 2, 0}).initDecision(), d);
+  fillDecision(ctx_.metrics.decisions,
+               context.getResults(capnp::MessageSize{DECISION_WORDS + 2, 0}).initDecision(), d);
   return kj::READY_NOW;
 }
 
@@ -256,8 +268,11 @@ kj::Promise<void> TenantImpl::track(TrackContext context) {
 kj::Promise<void> TenantImpl::consume(ConsumeContext context) {
   auto usage = readUsage(context.getParams().getRequest());
   return ctx_.services.limits.consume(state(), kj::mv(usage))
-      .then([context](Decision d) mutable { fillDecision(context.getResults().initDecision(), d); },
-            [](kj::Exception&& e) { storeFailed(kj::mv(e)); });
+      .then(
+          [context, counts = &ctx_.metrics.decisions](Decision d) mutable {
+            fillDecision(*counts, context.getResults().initDecision(), d);
+          },
+          [](kj::Exception&& e) { storeFailed(kj::mv(e)); });
 }
 
 kj::Promise<void> TenantImpl::reserve(ReserveContext context) {
@@ -267,9 +282,9 @@ kj::Promise<void> TenantImpl::reserve(ReserveContext context) {
   throwIfInvalid(contract::checkReserveTtl(ttl));
   return ctx_.services.limits.reserve(state(), kj::mv(usage), ttl * 1000)
       .then(
-          [context](ReserveResult r) mutable {
+          [context, counts = &ctx_.metrics.decisions](ReserveResult r) mutable {
             auto results = context.getResults();
-            fillDecision(results.initDecision(), r.decision);
+            fillDecision(*counts, results.initDecision(), r.decision);
             results.setReservationId(r.reservationId);
           },
           [](kj::Exception&& e) { storeFailed(kj::mv(e)); });
@@ -305,7 +320,8 @@ kj::Promise<void> TenantImpl::checkBatch(CheckBatchContext context) {
   auto out = context.getResults(capnp::MessageSize{DECISION_WORDS * requests.size() + 4, 0})
                  .initDecisions(requests.size());
   for (uint i = 0; i < requests.size(); ++i) {
-    fillDecision(out[i], ctx_.services.limits.check(t, readUsageView(requests[i])));
+    fillDecision(ctx_.metrics.decisions, out[i],
+                 ctx_.services.limits.check(t, readUsageView(requests[i])));
   }
   return kj::READY_NOW;
 }
@@ -366,11 +382,12 @@ kj::Promise<void> TenantImpl::consumeBatch(ConsumeBatchContext context) {
             .then([](Decision d) -> ItemOutcome<Decision> { return d; }, itemRefused<Decision>));
   }
   return kj::joinPromises(pending.releaseAsArray())
-      .then([context](kj::Array<ItemOutcome<Decision>> decisions) mutable {
+      .then([context,
+             counts = &ctx_.metrics.decisions](kj::Array<ItemOutcome<Decision>> decisions) mutable {
         auto out = context.getResults().initDecisions(decisions.size());
         for (size_t i = 0; i < decisions.size(); ++i) {
           KJ_IF_MAYBE (d, decisions[i].value) {
-            fillDecision(out[i], *d);
+            fillDecision(*counts, out[i], *d);
           } else {
             out[i].setError(decisions[i].error);
           }
@@ -420,6 +437,7 @@ kj::Promise<void> TenantImpl::rateLimit(RateLimitContext context) {
     return kj::READY_NOW;
   }
   RateLimitFields fields = rateLimitFields(taken.decision);
+  if (!taken.decision.allowed) ctx_.metrics.rateLimited.add();
   out.setAllowed(taken.decision.allowed);
   out.setLimit(fields.limit);
   out.setRemaining(fields.remaining);

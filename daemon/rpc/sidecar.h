@@ -7,6 +7,7 @@
 
 #include "rpc/config-watch.h"
 #include "rpc/peer.h"
+#include "rpc/rpc-metrics.h"
 #include "service/services.h"
 #include "util/clock.h"
 
@@ -31,6 +32,7 @@ struct RpcContext {
   Services& services;
   RpcServerInfo info;
   std::function<size_t()> connections;
+  RpcMetrics metrics;
 };
 
 // What one connection may do, shared by its bootstrap and every capability given on it. The
@@ -59,6 +61,10 @@ private:
 class SidecarImpl final : public rpc::Sidecar::Server {
 public:
   explicit SidecarImpl(RpcContext& ctx, kj::Own<ConnectionGrant> grant);
+
+  DispatchCallResult dispatchCall(
+      uint64_t interfaceId, uint16_t methodId,
+      capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer> context) override;
 
 protected:
   kj::Promise<void> health(HealthContext context) override;

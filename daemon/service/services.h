@@ -27,6 +27,7 @@ public:
            Quotas quotas = {}, DocumentBounds bounds = {})
       : clock(clock),
         log(log),
+        metrics(metrics),
         tenants(log),
         auth(clock),
         batcher(writer),
@@ -47,7 +48,8 @@ public:
   Worker worker;
   const Clock& clock;
   Log& log;
-  Tenants tenants;  // Every tenant's state: the one owner.
+  Metrics& metrics;  // Each surface resolves its own series in it.
+  Tenants tenants;   // Every tenant's state: the one owner.
   Auth auth;
   UsageBatcher batcher;
   LimitsService limits;

@@ -17,6 +17,7 @@ struct Fixture {
   kj::EventLoop loop;
   kj::WaitScope ws{loop};
   Log log{Log::Sink::STDERR, LogLevel::ERROR};
+  StoreStats stats;
   kj::Own<Writer> writer;
   kj::Own<UsageBatcher> batcher;
 
@@ -25,7 +26,7 @@ struct Fixture {
       Db db(path, {});
       migrate(db);
     }
-    writer = kj::heap<Writer>(path, DbOptions{}, log);
+    writer = kj::heap<Writer>(path, DbOptions{}, log, stats);
     batcher = kj::heap<UsageBatcher>(*writer);
   }
   ~Fixture() {

@@ -33,7 +33,8 @@ TEST_CASE("Writer resolves a job only after its change is committed and visible"
   makeTable(path);
   kj::EventLoop loop;
   kj::WaitScope ws(loop);
-  Writer writer(path, {}, testLog);
+  StoreStats stats;
+  Writer writer(path, {}, testLog, stats);
   int64_t id = writer
                    .submit<int64_t>([](WriterContext& ctx) {
                      Statement(ctx.db, "INSERT INTO t (x) VALUES (1)").run();
@@ -42,7 +43,7 @@ TEST_CASE("Writer resolves a job only after its change is committed and visible"
                    .wait(ws);
   CHECK(id == 1);
   CHECK(countRows(path) == 1);  // Another connection sees it: committed.
-  CHECK(writer.commits() == 1);
+  CHECK(stats.commits.read() == 1);
 }
 
 TEST_CASE("Writer groups concurrent jobs into few commits") {
@@ -51,7 +52,8 @@ TEST_CASE("Writer groups concurrent jobs into few commits") {
   makeTable(path);
   kj::EventLoop loop;
   kj::WaitScope ws(loop);
-  Writer writer(path, {}, testLog);
+  StoreStats stats;
+  Writer writer(path, {}, testLog, stats);
   kj::Vector<kj::Promise<void>> jobs;
   for (int i = 0; i < 1000; ++i) {
     jobs.add(writer.submit<void>([i](WriterContext& ctx) {
@@ -60,8 +62,8 @@ TEST_CASE("Writer groups concurrent jobs into few commits") {
   }
   kj::joinPromises(jobs.releaseAsArray()).wait(ws);
   CHECK(countRows(path) == 1000);
-  CHECK(writer.commits() >= 1);
-  CHECK(writer.commits() < 1000);
+  CHECK(stats.commits.read() >= 1);
+  CHECK(stats.commits.read() < 1000);
 }
 
 TEST_CASE("A failing job changes nothing and does not disturb its batch") {
@@ -70,7 +72,8 @@ TEST_CASE("A failing job changes nothing and does not disturb its batch") {
   makeTable(path);
   kj::EventLoop loop;
   kj::WaitScope ws(loop);
-  Writer writer(path, {}, testLog);
+  StoreStats stats;
+  Writer writer(path, {}, testLog, stats);
   auto insert = [&](int64_t x, bool thenFail) {
     return writer.submit<void>([x, thenFail](WriterContext& ctx) {
       Statement(ctx.db, "INSERT INTO t (x) VALUES (?1)").bind(1, x).run();
@@ -98,7 +101,8 @@ TEST_CASE("Destroying the Writer commits every job already submitted") {
   kj::WaitScope ws(loop);
   kj::Vector<kj::Promise<void>> unwaited;  // Outlive the writer; never waited on.
   {
-    Writer writer(path, {}, testLog);
+    StoreStats stats;
+    Writer writer(path, {}, testLog, stats);
     for (int i = 0; i < 100; ++i) {
       unwaited.add(writer.submit<void>([i](WriterContext& ctx) {
         Statement(ctx.db, "INSERT INTO t (x) VALUES (?1)").bind(1, int64_t{i}).run();
@@ -112,7 +116,8 @@ TEST_CASE("Writer reports a database it cannot open at construction") {
   testing::TempDir dir;
   DbOptions options;
   options.open = DbOptions::Open::READ_WRITE;
-  CHECK_THROWS_WITH(Writer(dir.file("nope/w.db"), options, testLog),
+  StoreStats stats;
+  CHECK_THROWS_WITH(Writer(dir.file("nope/w.db"), options, testLog, stats),
                     Catch::Contains("cannot open"));
 }
 

@@ -2,9 +2,12 @@
 
 #include <kj/debug.h>
 
+#include <chrono>
+
 namespace tenantd {
 
-Writer::Writer(std::string path, DbOptions options, Log& log) : log_(log) {
+Writer::Writer(std::string path, DbOptions options, Log& log, StoreStats& stats)
+    : log_(log), stats_(stats) {
   thread_ = kj::heap<kj::Thread>(
       [this, path = kj::mv(path), options]() mutable { threadMain(kj::mv(path), options); });
   auto lock = started_.lockExclusive();
@@ -72,6 +75,7 @@ void Writer::runJob(kj::FunctionParam<void()> body) {
     if (sqlite3_get_autocommit(db_->handle()) != 0) {
       // SQLite rolled the whole transaction back (disk full, I/O error): every job of this
       // batch is lost, not just this one. Fail them all; the next job opens a new transaction.
+      stats_.commitFailures.add();
       failBatch(kj::cp(*e));
     } else {
       db_->exec("ROLLBACK TO job");
@@ -118,13 +122,19 @@ void Writer::commitBatch() {
   KJ_IF_MAYBE (b, batch_) {
     auto batch = kj::mv(*b);
     batch_ = nullptr;
-    KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() { db_->exec("COMMIT"); })) {
+    auto start = std::chrono::steady_clock::now();
+    auto failure = kj::runCatchingExceptions([&]() { db_->exec("COMMIT"); });
+    stats_.commitSeconds.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    stats_.batchJobs.observe(batch->jobs);
+    KJ_IF_MAYBE (e, failure) {
       if (sqlite3_get_autocommit(db_->handle()) == 0) {
         sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
       }
+      stats_.commitFailures.add();
       batch->fulfiller->reject(kj::mv(*e));
     } else {
-      commits_.fetch_add(1);
+      stats_.commits.add();
       batch->fulfiller->fulfill();
     }
   }

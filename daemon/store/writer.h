@@ -13,6 +13,7 @@
 #include "settings-store.h"
 #include "sqlite.h"
 #include "usage-store.h"
+#include "util/histogram.h"
 #include "util/log.h"
 
 #include <kj/async.h>
@@ -62,8 +63,9 @@ public:
   static constexpr uint32_t MAX_BATCH = 4096;
 
   // Opens the database on the writer thread; throws here if it cannot be opened. The writer
-  // thread logs through `log`, which must outlive the Writer.
-  Writer(std::string path, DbOptions options, Log& log);
+  // thread logs through `log` and counts its commits in `stats` (the metrics' store figures),
+  // which must both outlive the Writer.
+  Writer(std::string path, DbOptions options, Log& log, StoreStats& stats);
   // Drains: every submitted job runs and commits before the thread exits.
   ~Writer() noexcept(false);
   KJ_DISALLOW_COPY(Writer);
@@ -75,9 +77,6 @@ public:
     return executor().executeAsync(
         [this, job = kj::mv(job)]() mutable -> kj::Promise<T> { return runInBatch<T>(job); });
   }
-
-  // Commits completed on the writer thread (tests and metrics).
-  uint64_t commits() const { return commits_.load(); }
 
 private:
   struct Batch {
@@ -117,11 +116,11 @@ private:
   void failBatch(kj::Exception error);
 
   Log& log_;
-  kj::Own<Db> db_;  // Writer thread only, like everything down to started_.
+  StoreStats& stats_;  // Written on the writer thread only.
+  kj::Own<Db> db_;     // Writer thread only, like everything down to started_.
   kj::Own<WriterContext> context_;
   kj::Maybe<kj::Own<Batch>> batch_;
   kj::Own<kj::TaskSet> tasks_;
-  std::atomic<uint64_t> commits_{0};
 
   // Handshake with the thread: its executor once running, or why it failed to start.
   struct Started {

@@ -70,7 +70,7 @@ struct ServiceStack {
     keyring.setPrimary(randomKey());
     DbOptions options;
     options.open = DbOptions::Open::READ_WRITE;
-    return kj::heap<Writer>(path, options, log);
+    return kj::heap<Writer>(path, options, log, metrics.store());
   }
 
   TenantState& tenant(const char* id) {

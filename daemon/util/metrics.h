@@ -1,34 +1,91 @@
 #pragma once
-// The daemon's Prometheus metrics (prometheus-cpp). Counters are atomic, so the writer thread
-// may count too. No tenant ids or secret names in labels: they are unbounded and may be private.
+// The daemon's Prometheus metrics: prometheus-cpp's registry and text serializer, nothing
+// formatted by hand. Labels are bounded: no tenant, user, token or secret names, only methods,
+// route patterns, outcomes, surfaces and status classes.
+//
+// Cheap where requests pass: a caller resolves each counter or histogram it moves once (at start,
+// or the first time it meets a label value) and keeps the reference. Those are OwnedCounter /
+// OwnedHistogram values (util/histogram.h) that their one writer thread updates without a lock:
+// the event loop for everything created through counter()/latency(), the store's writer thread
+// for store().
+
+#include "histogram.h"
 
 #include <prometheus/counter.h>
+#include <prometheus/labels.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace tenantd {
 
 class Metrics {
 public:
   Metrics();
+  ~Metrics();
 
   // Secret reads over RPC by outcome: ok, not_found, expired, open_failed.
   prometheus::Counter& secretReads(const std::string& outcome);
-  // Store writes that failed to commit (the request was refused with 503 and changed nothing).
-  prometheus::Counter& commitFailures() { return *commitFailures_; }
-  // REST requests answered with an error, by status.
-  prometheus::Counter& restErrors(int status);
+
+  // A counter or latency histogram (seconds) of family `name`, created on first use for
+  // `labels`; the reference stays valid for the life of Metrics. Event-loop thread only, for
+  // both creating and writing.
+  OwnedCounter& counter(const std::string& name, const std::string& help,
+                        const prometheus::Labels& labels);
+  LatencyHistogram& latency(const std::string& name, const std::string& help,
+                            const prometheus::Labels& labels);
+
+  // A gauge whose value `read` gives when /metrics is rendered (on the event loop), until the
+  // returned registration is destroyed.
+  class Gauge;
+  [[nodiscard]] std::unique_ptr<Gauge> gauge(const std::string& name, const std::string& help,
+                                             const prometheus::Labels& labels,
+                                             std::function<double()> read);
+
+  // Written by the store's writer thread.
+  StoreStats& store() { return store_; }
 
   // The text exposition format, for GET /metrics.
   std::string render() const;
 
 private:
+  struct Owned {
+    std::string help;
+    prometheus::MetricType type;
+    std::map<prometheus::Labels, std::unique_ptr<OwnedCounter>> counters;
+    std::map<prometheus::Labels, std::unique_ptr<LatencyHistogram>> histograms;
+    std::map<prometheus::Labels, std::function<double()>> gauges;
+  };
+  Owned& owned(const std::string& name, const std::string& help, prometheus::MetricType type);
+  std::vector<prometheus::MetricFamily> collectOwned() const;
+
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* secretReads_;
-  prometheus::Family<prometheus::Counter>* restErrors_;
-  prometheus::Counter* commitFailures_;
+  StoreStats store_;
+  std::map<std::string, Owned, std::less<>> owned_;
 };
+
+class Metrics::Gauge {
+public:
+  Gauge(Metrics& metrics, std::string name, prometheus::Labels labels)
+      : metrics_(metrics), name_(std::move(name)), labels_(std::move(labels)) {}
+  ~Gauge();
+  Gauge(const Gauge&) = delete;
+  Gauge& operator=(const Gauge&) = delete;
+
+private:
+  Metrics& metrics_;
+  std::string name_;
+  prometheus::Labels labels_;
+};
+
+// The process_* families Prometheus' own clients export, read from /proc/self.
+std::vector<prometheus::MetricFamily> collectProcessMetrics();
 
 }  // namespace tenantd
