@@ -175,7 +175,7 @@ interface Admin {
   usage @10 (tenantId :Text, userId :Text) -> (json :Text);
   # As GET /tenant/limits/resources/usage?userId=.
   usageSummary @11 (tenantId :Text, period :Text) -> (json :Text);
-  # As GET /usage/summary?period= (empty: the current UTC month).
+  # As GET /usage/summary?period= (empty: the tenant's current month, in its own timezone).
 
   putSecret @12 (tenantId :Text, name :Text, value :Data) -> (version :UInt64);
   removeSecret @13 (tenantId :Text, name :Text) -> ();

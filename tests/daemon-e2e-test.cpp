@@ -208,14 +208,17 @@ TEST_CASE("Under socket activation tenantd serves the sockets systemd passes, by
   TempDir dir;
   std::string rpcPath = dir.file("activated.sock");
   std::string httpAddr = "127.0.0.1:" + std::to_string(freePort());
+  std::string metricsAddr = "127.0.0.1:" + std::to_string(freePort());
   NotifySocket notify(dir.file("notify.sock"));
-  // systemd-socket-activate binds both, then execs tenantd with LISTEN_FDS/LISTEN_FDNAMES on the
-  // first connection, the same protocol systemd uses.
+  // systemd-socket-activate binds all three, then execs tenantd with LISTEN_FDS/LISTEN_FDNAMES on
+  // the first connection, the same protocol systemd uses.
   Process daemon("/usr/bin/systemd-socket-activate", {{"-l",
                                                        rpcPath,
                                                        "-l",
                                                        httpAddr,
-                                                       "--fdname=rpc:http",
+                                                       "-l",
+                                                       metricsAddr,
+                                                       "--fdname=rpc:http:metrics",
                                                        "-E",
                                                        "NOTIFY_SOCKET=" + notify.path(),
                                                        "-E",
@@ -235,9 +238,10 @@ TEST_CASE("Under socket activation tenantd serves the sockets systemd passes, by
                                                       {},
                                                       dir.file("out"),
                                                       dir.file("err")});
-  // The activator logs "Listening on …" after listen() on each socket (the http one last); then
-  // a first connection makes it exec tenantd. The socket file alone appears at bind(), too early.
-  REQUIRE(waitForFileText(dir.file("err"), "Listening on " + httpAddr, 10s));
+  // The activator logs "Listening on …" after listen() on each socket (the metrics one last);
+  // then a first connection makes it exec tenantd. The socket file alone appears at bind(), too
+  // early.
+  REQUIRE(waitForFileText(dir.file("err"), "Listening on " + metricsAddr, 10s));
   {
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
     sockaddr_un addr{};
@@ -255,6 +259,9 @@ TEST_CASE("Under socket activation tenantd serves the sockets systemd passes, by
   auto reply = rpc.getMain<rpc::Sidecar>().healthRequest().send().wait(rpc.getWaitScope());
   CHECK(reply.getStatus() == "ok");
   CHECK(httpRequest("GET", "http://" + httpAddr + "/healthz").status == 200);
+  auto scrape = httpRequestOutsideApi("GET", "http://" + metricsAddr + "/metrics");
+  CHECK(scrape.status == 200);
+  CHECK(scrape.body.find("tenantd_build_info") != std::string::npos);
 
   daemon.signal(SIGTERM);
   CHECK(daemon.waitForExit(5s) == 0);

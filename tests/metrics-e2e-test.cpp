@@ -11,6 +11,7 @@
 
 #include "tenantd.capnp.h"
 
+#include <csignal>
 #include <fstream>
 #include <optional>
 
@@ -192,6 +193,38 @@ TEST_CASE("Metrics after known traffic pass promtool and move by exactly that tr
     CHECK(start > now - 600);
     CHECK(after.find("tenant-123") == std::string::npos);
   }
+}
+
+}  // namespace tenantd::testing
+
+namespace tenantd::testing {
+
+TEST_CASE(
+    "With metrics listen set, scrapes have a listener of their own that serves nothing else") {
+  TempDir configDir;
+  std::string config = configDir.file("tenantd.toml");
+  std::ofstream(config) << "[metrics]\nlisten = \"127.0.0.1:0\"\n";
+  RunningDaemon d({"--config", config});
+  std::string out = d.process->out();
+  auto at = out.find("  metrics http://");
+  REQUIRE(at != std::string::npos);
+  std::string url = out.substr(at + 10, out.find('\n', at) - at - 10);  // ".../metrics"
+  std::string base = url.substr(0, url.rfind("/metrics"));
+
+  auto scrape = httpRequestOutsideApi("GET", url);
+  CHECK(scrape.status == 200);
+  CHECK(scrape.headers["content-type"].rfind("text/plain; version=0.0.4", 0) == 0);
+  CHECK(scrape.body.find("tenantd_build_info") != std::string::npos);
+  CHECK(httpRequestOutsideApi("GET", base + "/healthz").status == 200);
+  // The tenant API is not there, with or without a token.
+  std::string t = d.demoToken();
+  CHECK(httpRequestOutsideApi("GET", base + "/tenant/info", {{"Authorization", "Bearer " + t}})
+            .status == 404);
+  CHECK(httpRequestOutsideApi("POST", base + "/metrics").status == 405);
+  // The REST listener still serves /metrics too.
+  CHECK(httpRequest("GET", d.restUrl + "/metrics").status == 200);
+  d.process->signal(SIGTERM);
+  CHECK(d.process->waitForExit(std::chrono::seconds(10)) == 0);
 }
 
 }  // namespace tenantd::testing

@@ -86,12 +86,13 @@ Daemon::~Daemon() noexcept(false) {
   rpcAccepting_ = nullptr;
   rpcServer_ = nullptr;
   rpcListener_ = nullptr;
-  if (http_ != nullptr) {
-    auto drained = http_->shutdown();
+  for (auto* server : {&metricsHttp_, &http_}) {
+    if (*server == nullptr) continue;
+    auto drained = (*server)->shutdown();
     bridge_->kick();
     drained.exclusiveJoin(io_.provider->getTimer().afterDelay(1 * kj::SECONDS)).wait(io_.waitScope);
+    *server = nullptr;
   }
-  http_ = nullptr;
   bridgeRunning_ = nullptr;
   bridge_ = nullptr;
   if (uvLoopInitialised_) UvBridge::closeAll(uvLoop_);
@@ -137,6 +138,18 @@ void Daemon::start() {
       uvLoop_, httpOptions, [this](const HttpRequest& r) { return rest_->handle(r); }, log_,
       [this]() { bridge_->kick(); });
   restAddress_ = activated.http ? http_->adopt(*activated.http) : http_->listen(config_.listen);
+  std::string metricsLine;
+  if (activated.metrics || config_.metricsListen) {
+    // Scrapes only: small bodies, few connections.
+    HttpOptions scrapeOptions{4096, config_.requestTimeoutMs, 64};
+    metricsHttp_ = std::make_unique<HttpServer>(
+        uvLoop_, scrapeOptions,
+        [this](const HttpRequest& r) { return rest_->handleMetricsListener(r); }, log_,
+        [this]() { bridge_->kick(); });
+    ListenAddress at = activated.metrics ? metricsHttp_->adopt(*activated.metrics)
+                                         : metricsHttp_->listen(*config_.metricsListen);
+    metricsLine = "  metrics http://" + formatListenAddress(at) + "/metrics\n";
+  }
 
   startRpc(activated.rpc);
 
@@ -149,7 +162,7 @@ void Daemon::start() {
        << "  REST  " << rest << "\n"
        << "  RPC   " << config_.socketPath << "\n"
        << "  data  " << config_.databasePath() << "\n"
-       << demoBanner_;
+       << metricsLine << demoBanner_;
   if (config_.dev) out_ << "Try: curl -s " << rest << "/healthz\n";
   out_.flush();
   demoBanner_.clear();  // Holds a token: keep it no longer than needed.
@@ -406,6 +419,12 @@ void Daemon::drain() {
   rpcListener_ = nullptr;
   if (ownsSocketFile_) unlink(config_.socketPath.c_str());
   auto httpDrained = http_->shutdown();
+  if (metricsHttp_ != nullptr) {
+    auto both = kj::heapArrayBuilder<kj::Promise<void>>(2);
+    both.add(kj::mv(httpDrained));
+    both.add(metricsHttp_->shutdown());
+    httpDrained = kj::joinPromises(both.finish());
+  }
   bridge_->kick();
   bool drained = httpDrained.then([]() { return true; })
                      .exclusiveJoin(timer.afterDelay(deadline).then([]() { return false; }))
@@ -424,9 +443,11 @@ void Daemon::drain() {
   writer_ = nullptr;  // Commits every job already submitted, then closes the store.
   if (drained) {
     http_ = nullptr;
+    metricsHttp_ = nullptr;
   } else {
     // h2o cannot dispose a context with live connections; the process is exiting anyway.
     (void)http_.release();
+    (void)metricsHttp_.release();
   }
   bridgeRunning_ = nullptr;
   bridge_ = nullptr;

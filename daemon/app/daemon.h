@@ -103,6 +103,7 @@ private:
   kj::Promise<void> bridgeRunning_ = nullptr;
   std::unique_ptr<HttpServer> http_;  // unique_ptr: see drain() for why it may be released.
   ListenAddress restAddress_;
+  std::unique_ptr<HttpServer> metricsHttp_;  // [metrics] listen, when set (or activated).
   kj::Own<kj::ConnectionReceiver> rpcListener_;
   kj::Own<RpcServer> rpcServer_;
   kj::Promise<void> rpcAccepting_ = nullptr;

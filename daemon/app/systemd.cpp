@@ -41,10 +41,14 @@ ActivatedSockets takeActivatedSockets() {
       KJ_REQUIRE(sd_is_socket_inet(fd, 0, SOCK_STREAM, 1, 0) > 0,
                  "socket 'http' from systemd is not a listening TCP socket");
       out.http = fd;
+    } else if (name == "metrics") {
+      KJ_REQUIRE(sd_is_socket_inet(fd, 0, SOCK_STREAM, 1, 0) > 0,
+                 "socket 'metrics' from systemd is not a listening TCP socket");
+      out.metrics = fd;
     } else {
       KJ_FAIL_REQUIRE(
           "systemd passed a socket with an unknown FileDescriptorName; expected "
-          "'rpc' or 'http'",
+          "'rpc', 'http' or 'metrics'",
           name);
     }
   }

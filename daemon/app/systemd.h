@@ -15,8 +15,9 @@ void notifySystemd(std::string_view state);
 std::optional<uint64_t> watchdogPingIntervalUsec();
 
 struct ActivatedSockets {
-  std::optional<int> rpc;   // FileDescriptorName=rpc: a listening AF_UNIX stream socket.
-  std::optional<int> http;  // FileDescriptorName=http: a listening TCP socket.
+  std::optional<int> rpc;      // FileDescriptorName=rpc: a listening AF_UNIX stream socket.
+  std::optional<int> http;     // FileDescriptorName=http: a listening TCP socket.
+  std::optional<int> metrics;  // FileDescriptorName=metrics: a listening TCP socket (optional).
 };
 
 // Takes the sockets systemd passed (sd_listen_fds_with_names), checking each one's kind. Throws

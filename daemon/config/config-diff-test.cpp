@@ -26,6 +26,9 @@ TEST_CASE("A reload applies log level and [rpc] live and names what needs a rest
            [](Config& c) { c.socketPath = "/run/other.sock"; },
            [](Config& c) { c.listen.port = 3001; },
            [](Config& c) {
+             c.metricsListen = ListenAddress{"127.0.0.1", 9464};
+           },
+           [](Config& c) {
              c.sync = SyncLevel::FULL;
            }}) {
     Config moved = running;

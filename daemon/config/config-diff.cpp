@@ -8,6 +8,9 @@ ReloadPlan planReload(const Config& running, const Config& next) {
   if (next.rpc != running.rpc) plan.rpc = next.rpc;
   plan.restartNeeded = next.dataDir != running.dataDir || next.socketPath != running.socketPath ||
                        formatListenAddress(next.listen) != formatListenAddress(running.listen) ||
+                       next.metricsListen.has_value() != running.metricsListen.has_value() ||
+                       (next.metricsListen && formatListenAddress(*next.metricsListen) !=
+                                                  formatListenAddress(*running.metricsListen)) ||
                        next.sync != running.sync || next.maxBodyBytes != running.maxBodyBytes ||
                        next.requestTimeoutMs != running.requestTimeoutMs ||
                        next.maxConnections != running.maxConnections ||

@@ -29,6 +29,8 @@ previous_key_files = ["/etc/tenantd/old.key"]
 [http]
 max_body_bytes = 2048
 request_timeout_ms = 500
+[metrics]
+listen = "127.0.0.1:9464"
 )",
                              "t.toml");
   CHECK(c.dataDir == "/srv/t");
@@ -44,6 +46,10 @@ request_timeout_ms = 500
   CHECK(c.keyFile == "/etc/tenantd/master.key");
   CHECK(c.previousKeyFiles == std::vector<std::string>{"/etc/tenantd/old.key"});
   CHECK(c.requestTimeoutMs == 500);
+  REQUIRE(c.metricsListen);
+  CHECK(formatListenAddress(*c.metricsListen) == "127.0.0.1:9464");
+  CHECK_THROWS_WITH(applyConfigText(Config{}, "[metrics]\nlisten = \"nowhere\"\n", "t.toml"),
+                    Catch::Contains("metrics.listen"));
 }
 
 TEST_CASE("Document bounds may be tightened, never loosened past the schema's") {
@@ -183,6 +189,7 @@ TEST_CASE("The shipped example config parses and states every default") {
   CHECK(fromExample.quotas == defaults.quotas);
   CHECK(fromExample.bounds == defaults.bounds);
   CHECK(fromExample.rpc == defaults.rpc);
+  CHECK_FALSE(fromExample.metricsListen);
 }
 
 }  // namespace tenantd

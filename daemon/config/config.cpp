@@ -225,6 +225,15 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
               c.maxConnections = static_cast<int>(requireRange(n, at, 1, 100000));
             }},
        }},
+      {"metrics",
+       {
+           {"listen",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              auto parsed = parseListenAddress(require<std::string>(n, at, "a string"));
+              if (!parsed) throw ConfigError(at + ": expected HOST:PORT, e.g. 127.0.0.1:9464");
+              c.metricsListen = *parsed;
+            }},
+       }},
       {"bounds",
        {
            // Each from 1 to the schema's constant, its default: a host may only tighten them.

@@ -50,6 +50,9 @@ struct Config {
   // Open REST connections; at the maximum, accepting pauses until one closes, so a flood of
   // (idle) connections cannot take every descriptor or the loop from RPC.
   int maxConnections = 1024;
+  // [metrics] listen: GET /metrics (and /healthz) also on a listener of their own, so a
+  // Prometheus server can be let in where tenants' REST is not. Off by default.
+  std::optional<ListenAddress> metricsListen;
   Quotas quotas;          // [quotas]: what one tenant may make the daemon hold.
   DocumentBounds bounds;  // [bounds]: what one tenant's documents may hold (at most the schema's).
   // Master keys for tenant secrets. A systemd credential named master.key wins over key_file.

@@ -23,35 +23,47 @@ RestServer::RestServer(Services& services, Metrics& metrics, Log& log)
   addAuditRoutes(router_, context_, services.secrets);
   addTenantRoutes(router_, context_, services.settings);
   router_.add("GET", "/readyz", [this](const HttpRequest&) { return readyz(); });
-  router_.add("GET", "/metrics", [this](const HttpRequest&) {
-    HttpResponse r(200, metrics_.render());
-    r.contentType = "text/plain; version=0.0.4";
-    return r;
-  });
+  router_.add("GET", "/metrics", [this](const HttpRequest&) { return scrape(); });
+  metricsRouter_.add("GET", "/metrics", [this](const HttpRequest&) { return scrape(); });
+  metricsRouter_.add("GET", "/healthz",
+                     [](const HttpRequest&) { return HttpResponse(200, R"({"status":"ok"})"); });
 }
 
 HttpResult RestServer::handle(const HttpRequest& request) {
   // The auth memo points into this request's headers: it must not outlive them on any path
   // (a 429, an exception), or a later request at the same address could match it.
   KJ_DEFER(context_.endRequest());
-  auto start = std::chrono::steady_clock::now();
-  RouteStats* stats = &routeStats(request.method, router_.routeOf(request.path));
+  auto start = std::chrono::steady_clock::time_point{};
+  RouteStats* stats = nullptr;
+  if constexpr (METRICS_ENABLED) {
+    start = std::chrono::steady_clock::now();
+    stats = &routeStats(request.method, router_.routeOf(request.path));
+  }
   std::vector<std::pair<std::string, std::string>> rateHeaders;
   if (auto refused = rateLimiter_.admit(request, rateHeaders)) {
     rateLimited_.add();
-    count(*stats, refused->status, start);
+    count(stats, refused->status, start);
     return kj::mv(*refused);
   }
   auto finish = [this, stats, start, rateHeaders](HttpResponse response) {
     for (auto& h : rateHeaders) response.headers.push_back(h);
-    count(*stats, response.status, start);
+    count(stats, response.status, start);
     return response;
   };
-  HttpResult result = router_.handle(request);
+  // A fault is answered 500 by HttpServer; it is counted as one here.
+  HttpResult result;
+  KJ_IF_MAYBE (fault, kj::runCatchingExceptions([&]() { result = router_.handle(request); })) {
+    count(stats, 500, start);
+    kj::throwFatalException(kj::mv(*fault));
+  }
   KJ_IF_MAYBE (now, result.tryGet<HttpResponse>()) {
     return finish(kj::mv(*now));
   }
-  return result.get<kj::Promise<HttpResponse>>().then(kj::mv(finish));
+  return result.get<kj::Promise<HttpResponse>>().then(
+      kj::mv(finish), [this, stats, start](kj::Exception&& e) -> HttpResponse {
+        count(stats, 500, start);
+        kj::throwFatalException(kj::mv(e));
+      });
 }
 
 RestServer::RouteStats& RestServer::routeStats(std::string_view method, std::string_view route) {
@@ -75,17 +87,26 @@ RestServer::RouteStats& RestServer::routeStats(std::string_view method, std::str
   return byMethod->second;
 }
 
-void RestServer::count(RouteStats& stats, int status, std::chrono::steady_clock::time_point start) {
+void RestServer::count(RouteStats* stats, int status, std::chrono::steady_clock::time_point start) {
+  if constexpr (!METRICS_ENABLED) return;
   size_t c = static_cast<size_t>(std::clamp(status / 100, 1, 5) - 1);
-  if (stats.byClass[c] == nullptr) {
-    stats.byClass[c] = &metrics_.counter(
-        "tenantd_rest_requests_total",
-        "REST requests answered, by method, route pattern and status class",
-        {{"code", std::to_string(c + 1) + "xx"}, {"method", stats.method}, {"route", stats.route}});
+  if (stats->byClass[c] == nullptr) {
+    stats->byClass[c] =
+        &metrics_.counter("tenantd_rest_requests_total",
+                          "REST requests answered, by method, route pattern and status class",
+                          {{"code", std::to_string(c + 1) + "xx"},
+                           {"method", stats->method},
+                           {"route", stats->route}});
   }
-  stats.byClass[c]->add();
-  stats.seconds->observe(
+  stats->byClass[c]->add();
+  stats->seconds->observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+}
+
+HttpResponse RestServer::scrape() const {
+  HttpResponse r(200, metrics_.render());
+  r.contentType = "text/plain; version=0.0.4";
+  return r;
 }
 
 HttpResponse RestServer::readyz() const {

@@ -23,6 +23,10 @@ public:
   KJ_DISALLOW_COPY(RestServer);
 
   HttpResult handle(const HttpRequest& request);
+  // The [metrics] listener: GET /metrics and GET /healthz, nothing else (404/405), no token.
+  HttpResult handleMetricsListener(const HttpRequest& request) {
+    return metricsRouter_.handle(request);
+  }
   // Forgets rate-limit buckets that are full again (hourly upkeep). Returns how many.
   size_t prune() { return rateLimiter_.prune(); }
 
@@ -37,11 +41,14 @@ private:
     LatencyHistogram* seconds = nullptr;
   };
   RouteStats& routeStats(std::string_view method, std::string_view route);
-  void count(RouteStats& stats, int status, std::chrono::steady_clock::time_point start);
+  // Null `stats` only where metrics are compiled out.
+  void count(RouteStats* stats, int status, std::chrono::steady_clock::time_point start);
   HttpResponse readyz() const;
+  HttpResponse scrape() const;  // GET /metrics, on either listener.
 
   RestContext context_;
   Router router_;
+  Router metricsRouter_;
   RestRateLimiter rateLimiter_{context_, router_};
   const Readiness& readiness_;
   Metrics& metrics_;

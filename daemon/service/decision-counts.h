@@ -15,7 +15,9 @@ public:
         warned_(counter(metrics, "warned", surface)),
         blocked_(counter(metrics, "blocked", surface)) {}
 
-  void count(const Decision& d) { (!d.allowed ? blocked_ : d.warning ? warned_ : allowed_).add(); }
+  void count(const Decision& d) {
+    if constexpr (METRICS_ENABLED) (!d.allowed ? blocked_ : d.warning ? warned_ : allowed_).add();
+  }
 
 private:
   static OwnedCounter& counter(Metrics& metrics, const char* outcome, const char* surface) {

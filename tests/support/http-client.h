@@ -17,4 +17,9 @@ HttpResult httpRequest(const std::string& method, const std::string& url,
                        const std::map<std::string, std::string>& headers = {},
                        const std::string& body = "");
 
+// The same, unchecked: for listeners docs/openapi.yaml does not describe ([metrics] listen).
+HttpResult httpRequestOutsideApi(const std::string& method, const std::string& url,
+                                 const std::map<std::string, std::string>& headers = {},
+                                 const std::string& body = "");
+
 }  // namespace tenantd::testing
