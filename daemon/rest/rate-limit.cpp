@@ -3,7 +3,8 @@
 namespace tenantd {
 
 std::optional<HttpResponse> RestRateLimiter::admit(
-    const HttpRequest& request, std::vector<std::pair<std::string, std::string>>& headers) {
+    const HttpRequest& request, std::string_view route,
+    std::vector<std::pair<std::string, std::string>>& headers) {
   bool surface = request.path.rfind("/tenant/", 0) == 0 || request.path.rfind("/usage/", 0) == 0;
   if (!surface) return std::nullopt;
   auto& auth = ctx_.authenticate(request.header("authorization"));
@@ -11,7 +12,6 @@ std::optional<HttpResponse> RestRateLimiter::admit(
   if (principal == nullptr) return std::nullopt;  // The handler answers 401.
   TenantState* tenant = ctx_.tenants.find(principal->tenantId);
   if (tenant == nullptr) return std::nullopt;
-  std::string_view route = router_.routeOf(request.path);
   auto limit = tenant->config.rateLimit.limitFor(request.method, route.empty() ? "?" : route);
   if (!limit) return std::nullopt;
   std::string key = principal->tenantId;

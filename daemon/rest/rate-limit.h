@@ -14,16 +14,16 @@ namespace tenantd {
 
 class RestRateLimiter {
 public:
-  RestRateLimiter(RestContext& ctx, const Router& router) : ctx_(ctx), router_(router) {}
+  explicit RestRateLimiter(RestContext& ctx) : ctx_(ctx) {}
 
-  // Decides for `request`; returns a 429 to send instead, or nullopt and the headers to add.
-  std::optional<HttpResponse> admit(const HttpRequest& request,
+  // Decides for `request`, whose route (Router::routeOf, "" for none) the caller has looked up;
+  // returns a 429 to send instead, or nullopt and the headers to add.
+  std::optional<HttpResponse> admit(const HttpRequest& request, std::string_view route,
                                     std::vector<std::pair<std::string, std::string>>& headers);
   size_t prune() { return gcra_.prune(ctx_.clock.now()); }
 
 private:
   RestContext& ctx_;
-  const Router& router_;
   Gcra gcra_;
 };
 

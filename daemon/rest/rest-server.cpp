@@ -34,13 +34,12 @@ HttpResult RestServer::handle(const HttpRequest& request) {
   // (a 429, an exception), or a later request at the same address could match it.
   KJ_DEFER(context_.endRequest());
   auto start = std::chrono::steady_clock::time_point{};
+  if constexpr (METRICS_ENABLED) start = std::chrono::steady_clock::now();
+  std::string_view route = router_.routeOf(request.path);
   RouteStats* stats = nullptr;
-  if constexpr (METRICS_ENABLED) {
-    start = std::chrono::steady_clock::now();
-    stats = &routeStats(request.method, router_.routeOf(request.path));
-  }
+  if constexpr (METRICS_ENABLED) stats = &routeStats(request.method, route);
   std::vector<std::pair<std::string, std::string>> rateHeaders;
-  if (auto refused = rateLimiter_.admit(request, rateHeaders)) {
+  if (auto refused = rateLimiter_.admit(request, route, rateHeaders)) {
     rateLimited_.add();
     count(stats, refused->status, start);
     return kj::mv(*refused);
@@ -69,22 +68,21 @@ HttpResult RestServer::handle(const HttpRequest& request) {
 RestServer::RouteStats& RestServer::routeStats(std::string_view method, std::string_view route) {
   static constexpr std::string_view METHODS[] = {"GET",   "POST", "PUT",    "DELETE",
                                                  "PATCH", "HEAD", "OPTIONS"};
-  std::string_view m = "other";
-  for (auto known : METHODS) m = method == known ? known : m;
-  if (route.empty()) route = "unmatched";
-  auto byRoute = routeStats_.find(route);
-  if (byRoute == routeStats_.end())
-    byRoute = routeStats_.emplace(route, decltype(byRoute->second){}).first;
-  auto byMethod = byRoute->second.find(m);
-  if (byMethod == byRoute->second.end()) {
-    RouteStats stats{std::string(route), std::string(m)};
-    stats.seconds =
+  size_t m = std::size(METHODS);  // "other"
+  for (size_t i = 0; i < std::size(METHODS); ++i) {
+    if (method == METHODS[i]) m = i;
+  }
+  auto& slot = routeStats_[route.empty() ? nullptr : route.data()][m];
+  if (slot == nullptr) {
+    slot = std::make_unique<RouteStats>();
+    slot->route = route.empty() ? "unmatched" : std::string(route);
+    slot->method = m < std::size(METHODS) ? std::string(METHODS[m]) : "other";
+    slot->seconds =
         &metrics_.latency("tenantd_rest_request_duration_seconds",
                           "REST request latency in the daemon, by method and route pattern",
-                          {{"method", stats.method}, {"route", stats.route}});
-    byMethod = byRoute->second.emplace(m, std::move(stats)).first;
+                          {{"method", slot->method}, {"route", slot->route}});
   }
-  return byMethod->second;
+  return *slot;
 }
 
 void RestServer::count(RouteStats* stats, int status, std::chrono::steady_clock::time_point start) {

@@ -12,8 +12,9 @@
 
 #include <array>
 #include <chrono>
-#include <map>
+#include <memory>
 #include <string>
+#include <unordered_map>
 
 namespace tenantd {
 
@@ -32,9 +33,11 @@ public:
 
 private:
   // tenantd_rest_requests_total by status class and tenantd_rest_request_duration_seconds of one
-  // (route pattern, method): resolved the first time the pair is seen, so a request costs two
-  // map lookups and no label formatting. Paths no route takes are "unmatched", methods outside
-  // the usual seven "other", so clients cannot grow the label sets.
+  // (route pattern, method): resolved the first time the pair is seen, then found by the
+  // address of the pattern Router::routeOf returns (stable: the Router's own string) and a
+  // method index, so a request costs one hash lookup and no label formatting. Paths no route
+  // takes are "unmatched", methods outside the usual seven "other", so clients cannot grow the
+  // label sets.
   struct RouteStats {
     std::string route, method;
     std::array<OwnedCounter*, 5> byClass{};  // 1xx..5xx, each created on first use.
@@ -49,12 +52,12 @@ private:
   RestContext context_;
   Router router_;
   Router metricsRouter_;
-  RestRateLimiter rateLimiter_{context_, router_};
+  RestRateLimiter rateLimiter_{context_};
   const Readiness& readiness_;
   Metrics& metrics_;
   OwnedCounter& rateLimited_;
-  // route -> method -> figures.
-  std::map<std::string, std::map<std::string, RouteStats, std::less<>>, std::less<>> routeStats_;
+  // Pattern address (null: unmatched) -> method index -> figures.
+  std::unordered_map<const char*, std::array<std::unique_ptr<RouteStats>, 8>> routeStats_;
 };
 
 }  // namespace tenantd
