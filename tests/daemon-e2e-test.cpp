@@ -143,6 +143,42 @@ TEST_CASE("A second daemon refuses a live socket but replaces a stale one after 
   CHECK(third.waitForExit(5s) == 0);
 }
 
+TEST_CASE("systemd hears READY once both listeners accept, then WATCHDOG, RELOADING and STOPPING") {
+  TempDir dir;
+  std::string cfg = dir.file("tenantd.toml");
+  std::ofstream(cfg) << "[daemon]\nlog_level = \"info\"\n";
+  NotifySocket notify(dir.file("notify.sock"));
+  std::string socketPath = dir.file("t.sock");
+  // WATCHDOG_USEC as systemd sets it for WatchdogSec=200ms: a ping every 100 ms.
+  Process daemon(TENANTD_BIN, {{"--dev", "--config", cfg, "--listen", "127.0.0.1:0", "--socket",
+                                socketPath, "--data-dir", dir.file("var")},
+                               dir.path().string(),
+                               {{"NOTIFY_SOCKET", notify.path()}, {"WATCHDOG_USEC", "200000"}},
+                               dir.file("out"),
+                               dir.file("err")});
+  auto ready = notify.waitFor("READY=1", READY_DEADLINE, &daemon);
+  REQUIRE(ready.has_value());
+  // Both listeners already accept when READY is sent: REST (its address is in STATUS) and RPC.
+  auto at = ready->find("REST http://");
+  REQUIRE(at != std::string::npos);
+  std::string rest = ready->substr(at + 5, ready->find(' ', at + 5) - at - 5);
+  CHECK(httpRequest("GET", rest + "/healthz").status == 200);
+  {
+    capnp::EzRpcClient rpc("unix:" + socketPath);
+    auto reply = rpc.getMain<rpc::Sidecar>().healthRequest().send().wait(rpc.getWaitScope());
+    CHECK(reply.getStatus() == "ok");
+  }
+  // The watchdog is pinged (after each self-check of the store writer).
+  CHECK(notify.waitFor("WATCHDOG=1", 10s, &daemon).has_value());
+  CHECK(notify.waitFor("WATCHDOG=1", 10s, &daemon).has_value());
+  daemon.signal(SIGHUP);
+  CHECK(notify.waitFor("RELOADING=1", 10s, &daemon).has_value());
+  CHECK(notify.waitFor("READY=1", 10s, &daemon).has_value());
+  daemon.signal(SIGTERM);
+  CHECK(notify.waitFor("STOPPING=1", 10s).has_value());
+  CHECK(daemon.waitForExit(10s) == 0);
+}
+
 TEST_CASE("SIGHUP applies a good config and keeps the running one when the new one is bad") {
   TempDir cfgDir;
   auto cfg = cfgDir.file("tenantd.toml");

@@ -24,9 +24,22 @@ size_t outcomeOf(const kj::Exception& e) {
 }
 }  // namespace
 
-RpcCallStats::RpcCallStats(Metrics& metrics, capnp::InterfaceSchema schema)
-    : metrics_(metrics), interface_(schema.getShortDisplayName().cStr()) {
-  for (auto method : schema.getMethods()) methods_.push_back({method.getProto().getName().cStr()});
+RpcCallStats::RpcCallStats(Metrics& metrics, capnp::InterfaceSchema schema) {
+  std::string interface = schema.getShortDisplayName().cStr();
+  for (auto method : schema.getMethods()) {
+    std::string name = method.getProto().getName().cStr();
+    Series s;
+    for (size_t o = 0; o < OUTCOMES; ++o) {
+      s.byOutcome[o] = &metrics.counter(
+          "tenantd_rpc_calls_total", "RPC calls answered, by interface, method and outcome",
+          {{"interface", interface}, {"method", name}, {"outcome", OUTCOME_NAMES[o]}},
+          Metrics::Show::ONCE_MOVED);
+    }
+    s.seconds = &metrics.latency("tenantd_rpc_call_duration_seconds",
+                                 "RPC call latency in the daemon, by interface and method",
+                                 {{"interface", interface}, {"method", name}});
+    methods_.push_back(s);
+  }
 }
 
 RpcCallStats::Dispatch RpcCallStats::record(uint16_t methodId,
@@ -34,33 +47,24 @@ RpcCallStats::Dispatch RpcCallStats::record(uint16_t methodId,
   // Unimplemented methods: capnp answers them.
   if (!METRICS_ENABLED || methodId >= methods_.size()) return dispatch();
   auto start = std::chrono::steady_clock::now();
-  Method& m = methods_[methodId];
+  Series s = methods_[methodId];
   Dispatch result{nullptr, false};
   KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() { result = dispatch(); })) {
-    finish(m, outcomeOf(*e), start);
+    finish(s, outcomeOf(*e), start);
     kj::throwFatalException(kj::mv(*e));
   }
-  result.promise = result.promise.then([this, &m, start]() { finish(m, 0, start); },
-                                       [this, &m, start](kj::Exception&& e) {
-                                         finish(m, outcomeOf(e), start);
+  result.promise = result.promise.then([s, start]() { finish(s, 0, start); },
+                                       [s, start](kj::Exception&& e) {
+                                         finish(s, outcomeOf(e), start);
                                          kj::throwFatalException(kj::mv(e));
                                        });
   return result;
 }
 
-void RpcCallStats::finish(Method& m, size_t outcome, std::chrono::steady_clock::time_point start) {
-  if (m.byOutcome[outcome] == nullptr) {
-    m.byOutcome[outcome] = &metrics_.counter(
-        "tenantd_rpc_calls_total", "RPC calls answered, by interface, method and outcome",
-        {{"interface", interface_}, {"method", m.name}, {"outcome", OUTCOME_NAMES[outcome]}});
-  }
-  if (m.seconds == nullptr) {
-    m.seconds = &metrics_.latency("tenantd_rpc_call_duration_seconds",
-                                  "RPC call latency in the daemon, by interface and method",
-                                  {{"interface", interface_}, {"method", m.name}});
-  }
-  m.byOutcome[outcome]->add();
-  m.seconds->observe(
+void RpcCallStats::finish(const Series& s, size_t outcome,
+                          std::chrono::steady_clock::time_point start) {
+  s.byOutcome[outcome]->add();
+  s.seconds->observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 

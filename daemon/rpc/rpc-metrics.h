@@ -4,7 +4,8 @@
 // Admin, and tenantd_limit_decisions_total{outcome, surface="rpc"} per decision answered
 // (each item of a batch is one). Outcomes are "ok" or the error's stable kind
 // ("invalid-argument", "not-found", "permission-denied", "unavailable", "overloaded",
-// "already-exists", "conflict"), else "failed". Series are created the first time they move.
+// "already-exists", "conflict"), else "failed". Every series is created at start, in Metrics,
+// and shown once it has moved.
 
 #include "service/decision-counts.h"
 #include "util/metrics.h"
@@ -29,16 +30,15 @@ public:
 
 private:
   static constexpr size_t OUTCOMES = 9;
-  struct Method {
-    std::string name;
+  // Pointers into Metrics, which outlives every call: a call may complete after its RpcServer
+  // (and so this object) is gone, so a completion copies these and touches nothing of ours.
+  struct Series {
     std::array<OwnedCounter*, OUTCOMES> byOutcome{};
     LatencyHistogram* seconds = nullptr;
   };
-  void finish(Method& m, size_t outcome, std::chrono::steady_clock::time_point start);
+  static void finish(const Series& s, size_t outcome, std::chrono::steady_clock::time_point start);
 
-  Metrics& metrics_;
-  std::string interface_;
-  std::vector<Method> methods_;  // By method id.
+  std::vector<Series> methods_;  // By method id.
 };
 
 struct RpcMetrics {

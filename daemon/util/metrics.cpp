@@ -90,10 +90,10 @@ Metrics::Owned& Metrics::owned(const std::string& name, const std::string& help,
 }
 
 OwnedCounter& Metrics::counter(const std::string& name, const std::string& help,
-                               const prometheus::Labels& labels) {
+                               const prometheus::Labels& labels, Show show) {
   auto& slot = owned(name, help, MetricType::Counter).counters[labels];
-  if (!slot) slot = std::make_unique<OwnedCounter>();
-  return *slot;
+  if (!slot.value) slot = {std::make_unique<OwnedCounter>(), show};
+  return *slot.value;
 }
 
 LatencyHistogram& Metrics::latency(const std::string& name, const std::string& help,
@@ -139,10 +139,14 @@ std::vector<MetricFamily> Metrics::collectOwned() const {
   for (auto& [name, f] : owned_) {
     MetricFamily mf = family(name, f.help, f.type);
     for (auto& [labels, c] : f.counters) {
-      mf.metric.push_back(counterMetric(static_cast<double>(c->read()), toLabels(labels)));
+      uint64_t n = c.value->read();
+      if (n == 0 && c.show == Show::ONCE_MOVED) continue;
+      mf.metric.push_back(counterMetric(static_cast<double>(n), toLabels(labels)));
     }
-    for (auto& [labels, h] : f.histograms)
-      mf.metric.push_back(histogramMetric(*h, toLabels(labels)));
+    for (auto& [labels, h] : f.histograms) {
+      ClientMetric m = histogramMetric(*h, toLabels(labels));
+      if (m.histogram.sample_count > 0) mf.metric.push_back(std::move(m));
+    }
     for (auto& [labels, read] : f.gauges) {
       ClientMetric m = gaugeMetric(read());
       m.label = toLabels(labels);

@@ -35,9 +35,12 @@ public:
 
   // A counter or latency histogram (seconds) of family `name`, created on first use for
   // `labels`; the reference stays valid for the life of Metrics. Event-loop thread only, for
-  // both creating and writing.
+  // both creating and writing. A counter shows from the start, or with ONCE_MOVED (for series
+  // created ahead, like every outcome of every RPC method) from its first count; a histogram
+  // from its first observation.
+  enum class Show { ALWAYS, ONCE_MOVED };
   OwnedCounter& counter(const std::string& name, const std::string& help,
-                        const prometheus::Labels& labels);
+                        const prometheus::Labels& labels, Show show = Show::ALWAYS);
   LatencyHistogram& latency(const std::string& name, const std::string& help,
                             const prometheus::Labels& labels);
 
@@ -58,7 +61,11 @@ private:
   struct Owned {
     std::string help;
     prometheus::MetricType type;
-    std::map<prometheus::Labels, std::unique_ptr<OwnedCounter>> counters;
+    struct Counter {
+      std::unique_ptr<OwnedCounter> value;
+      Show show;
+    };
+    std::map<prometheus::Labels, Counter> counters;
     std::map<prometheus::Labels, std::unique_ptr<LatencyHistogram>> histograms;
     std::map<prometheus::Labels, std::function<double()>> gauges;
   };
