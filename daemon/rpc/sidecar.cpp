@@ -59,7 +59,7 @@ int64_t resetAt(const Window& w) {
   return w.end == LIFETIME_WINDOW.end ? 0 : w.end;
 }
 
-void fillDecision(DecisionCounts& counts, rpc::Decision::Builder b, const Decision& d) {
+void fillDecision(const DecisionCounts& counts, rpc::Decision::Builder b, const Decision& d) {
   counts.count(d);
   b.setAllowed(d.allowed);
   b.setWarning(d.warning);
@@ -269,8 +269,8 @@ kj::Promise<void> TenantImpl::consume(ConsumeContext context) {
   auto usage = readUsage(context.getParams().getRequest());
   return ctx_.services.limits.consume(state(), kj::mv(usage))
       .then(
-          [context, counts = &ctx_.metrics.decisions](Decision d) mutable {
-            fillDecision(*counts, context.getResults().initDecision(), d);
+          [context, counts = ctx_.metrics.decisions](Decision d) mutable {
+            fillDecision(counts, context.getResults().initDecision(), d);
           },
           [](kj::Exception&& e) { storeFailed(kj::mv(e)); });
 }
@@ -282,9 +282,9 @@ kj::Promise<void> TenantImpl::reserve(ReserveContext context) {
   throwIfInvalid(contract::checkReserveTtl(ttl));
   return ctx_.services.limits.reserve(state(), kj::mv(usage), ttl * 1000)
       .then(
-          [context, counts = &ctx_.metrics.decisions](ReserveResult r) mutable {
+          [context, counts = ctx_.metrics.decisions](ReserveResult r) mutable {
             auto results = context.getResults();
-            fillDecision(*counts, results.initDecision(), r.decision);
+            fillDecision(counts, results.initDecision(), r.decision);
             results.setReservationId(r.reservationId);
           },
           [](kj::Exception&& e) { storeFailed(kj::mv(e)); });
@@ -383,11 +383,11 @@ kj::Promise<void> TenantImpl::consumeBatch(ConsumeBatchContext context) {
   }
   return kj::joinPromises(pending.releaseAsArray())
       .then([context,
-             counts = &ctx_.metrics.decisions](kj::Array<ItemOutcome<Decision>> decisions) mutable {
+             counts = ctx_.metrics.decisions](kj::Array<ItemOutcome<Decision>> decisions) mutable {
         auto out = context.getResults().initDecisions(decisions.size());
         for (size_t i = 0; i < decisions.size(); ++i) {
           KJ_IF_MAYBE (d, decisions[i].value) {
-            fillDecision(*counts, out[i], *d);
+            fillDecision(counts, out[i], *d);
           } else {
             out[i].setError(decisions[i].error);
           }

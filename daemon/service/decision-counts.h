@@ -15,7 +15,9 @@ public:
         warned_(counter(metrics, "warned", surface)),
         blocked_(counter(metrics, "blocked", surface)) {}
 
-  void count(const Decision& d) {
+  // Copyable: its counters live in Metrics, so a call completing after its server is gone
+  // counts through a copy (capture it by value, not by pointer).
+  void count(const Decision& d) const {
     if constexpr (METRICS_ENABLED) (!d.allowed ? blocked_ : d.warning ? warned_ : allowed_).add();
   }
 
