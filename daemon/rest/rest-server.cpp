@@ -13,11 +13,8 @@ RestServer::RestServer(Services& services, Metrics& metrics, Log& log)
     : context_(services.auth, services.tenants, services.limits, services.clock, log, metrics),
       readiness_(services.readiness),
       metrics_(metrics),
-      rateLimited_(metrics.counter("tenantd_rate_limited_total",
-                                   "Requests refused by a per-tenant rate limit, by surface",
-                                   {{"surface", "rest"}})) {
-  router_.add("GET", "/healthz",
-              [](const HttpRequest&) { return HttpResponse(200, R"({"status":"ok"})"); });
+      rateLimited_(metrics.rateLimited("rest")) {
+  router_.add("GET", "/healthz", [](const HttpRequest&) { return healthz(); });
   addLimitsRoutes(router_, context_);
   addSecretsRoutes(router_, context_, services.secrets);
   addAuditRoutes(router_, context_, services.secrets);
@@ -25,8 +22,7 @@ RestServer::RestServer(Services& services, Metrics& metrics, Log& log)
   router_.add("GET", "/readyz", [this](const HttpRequest&) { return readyz(); });
   router_.add("GET", "/metrics", [this](const HttpRequest&) { return scrape(); });
   metricsRouter_.add("GET", "/metrics", [this](const HttpRequest&) { return scrape(); });
-  metricsRouter_.add("GET", "/healthz",
-                     [](const HttpRequest&) { return HttpResponse(200, R"({"status":"ok"})"); });
+  metricsRouter_.add("GET", "/healthz", [](const HttpRequest&) { return healthz(); });
 }
 
 HttpResult RestServer::handle(const HttpRequest& request) {
@@ -99,6 +95,10 @@ void RestServer::count(RouteStats* stats, int status, std::chrono::steady_clock:
   stats->byClass[c]->add();
   stats->seconds->observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+}
+
+HttpResponse RestServer::healthz() {
+  return HttpResponse(200, R"({"status":"ok"})");
 }
 
 HttpResponse RestServer::scrape() const {

@@ -47,7 +47,8 @@ private:
   // Null `stats` only where metrics are compiled out.
   void count(RouteStats* stats, int status, std::chrono::steady_clock::time_point start);
   HttpResponse readyz() const;
-  HttpResponse scrape() const;  // GET /metrics, on either listener.
+  HttpResponse scrape() const;    // GET /metrics, on either listener.
+  static HttpResponse healthz();  // GET /healthz, on either listener.
 
   RestContext context_;
   Router router_;

@@ -73,8 +73,6 @@ RpcMetrics::RpcMetrics(Metrics& metrics)
       tenant(metrics, capnp::Schema::from<rpc::Tenant>()),
       admin(metrics, capnp::Schema::from<rpc::Admin>()),
       decisions(metrics, "rpc"),
-      rateLimited(metrics.counter("tenantd_rate_limited_total",
-                                  "Requests refused by a per-tenant rate limit, by surface",
-                                  {{"surface", "rpc"}})) {}
+      rateLimited(metrics.rateLimited("rpc")) {}
 
 }  // namespace tenantd

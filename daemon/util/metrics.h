@@ -32,6 +32,13 @@ public:
 
   // Secret reads over RPC by outcome: ok, not_found, expired, open_failed.
   prometheus::Counter& secretReads(const std::string& outcome);
+  // Requests a per-tenant rate limit refused, by surface ("rest": the REST limiter's 429s,
+  // "rpc": Tenant.rateLimit answers that refused). Event-loop thread.
+  OwnedCounter& rateLimited(const std::string& surface) {
+    return counter("tenantd_rate_limited_total",
+                   "Requests refused by a per-tenant rate limit, by surface",
+                   {{"surface", surface}});
+  }
 
   // A counter or latency histogram (seconds) of family `name`, created on first use for
   // `labels`; the reference stays valid for the life of Metrics. Event-loop thread only, for
