@@ -108,14 +108,14 @@ interface Tenant {
   # The tenant's configuration document (as GET /tenant/config) and its version.
 
   rateLimit @13 (route :Text, key :Text) -> (result :RateLimitResult);
-  # The app's own rate limit: `route` is "METHOD /path" as in config.routes and
-  # config.rateLimit.routes (e.g. "GET /v1/items"); `key` partitions it (a user, an API key, an
+  # The app's own rate limit: `route` is "METHOD /path" as in config.rateLimit.routes
+  # (e.g. "GET /v1/items"); `key` partitions it (a user, an API key, an
   # IP; empty: one budget for the whole tenant). Consumes one unit if allowed. The limiter is the
   # one behind the REST surface (GCRA: smooth, no burst at window edges), with buckets kept
   # apart from it (keyed by tenant, route and key). A route without a limit (or
   # rateLimit.enabled false) is always allowed, with `limited` false and the numbers 0.
-  # "invalid-argument:" unless `route` is "METHOD /path" (one space, then '/') of at most 256
-  # bytes and `key` at most 256 bytes.
+  # "invalid-argument:" unless `route` is "METHOD /path" (the method in capitals, as requests
+  # send it; one space, then '/') of at most 256 bytes and `key` at most 256 bytes.
 
   watchConfig @14 (watcher :ConfigWatcher) -> (handle :WatchHandle);
   # Calls watcher.changed() at once with the current config, then after every change, in order,

@@ -7,9 +7,12 @@
 #include <unistd.h>
 
 #include <capnp/ez-rpc.h>
+#include <kj/async-io.h>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -351,12 +354,35 @@ TEST_CASE("A systemd credential supplies the master key, with no key file and no
 TEST_CASE("An expired secret is listed but no longer served") {
   RunningDaemon d;
   std::string t = d.demoToken();
-  REQUIRE(call(d, t, "POST", "/tenant/secrets",
-               R"({"key": "OLD", "value": "v", "expiresAt": "2001-01-01T00:00:00Z"})")
-              .status == 200);
+  // An expiry already past is refused: stored, the value would be gone at once.
+  auto past = call(d, t, "POST", "/tenant/secrets",
+                   R"({"key": "OLD", "value": "v", "expiresAt": "2001-01-01T00:00:00Z"})");
+  CHECK(past.status == 400);
+  CHECK(json::parse(past.body)["error"] == json{{"code", "invalid_request"},
+                                                {"field", "expiresAt"},
+                                                {"message", "must be in the future"}});
   auto bad =
       call(d, t, "POST", "/tenant/secrets", R"({"key": "X", "value": "v", "expiresAt": "soon"})");
   CHECK(json::parse(bad.body)["error"]["field"] == "expiresAt");
+  CHECK(json::parse(call(d, t, "GET", "/tenant/secrets").body)["secrets"] == json::array());
+
+  // Two to three seconds ahead, on the second; then wait for that instant itself to pass.
+  auto expiry = std::chrono::system_clock::now() + std::chrono::seconds(3);
+  expiry = std::chrono::floor<std::chrono::seconds>(expiry);
+  std::time_t expiryT = std::chrono::system_clock::to_time_t(expiry);
+  std::tm utc{};
+  gmtime_r(&expiryT, &utc);
+  char iso[32];
+  std::strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  REQUIRE(call(d, t, "POST", "/tenant/secrets",
+               std::string(R"({"key": "OLD", "value": "v", "expiresAt": ")") + iso + "\"}")
+              .status == 200);
+  CHECK(rpcRead(d, "tenant-123", "OLD") == "v");
+  auto left = expiry - std::chrono::system_clock::now();
+  if (auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(left).count() + 1; ms > 0) {
+    auto io = kj::setupAsyncIo();  // Gone before rpcRead sets up its own loop on this thread.
+    io.provider->getTimer().afterDelay(ms * kj::MILLISECONDS).wait(io.waitScope);
+  }
   CHECK(json::parse(call(d, t, "GET", "/tenant/secrets").body)["secrets"] == json{"OLD"});
   CHECK(rpcRead(d, "tenant-123", "OLD").find("not-found:") != std::string::npos);
   // The expiry is sealed with the value: clearing it by hand does not bring the value back.

@@ -152,6 +152,21 @@ TEST_CASE("Config saves are validated whole, versioned with ETag, and guarded by
   auto stale = api.call("POST", "/tenant/config", config, {{"If-Match", "\"0\""}});
   CHECK(stale.status == 412);
   CHECK(api.call("POST", "/tenant/config", config, {{"If-Match", "\"1\""}}).status == 200);
+  // RFC 9110 §13.1.1: a well-formed tag that is not current is a failed precondition, whatever it
+  // holds; a weak tag never matches; a list matches if one of its tags does.
+  for (std::string tag : {"\"anything-not-current\"", "\"02\"", "W/\"2\"", "\"1\", \"3\""}) {
+    INFO(tag);
+    auto refused = api.call("POST", "/tenant/config", config, {{"If-Match", tag}});
+    CHECK(refused.status == 412);
+    CHECK(refused.headers["etag"] == "\"2\"");
+  }
+  CHECK(api.call("POST", "/tenant/config", config, {{"If-Match", "\"1\", \"2\""}}).status == 200);
+  CHECK(api.call("POST", "/tenant/config", config, {{"If-Match", "*"}}).status == 200);
+  CHECK(api.call("POST", "/tenant/config", config, {{"If-Match", "4"}}).status == 200);
+  auto malformed = api.call("POST", "/tenant/config", config, {{"If-Match", "\"5"}});
+  CHECK(malformed.status == 400);
+  CHECK(json::parse(malformed.body)["error"]["field"] == "If-Match");
+  CHECK(api.call("GET", "/tenant/config").headers["etag"] == "\"5\"");
 
   // Rejected documents change nothing.
   auto before = api.call("GET", "/tenant/config");
@@ -161,6 +176,19 @@ TEST_CASE("Config saves are validated whole, versioned with ETag, and guarded by
   auto badMethod =
       api.call("POST", "/tenant/config", R"({"routes": [{"path": "/x", "method": "fetch"}]})");
   CHECK(json::parse(badMethod.body)["error"]["field"] == "routes[0].method");
+  // A rate limit of 0 would lock the tenant out of this very save; a lower-case method in a
+  // rate-limit key would match no request.
+  auto zero = api.call("POST", "/tenant/config",
+                       R"({"rateLimit": {"enabled": true, "default": {"max": 0}}})");
+  CHECK(zero.status == 400);
+  CHECK(json::parse(zero.body)["error"]["field"] == "rateLimit.default.max");
+  auto lower = api.call("POST", "/tenant/config",
+                        R"({"rateLimit": {"routes": {"get /tenant/info": {"max": 5}}}})");
+  CHECK(lower.status == 400);
+  CHECK(json::parse(lower.body)["error"]["field"] == "rateLimit.routes.get /tenant/info");
+  auto longKey =
+      json{{"rateLimit", {{"routes", {{"GET /" + std::string(252, 'a'), {{"max", 5}}}}}}}};
+  CHECK(api.call("POST", "/tenant/config", longKey.dump()).status == 400);
   // credentials name secrets, never hold values.
   auto raw = api.call("POST", "/tenant/config", R"({"credentials": {"stripe": "sk_live_123"}})");
   CHECK(raw.status == 400);

@@ -1,5 +1,7 @@
 #include "server.h"
 
+#include "router.h"
+
 #include <arpa/inet.h>
 #include <h2o.h>
 #include <netdb.h>
@@ -47,6 +49,45 @@ const char* reasonPhrase(int status) {
 
 std::string_view view(h2o_iovec_t v) {
   return std::string_view(v.base, v.len);
+}
+
+// h2o answers some requests itself, on the host's fallback path, before any handler sees them: a
+// body over its own limit (twice ours), broken chunked encoding or Content-Length, a request
+// target that is not a path. It answers in plain text; this output filter on the fallback path
+// gives those answers the API's one error shape, keeping h2o's status and its words.
+std::string_view errorCodeFor(int status) {
+  switch (status) {
+    case 404: return "not_found";
+    case 413: return "payload_too_large";
+    default: return status >= 500 ? "internal" : "invalid_request";
+  }
+}
+
+void sendAsJsonError(h2o_ostream_t* self, h2o_req_t* req, h2o_iovec_t* bufs, size_t count,
+                     h2o_send_state_t state) {
+  // h2o's own errors come in one final call (h2o_send_inline); anything else passes as it is.
+  if (h2o_send_state_is_in_progress(state) || count > 1) {
+    h2o_ostream_send_next(self, req, bufs, count, state);
+    return;
+  }
+  std::string said = count == 1 ? std::string(view(bufs[0])) : std::string(req->res.reason);
+  if (req->res.status == 413) said = "the request body is over the limit";
+  std::string json = errorResponse(req->res.status, errorCodeFor(req->res.status), said).body;
+  h2o_iovec_t body = h2o_strdup(&req->pool, json.data(), json.size());
+  h2o_set_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE,
+                 H2O_STRLIT("application/json"), 1);
+  req->res.content_length = body.len;
+  // HEAD gets the headers of the answer, without its body, as from h2o_send_inline.
+  h2o_ostream_send_next(self, req, count == 1 ? &body : nullptr, count == 1 ? 1 : 0, state);
+}
+
+void setUpJsonErrors(h2o_filter_t*, h2o_req_t* req, h2o_ostream_t** slot) {
+  if (req->res.status >= 400) {
+    h2o_ostream_t* stream = h2o_add_ostream(req, sizeof(h2o_ostream_t), slot);
+    stream->do_send = sendAsJsonError;
+    slot = &stream->next;
+  }
+  h2o_setup_next_ostream(req, slot);
 }
 }  // namespace
 
@@ -108,14 +149,15 @@ HttpServer::HttpServer(uv_loop_t& loop, HttpOptions options, HttpHandler handler
       wake_(kj::mv(wake)) {
   h2o_config_init(&impl_->config);
   impl_->config.server_name = h2o_iovec_init(H2O_STRLIT("tenantd"));
-  // h2o answers bodies over its own limit in plain text; give it twice ours so that, up to
-  // there, we answer 413 in the API's JSON shape (above it h2o's plain 413 stands).
+  // Up to twice our limit the body reaches on_req, which refuses it after counting it; above
+  // that h2o refuses it while reading, closing the connection (setUpJsonErrors shapes the 413).
   impl_->config.max_request_entity_size = std::min<uint64_t>(options.maxBodyBytes * 2, 64 << 20);
   impl_->config.http1.req_timeout = options.requestTimeoutMs;
   impl_->config.http1.upgrade_to_http2 = 0;
   impl_->config.http2.idle_timeout = options.requestTimeoutMs;
   h2o_hostconf_t* host =
       h2o_config_register_host(&impl_->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+  h2o_create_filter(&host->fallback_path, sizeof(h2o_filter_t))->on_setup_ostream = setUpJsonErrors;
   h2o_pathconf_t* path = h2o_config_register_path(host, "/", 0);
   auto* glue = reinterpret_cast<HandlerGlue*>(h2o_create_handler(path, sizeof(HandlerGlue)));
   glue->server = this;

@@ -46,6 +46,8 @@ void addSecretsRoutes(Router& router, RestContext& ctx, SecretsService& secrets)
           expires->kind == JsonScalar::Kind::STRING ? parseIso8601(expires->text) : std::nullopt;
       if (!expiresAt)
         return badRequest("expiresAt", "expected ISO-8601, e.g. 2025-01-01T00:00:00Z");
+      // Stored, it would read as absent at once: a mistake, so say so rather than store it.
+      if (*expiresAt <= ctx.clock.now()) return badRequest("expiresAt", "must be in the future");
     }
     return whenDone(
         secrets.put(caller.tenant.info.id, *name, SecretValue(plain.data(), plain.size()),

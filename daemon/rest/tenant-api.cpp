@@ -1,5 +1,6 @@
 #include "tenant-api.h"
 
+#include "http/if-match.h"
 #include "service/api-json.h"
 
 #include <charconv>
@@ -11,20 +12,42 @@ std::string etag(int64_t version) {
   return "\"" + std::to_string(version) + "\"";
 }
 
-// If-Match: absent or "*" (no precondition), one quoted version, or something else.
-struct IfMatch {
-  std::optional<int64_t> version;
+// If-Match as the configuration versions a save may replace. A tag that is not a version as
+// ETag spells it ("007", "x", a weak tag) matches none: a failed precondition, not a bad request.
+struct ConfigPrecondition {
+  IfVersions versions;
   bool malformed = false;
 };
-IfMatch ifMatch(const HttpRequest& r) {
-  auto header = r.header("if-match");
-  if (!header || *header == "*") return {};
-  std::string_view v = *header;
-  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+std::optional<int64_t> versionOf(std::string_view tag) {
   int64_t version = 0;
-  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), version);
-  if (ec != std::errc() || end != v.data() + v.size()) return {std::nullopt, true};
-  return {version, false};
+  auto [end, ec] = std::from_chars(tag.data(), tag.data() + tag.size(), version);
+  if (ec != std::errc() || end != tag.data() + tag.size()) return std::nullopt;
+  return version;
+}
+ConfigPrecondition configPrecondition(const HttpRequest& r) {
+  auto header = r.header("if-match");
+  if (!header) return {};
+  // A bare number, the ETag without its quotes, has always been taken; it stays so.
+  if (auto bare = versionOf(*header)) return {std::vector<int64_t>{*bare}};
+  auto parsed = parseIfMatch(*header);
+  if (!parsed) return {std::nullopt, true};
+  if (parsed->any) return {};
+  std::vector<int64_t> versions;
+  for (const std::string& tag : parsed->strongTags) {
+    auto version = versionOf(tag);
+    if (version && tag == std::to_string(*version)) versions.push_back(*version);
+  }
+  return {std::move(versions)};
+}
+
+// A tenant document's body, refused before it is parsed: not JSON by its Content-Type (415),
+// then over its bound (413), in that order for every document.
+std::optional<HttpResponse> documentBodyRefused(const HttpRequest& r, size_t bound,
+                                                std::string_view what) {
+  if (auto refused = checkJsonContentType(r)) return refused;
+  if (r.body.size() <= bound) return std::nullopt;
+  return errorResponse(413, "payload_too_large",
+                       std::string(what) + " is over " + std::to_string(bound) + " bytes");
 }
 
 HttpResponse saveFailure(const SaveOutcome& out) {
@@ -60,21 +83,20 @@ void addTenantRoutes(Router& router, RestContext& ctx, SettingsService& settings
   router.add("POST", "/tenant/config", [&ctx, &settings](const HttpRequest& r) -> HttpResult {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::WRITE));
     // Counted before parsing: every save of it passes the worker and the writer.
-    if (r.body.size() > settings.bounds().configBytes) {
-      return errorResponse(
-          413, "payload_too_large",
-          "the configuration is over " + std::to_string(settings.bounds().configBytes) + " bytes");
+    if (auto refused = documentBodyRefused(r, settings.bounds().configBytes, "the configuration")) {
+      return std::move(*refused);
     }
-    if (auto refused = checkJsonContentType(r)) return std::move(*refused);
-    IfMatch expected = ifMatch(r);
-    if (expected.malformed) return badRequest("If-Match", "expected \"<version>\" as sent in ETag");
+    ConfigPrecondition expected = configPrecondition(r);
+    if (expected.malformed) {
+      return badRequest("If-Match", "expected * or entity tags such as \"3\", as sent in ETag");
+    }
     TenantState& tenant = caller.tenant;
     std::string actor = caller.principal.tokenId;
     // Parsed and checked on the worker, then saved.
     return whenPrepared(
         settings.prepareConfig(std::string(r.body)),
         [&settings, &tenant, expected, actor](NewConfig config) {
-          return settings.saveConfig(tenant, kj::mv(config), expected.version, actor);
+          return settings.saveConfig(tenant, kj::mv(config), expected.versions, actor);
         },
         [](SaveOutcome out) {
           if (out.kind != SaveOutcome::Kind::SAVED) return saveFailure(out);
@@ -93,14 +115,8 @@ void addTenantRoutes(Router& router, RestContext& ctx, SettingsService& settings
 
   // A role is parsed on the worker, like every tenant document; one is never larger than all of
   // a tenant's roles together, so that bound refuses a larger body before it is parsed.
-  auto roleBodyRefused = [&settings](const HttpRequest& r) -> std::optional<HttpResponse> {
-    if (auto refused = checkJsonContentType(r)) return refused;
-    if (r.body.size() > settings.bounds().rbacBytes) {
-      return errorResponse(
-          413, "payload_too_large",
-          "a role is at most " + std::to_string(settings.bounds().rbacBytes) + " bytes");
-    }
-    return std::nullopt;
+  auto roleBodyRefused = [&settings](const HttpRequest& r) {
+    return documentBodyRefused(r, settings.bounds().rbacBytes, "a role");
   };
 
   router.add("POST", "/tenant/rbac/roles",

@@ -333,8 +333,8 @@ kj::Promise<void> AdminImpl::setConfig(SetConfigContext context) {
     throwRpcError("invalid-argument", kj::str("json: the configuration is over ",
                                               settings.bounds().configBytes, " bytes"));
   }
-  std::optional<int64_t> expected;
-  if (ifVersion != 0) expected = static_cast<int64_t>(ifVersion);
+  IfVersions expected;
+  if (ifVersion != 0) expected = std::vector<int64_t>{static_cast<int64_t>(ifVersion)};
   return settings.prepareConfig(text(params.getJson()))
       .then([&settings, &t, expected, actor = grant_->actor(),
              context](Prepared<NewConfig> prepared) mutable {

@@ -422,8 +422,9 @@ kj::Promise<void> TenantImpl::rateLimit(RateLimitContext context) {
   kj::StringPtr route = params.getRoute();
   kj::StringPtr key = params.getKey();
   std::string_view routeView(route.begin(), route.size());
-  if (!AppRateLimiter::isValidRoute(routeView)) {
-    throwRpcError("invalid-argument", "route is \"METHOD /path\", at most 256 bytes");
+  if (!isRateLimitRoute(routeView)) {
+    throwRpcError("invalid-argument",
+                  "route is \"METHOD /path\", the method in capitals, at most 256 bytes");
   }
   if (key.size() > AppRateLimiter::MAX_KEY_BYTES) {
     throwRpcError("invalid-argument", "key is at most 256 bytes");

@@ -58,7 +58,8 @@ TEST_CASE("A route without a limit, or with rate limits disabled, is always allo
     CHECK_FALSE(d.limited);
     CHECK(d.decision.allowed);
   }
-  auto off = tenantWith("t2", {{"enabled", false}, {"routes", {{"GET /v1/items", {{"max", 0}}}}}});
+  auto off = tenantWith("t2", {{"enabled", false}, {"routes", {{"GET /v1/items", {{"max", 1}}}}}});
+  CHECK_FALSE(limiter.take(*off, "GET /v1/items", "k").limited);
   CHECK_FALSE(limiter.take(*off, "GET /v1/items", "k").limited);
   CHECK(limiter.buckets() == 0);
 }
@@ -78,15 +79,17 @@ TEST_CASE("The default limit applies to app routes without their own") {
 }
 
 TEST_CASE("Routes are METHOD /path of at most 256 bytes") {
-  CHECK(AppRateLimiter::isValidRoute("GET /v1/items"));
-  CHECK(AppRateLimiter::isValidRoute("get /"));
-  CHECK_FALSE(AppRateLimiter::isValidRoute(""));
-  CHECK_FALSE(AppRateLimiter::isValidRoute("GET"));
-  CHECK_FALSE(AppRateLimiter::isValidRoute("GET v1"));
-  CHECK_FALSE(AppRateLimiter::isValidRoute(" /v1"));
-  CHECK_FALSE(AppRateLimiter::isValidRoute("GET "));
-  CHECK(AppRateLimiter::isValidRoute("GET /" + std::string(251, 'a')));
-  CHECK_FALSE(AppRateLimiter::isValidRoute("GET /" + std::string(252, 'a')));
+  CHECK(isRateLimitRoute("GET /v1/items"));
+  CHECK_FALSE(isRateLimitRoute("get /"));
+  CHECK_FALSE(isRateLimitRoute("Get /x"));
+  CHECK_FALSE(isRateLimitRoute("GET1 /x"));
+  CHECK_FALSE(isRateLimitRoute(""));
+  CHECK_FALSE(isRateLimitRoute("GET"));
+  CHECK_FALSE(isRateLimitRoute("GET v1"));
+  CHECK_FALSE(isRateLimitRoute(" /v1"));
+  CHECK_FALSE(isRateLimitRoute("GET "));
+  CHECK(isRateLimitRoute("GET /" + std::string(251, 'a')));
+  CHECK_FALSE(isRateLimitRoute("GET /" + std::string(252, 'a')));
 }
 
 TEST_CASE("Pruning forgets app buckets that are full again") {

@@ -2,13 +2,6 @@
 
 namespace tenantd {
 
-bool AppRateLimiter::isValidRoute(std::string_view route) {
-  if (route.empty() || route.size() > MAX_ROUTE_BYTES) return false;
-  auto space = route.find(' ');
-  return space != 0 && space != std::string_view::npos && space + 1 < route.size() &&
-         route[space + 1] == '/';
-}
-
 AppRateDecision AppRateLimiter::take(const TenantState& tenant, std::string_view route,
                                      std::string_view key) {
   auto space = route.find(' ');

@@ -22,15 +22,11 @@ struct AppRateDecision {
 
 class AppRateLimiter {
 public:
-  static constexpr size_t MAX_ROUTE_BYTES = contract::MAX_ROUTE_BYTES;
   static constexpr size_t MAX_KEY_BYTES = contract::MAX_RATE_LIMIT_KEY_BYTES;
 
   explicit AppRateLimiter(const Clock& clock) : clock_(clock) {}
 
-  // "METHOD /path": a method, one space, a path starting with '/', at most MAX_ROUTE_BYTES.
-  static bool isValidRoute(std::string_view route);
-
-  // Consumes one unit of (tenant, route, key) if allowed. `route` must be valid.
+  // Consumes one unit of (tenant, route, key) if allowed. `route` must be isRateLimitRoute().
   AppRateDecision take(const TenantState& tenant, std::string_view route, std::string_view key);
   // Forgets buckets idle long enough to be full again (the daemon's hourly upkeep, as for REST).
   size_t prune() { return gcra_.prune(clock_.now()); }

@@ -35,15 +35,34 @@ TEST_CASE("A refused save tells no listener, and a dropped subscription hears no
   Counting listener;
   auto subscription = s.settings->watchConfig("t1", listener);
   auto prepared = prepareConfig("{}", {});
-  auto stale =
-      s.settings->saveConfig(s.tenant("t1"), std::get<NewConfig>(std::move(prepared)), 7, "test")
-          .wait(ws);
+  auto stale = s.settings
+                   ->saveConfig(s.tenant("t1"), std::get<NewConfig>(std::move(prepared)),
+                                std::vector<int64_t>{7}, "test")
+                   .wait(ws);
   CHECK(stale.kind == SaveOutcome::Kind::STALE);
   CHECK(listener.calls == 0);
   subscription = nullptr;
   CHECK(s.settings->configWatchers() == 0);
   s.saveConfig("t1", nlohmann::json::object());
   CHECK(listener.calls == 0);
+}
+
+TEST_CASE("A save holds its precondition when any of the versions it names is the stored one") {
+  kj::EventLoop loop;
+  kj::WaitScope ws(loop);
+  testing::ServiceStack s(ws, {"t1"});
+  auto save = [&](IfVersions versions) {
+    auto prepared = prepareConfig("{}", {});
+    return s.settings
+        ->saveConfig(s.tenant("t1"), std::get<NewConfig>(std::move(prepared)), versions, "test")
+        .wait(ws);
+  };
+  auto none = save(std::vector<int64_t>{});
+  CHECK(none.kind == SaveOutcome::Kind::STALE);
+  CHECK(none.version == 0);
+  CHECK(save(std::vector<int64_t>{7, 0}).kind == SaveOutcome::Kind::SAVED);
+  CHECK(save(std::vector<int64_t>{0}).kind == SaveOutcome::Kind::STALE);
+  CHECK(save(std::nullopt).version == 2);
 }
 
 }  // namespace tenantd

@@ -24,37 +24,37 @@ kj::Promise<Prepared<RbacRole>> SettingsService::prepareRole(std::string text,
 }
 
 kj::Promise<SaveOutcome> SettingsService::saveConfig(TenantState& t, NewConfig prepared,
-                                                     std::optional<int64_t> ifMatch,
-                                                     std::string actor) {
+                                                     IfVersions ifVersions, std::string actor) {
   UnixMillis now = clock_.now();
   std::string tenantId = t.info.id;
   TenantConfig config = kj::mv(prepared.config);
   std::string doc = kj::mv(prepared.json);
   auto names = config.doc.value("credentials", nlohmann::json::object());
   return writer_
-      .submit<SaveOutcome>(
-          [tenantId, doc = kj::mv(doc), names, ifMatch, actor, now](WriterContext& ctx) {
-            SettingsStore& store = ctx.settings();
-            SaveOutcome out;
-            int64_t current = 0;
-            if (auto existing = store.getConfig(tenantId)) current = existing->version;
-            if (ifMatch && *ifMatch != current) {
-              out.kind = SaveOutcome::Kind::STALE;
-              out.version = current;
-              return out;
-            }
-            auto known = ctx.secrets().names(tenantId);
-            for (auto& [credential, ref] : names.items()) {
-              if (std::find(known.begin(), known.end(), ref.get<std::string>()) == known.end()) {
-                out.kind = SaveOutcome::Kind::MISSING_SECRET;
-                out.field = "credentials." + credential;
-                return out;
-              }
-            }
-            out.version = store.putConfig(tenantId, doc, now);
-            ctx.secrets().audit({0, tenantId, now, actor, "config.put", "config", out.version});
+      .submit<SaveOutcome>([tenantId, doc = kj::mv(doc), names, ifVersions = kj::mv(ifVersions),
+                            actor, now](WriterContext& ctx) {
+        SettingsStore& store = ctx.settings();
+        SaveOutcome out;
+        int64_t current = 0;
+        if (auto existing = store.getConfig(tenantId)) current = existing->version;
+        if (ifVersions &&
+            std::find(ifVersions->begin(), ifVersions->end(), current) == ifVersions->end()) {
+          out.kind = SaveOutcome::Kind::STALE;
+          out.version = current;
+          return out;
+        }
+        auto known = ctx.secrets().names(tenantId);
+        for (auto& [credential, ref] : names.items()) {
+          if (std::find(known.begin(), known.end(), ref.get<std::string>()) == known.end()) {
+            out.kind = SaveOutcome::Kind::MISSING_SECRET;
+            out.field = "credentials." + credential;
             return out;
-          })
+          }
+        }
+        out.version = store.putConfig(tenantId, doc, now);
+        ctx.secrets().audit({0, tenantId, now, actor, "config.put", "config", out.version});
+        return out;
+      })
       .then([this, &t, config = std::move(config), actor](SaveOutcome out) mutable {
         if (out.kind == SaveOutcome::Kind::SAVED) {
           t.config = std::move(config);

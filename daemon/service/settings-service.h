@@ -16,10 +16,15 @@
 
 #include <kj/async.h>
 
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
 namespace tenantd {
+
+// The stored configuration versions a save may replace (If-Match); nullopt: whatever is stored.
+// Empty: none can be stored, so the save fails its precondition.
+using IfVersions = std::optional<std::vector<int64_t>>;
 
 struct SaveOutcome {
   // TOO_MANY: a per-tenant count bound (DocumentBounds::roles, rbacBytes) would be passed.
@@ -68,8 +73,9 @@ public:
   kj::Promise<Prepared<NewConfig>> prepareConfig(std::string text);
   // A role's text parsed and checked on the worker; `name` given for an update.
   kj::Promise<Prepared<RbacRole>> prepareRole(std::string text, std::optional<std::string> name);
-  kj::Promise<SaveOutcome> saveConfig(TenantState& t, NewConfig config,
-                                      std::optional<int64_t> ifMatch, std::string actor);
+  // Saves unless `ifVersions` is given and the stored version is none of them (STALE).
+  kj::Promise<SaveOutcome> saveConfig(TenantState& t, NewConfig config, IfVersions ifVersions,
+                                      std::string actor);
   kj::Promise<SaveOutcome> createRole(TenantState& t, RbacRole role, std::string actor);
   kj::Promise<SaveOutcome> updateRole(TenantState& t, RbacRole role, std::string actor);
   kj::Promise<SaveOutcome> deleteRole(TenantState& t, std::string name, std::string actor);

@@ -27,9 +27,11 @@ std::variant<RateLimit, RuleError> parseLimit(const nlohmann::json& v, const std
   if (!v.is_object()) return RuleError{at, "expected {max, windowSeconds}"};
   if (auto e = onlyFields(v, at, {"max", "windowSeconds"})) return *e;
   RateLimit limit;
-  if (!v.contains("max") || !isWholeNumber(v["max"]) || v["max"].get<int64_t>() < 0 ||
+  // Not 0: a limit that admits nothing would refuse the tenant even the save that lifts it
+  // (forbidding a route is RBAC's job).
+  if (!v.contains("max") || !isWholeNumber(v["max"]) || v["max"].get<int64_t>() < 1 ||
       v["max"].get<int64_t>() > 1'000'000'000) {
-    return RuleError{at + ".max", "required integer from 0 to 1000000000"};
+    return RuleError{at + ".max", "required integer from 1 to 1000000000"};
   }
   limit.max = v["max"].get<int64_t>();
   if (v.contains("windowSeconds")) {
@@ -44,6 +46,19 @@ std::variant<RateLimit, RuleError> parseLimit(const nlohmann::json& v, const std
 
 const std::set<std::string> METHODS = {"get", "post", "put", "patch", "delete", "head", "options"};
 }  // namespace
+
+bool isRateLimitRoute(std::string_view route) {
+  if (route.empty() || route.size() > contract::MAX_ROUTE_BYTES) return false;
+  size_t space = route.find(' ');
+  if (space == 0 || space == std::string_view::npos || space + 1 == route.size() ||
+      route[space + 1] != '/') {
+    return false;
+  }
+  for (char c : route.substr(0, space)) {
+    if (c < 'A' || c > 'Z') return false;
+  }
+  return true;
+}
 
 std::optional<RateLimit> RateLimitConfig::limitFor(std::string_view method,
                                                    std::string_view path) const {
@@ -114,9 +129,11 @@ std::variant<TenantConfig, RuleError> parseTenantConfig(const nlohmann::json& do
     if (rl.contains("routes")) {
       if (!rl["routes"].is_object()) return RuleError{"rateLimit.routes", "expected an object"};
       for (auto& [route, value] : rl["routes"].items()) {
-        auto space = route.find(' ');
-        if (space == std::string::npos || route.size() > 300 || route[space + 1] != '/') {
-          return RuleError{"rateLimit.routes." + route, "keys look like \"GET /tenant/info\""};
+        if (!isRateLimitRoute(route)) {
+          return RuleError{"rateLimit.routes." + route,
+                           "keys look like \"GET /tenant/info\": a method in capitals, a space, "
+                           "a path, at most " +
+                               std::to_string(contract::MAX_ROUTE_BYTES) + " bytes"};
         }
         auto limit = parseLimit(value, "rateLimit.routes." + route);
         if (auto* e = std::get_if<RuleError>(&limit)) return *e;

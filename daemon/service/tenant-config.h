@@ -22,6 +22,11 @@ struct RateLimit {
   int64_t windowSeconds = 60;
 };
 
+// A config.rateLimit.routes key, and the route of an RPC rateLimit call: "METHOD /path", the
+// method in capitals as requests send it (methods are case-sensitive, so "get" would match
+// nothing), one space, a path from '/', at most contract::MAX_ROUTE_BYTES.
+bool isRateLimitRoute(std::string_view route);
+
 // config.rateLimit: {enabled, default: {max, windowSeconds}, routes: {"GET /tenant/info": {…}}}
 struct RateLimitConfig {
   bool enabled = false;

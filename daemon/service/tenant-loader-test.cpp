@@ -46,4 +46,23 @@ TEST_CASE("A tenant loads whole: rules, usage in window, reservations, config an
   CHECK(all.find("t1")->trackIds.size() == 1);
 }
 
+TEST_CASE("A stored configuration that today's rules refuse is served as {} under its version") {
+  kj::EventLoop loop;
+  kj::WaitScope ws(loop);
+  testing::ServiceStack s(ws, {"t1"});
+  // Accepted before a rate limit of 0 was refused: it would lock the tenant out.
+  int64_t version = 0;
+  {
+    Db db(s.path, {});
+    version = SettingsStore(db).putConfig(
+        "t1", R"({"rateLimit":{"enabled":true,"default":{"max":0}}})", s.clock.now());
+  }
+  Db db(s.path, {});
+  auto loaded = loadTenant(db, s.tenant("t1").info, s.clock.now(), s.log);
+  REQUIRE(loaded != nullptr);
+  CHECK(loaded->config.doc == nlohmann::json::object());
+  CHECK_FALSE(loaded->config.rateLimit.enabled);
+  CHECK(loaded->configVersion == version);
+}
+
 }  // namespace tenantd

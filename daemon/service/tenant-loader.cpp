@@ -37,7 +37,16 @@ void loadSettings(Db& db, TenantState& t, Log& log) {
                                "; serving {} until it is replaced");
     } else {
       auto parsed = parseTenantConfig(std::get<nlohmann::json>(doc));
-      if (auto* c = std::get_if<TenantConfig>(&parsed)) t.config = std::move(*c);
+      if (auto* c = std::get_if<TenantConfig>(&parsed)) {
+        t.config = std::move(*c);
+      } else {
+        // Saved under older rules (a rate limit of 0, a lower-case route method). Same
+        // treatment as above, and said, so an operator knows why its rate limits are gone.
+        auto& e = std::get<RuleError>(parsed);
+        log.warn("settings", "tenant " + t.info.id + ": stored configuration version " +
+                                 std::to_string(config->version) + " is no longer valid (" +
+                                 e.field + ": " + e.message + "); serving {} until it is replaced");
+      }
     }
   }
   if (auto rbac = store.getRbac(t.info.id)) {
