@@ -1,10 +1,12 @@
 # Thin wrappers over CMake. `make run` and `make test` are the two commands of the README.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G "Unix Makefiles"
 
-.PHONY: all deps build run test asan format lint bench soak clean
+.PHONY: all deps build run test asan fuzz format lint bench soak clean
 
 all: build
 
@@ -32,6 +34,14 @@ asan: deps
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS)
 
+# Every libFuzzer harness of tests/fuzz for FUZZ_SECONDS each (clang, ASan+UBSan), after
+# replaying the committed corpus and regression inputs. .ci/run runs it briefly.
+fuzz: deps
+	@CC=clang-14 CXX=clang++-14 cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTENANTD_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzzers -- --no-print-directory
+	@scripts/run-fuzzers $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 # Speed targets live here, each measured beside its floor in the same run (BENCHMARKS.md).
 bench: build
 	@$(BUILD)/bin/limits-bench
@@ -52,4 +62,4 @@ lint:
 	@scripts/check-no-sleep
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -137,6 +137,11 @@ TEST_CASE("Errors in the rpc section name the file, line and key") {
                     Catch::StartsWith("t.toml:2: rpc.admin_uids: expected an array"));
   CHECK_THROWS_WITH(applyConfigText(Config{}, "[rpc]\nadmin_uids = [4294967295]\n", "t.toml"),
                     Catch::StartsWith("t.toml:2: rpc.admin_uids: expected an array"));
+  // A float where an integer goes is refused before toml++ would convert it (1e99 overflows).
+  CHECK_THROWS_WITH(applyConfigText(Config{}, "[rpc]\nadmin_uids = [1e99]\n", "t.toml"),
+                    Catch::StartsWith("t.toml:2: rpc.admin_uids: expected an array"));
+  CHECK_THROWS_WITH(applyConfigText(Config{}, "[bounds]\nconfig_bytes = 3e99\n", "t.toml"),
+                    Catch::StartsWith("t.toml:2: bounds.config_bytes: expected"));
   CHECK_THROWS_WITH(applyConfigText(Config{}, "[rpc]\nadmins = [0]\n", "t.toml"),
                     "t.toml:2: rpc.admins: unknown key");
   CHECK_THROWS_WITH(

@@ -1,6 +1,6 @@
 #pragma once
 // ISO-8601 instants as the API accepts them: "2024-01-01T10:00:00Z", with optional fractional
-// seconds and a numeric offset ("...T10:00:00.250+02:00").
+// seconds (1 to 3 digits) and a numeric offset ("...T10:00:00.250+02:00").
 
 #include "clock.h"
 

@@ -22,6 +22,15 @@ TEST_CASE("parseIso8601 takes Z or an offset, with optional fractions, and nothi
   CHECK_FALSE(parseIso8601("2024-13-01T00:00:00Z"));
   CHECK_FALSE(parseIso8601("2024-01-01T00:00:00Zjunk"));
   CHECK_FALSE(parseIso8601("yesterday"));
+  // Fields out of their shape never reach date::parse, which casts the seconds unchecked.
+  CHECK_FALSE(parseIso8601("2024-02-29T23:5599:.999-00:30"));
+  CHECK_FALSE(parseIso8601("2999-01-01T00:0G0:00.250+02:00"));
+  CHECK_FALSE(parseIso8601("2024-01-01T00:00:nanZ"));
+  CHECK_FALSE(parseIso8601("2024-01-01T00:00:00.Z"));
+  CHECK_FALSE(parseIso8601("2024-01-01T00:00:00.1234Z"));
+  CHECK_FALSE(parseIso8601("2024-01-01T00:00:00+0200"));
+  CHECK(parseIso8601("2024-01-01T00:00:00.123-00:30") == 1704069000123);
+  CHECK(parseIso8601("2024-01-01T00:00:00.1Z") == 1704067200100);
 }
 
 TEST_CASE("ManualClock moves only when told") {
