@@ -11,6 +11,19 @@
 
 #include <cstring>
 
+// picohttpparser, h2o's own request parser, is part of libh2o; Debian installs no header for it.
+extern "C" {
+struct phr_header {
+  const char* name;
+  size_t name_len;
+  const char* value;
+  size_t value_len;
+};
+int phr_parse_request(const char* buf, size_t len, const char** method, size_t* method_len,
+                      const char** path, size_t* path_len, int* minor_version,
+                      struct phr_header* headers, size_t* num_headers, size_t last_len);
+}
+
 namespace tenantd {
 
 namespace {
@@ -79,6 +92,42 @@ void sendAsJsonError(h2o_ostream_t* self, h2o_req_t* req, h2o_iovec_t* bufs, siz
   req->res.content_length = body.len;
   // HEAD gets the headers of the answer, without its body, as from h2o_send_inline.
   h2o_ostream_send_next(self, req, count == 1 ? &body : nullptr, count == 1 ? 1 : 0, state);
+}
+
+// Why the end of a request's body is ambiguous, or nullptr. h2o 2.2.5 reads a body by
+// Transfer-Encoding when Content-Length is sent too, and by the first of several
+// Content-Lengths, and keeps the connection open: what request smuggling through a proxy feeds
+// on. RFC 9112 §6.3 makes differing lengths an error and has a server close the connection
+// after answering a request with both. h2o keeps neither header in req->headers, so the head,
+// still at the start of the socket's input while the request is handled, is parsed again by
+// picohttpparser; only for requests h2o read a body for (any with either header).
+const char* ambiguousBodyFraming(h2o_req_t* req) {
+  if (req->entity.base == nullptr) return nullptr;
+  h2o_socket_t* sock = req->conn->callbacks->get_socket(req->conn);
+  if (sock == nullptr || sock->input == nullptr) return nullptr;
+  const char *method, *path;
+  size_t methodLength, pathLength, count = H2O_MAX_HEADERS;
+  int minor;
+  phr_header headers[H2O_MAX_HEADERS];
+  if (phr_parse_request(sock->input->bytes, sock->input->size, &method, &methodLength, &path,
+                        &pathLength, &minor, headers, &count, 0) <= 0) {
+    return nullptr;
+  }
+  std::optional<std::string_view> length;
+  bool transferEncoding = false;
+  for (size_t i = 0; i < count; ++i) {
+    std::string_view value(headers[i].value, headers[i].value_len);
+    if (h2o_lcstris(headers[i].name, headers[i].name_len, H2O_STRLIT("transfer-encoding"))) {
+      transferEncoding = true;
+    } else if (h2o_lcstris(headers[i].name, headers[i].name_len, H2O_STRLIT("content-length"))) {
+      if (length && *length != value) return "the request has differing Content-Length headers";
+      length = value;
+    }
+  }
+  if (transferEncoding && length) {
+    return "the request has both Content-Length and Transfer-Encoding";
+  }
+  return nullptr;
 }
 
 void setUpJsonErrors(h2o_filter_t*, h2o_req_t* req, h2o_ostream_t** slot) {
@@ -178,6 +227,12 @@ HttpServer::HttpServer(uv_loop_t& loop, HttpOptions options, HttpHandler handler
     auto wipeBody = [req]() {
       if (req->entity.base != nullptr) explicit_bzero(req->entity.base, req->entity.len);
     };
+    if (const char* ambiguous = ambiguousBodyFraming(req)) {
+      wipeBody();
+      req->http1_is_persistent = 0;  // Whatever follows on this connection is not read.
+      send(req, errorResponse(400, "invalid_request", ambiguous));
+      return 0;
+    }
     if (request.body.size() > server.maxBodyBytes_) {
       wipeBody();
       send(req, HttpResponse(413, R"({"error":{"code":"payload_too_large","message":)"
