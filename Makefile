@@ -56,6 +56,7 @@ bench: build
 # The long forms of the randomized tests (`make test` runs each briefly).
 soak: build
 	@TENANTD_MODEL_SEEDS=40 TENANTD_MODEL_STEPS=1000 $(BUILD)/bin/usage-model-test
+	@TENANTD_CRASH_ROUNDS=200 $(BUILD)/bin/crash-e2e-test
 
 format:
 	@scripts/check-format --fix

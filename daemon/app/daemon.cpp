@@ -115,6 +115,7 @@ void Daemon::start() {
     writerOptions.open = DbOptions::Open::READ_WRITE;
     writerOptions.sync = config_.sync;
     writerOptions.busyTimeoutMs = config_.busyTimeoutMs;
+    writerOptions.maxBytes = config_.storeMaxBytes;
     writer_ = kj::heap<Writer>(config_.databasePath(), writerOptions, log_, metrics_.store());
     services_ = kj::heap<Services>(*writer_, keyring_, clock_, log_, metrics_, config_.quotas,
                                    config_.bounds);
@@ -309,6 +310,19 @@ kj::Promise<void> Daemon::watchdogLoop(uint64_t intervalUsec) {
 kj::Promise<void> Daemon::housekeepingLoop() {
   return io_.provider->getTimer().afterDelay(1 * kj::SECONDS).then([this]() {
     services_->limits.expire();
+    if (writer_->health().failing() && !probingWrites_) {
+      // Once a second while writes fail, so /readyz turns ready again when the disk has room,
+      // whether or not an app writes meanwhile.
+      probingWrites_ = true;
+      tasks_.add(writer_
+                     ->submit<void>([](WriterContext& ctx) {
+                       ctx.db.exec(
+                           "INSERT INTO store_probe (id, written_at) VALUES (1, unixepoch()) "
+                           "ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at");
+                     })
+                     .catch_([](kj::Exception&&) {})  // Still failing: the writer logged it.
+                     .then([this]() { probingWrites_ = false; }));
+    }
     // Storage upkeep shortly after start, then hourly.
     if (housekeepingTicks_++ % 3600 == 10) {
       rest_->prune();

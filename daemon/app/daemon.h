@@ -94,6 +94,7 @@ private:
   kj::Own<Services> services_;  // After the writer they use; destroyed before it.
   kj::Own<RestServer> rest_;
   uint64_t housekeepingTicks_ = 0;
+  bool probingWrites_ = false;  // A store_probe write is in flight (writes are failing).
   kj::Promise<void> housekeeping_ = nullptr;
   TaskErrors taskErrors_{log_};
   kj::TaskSet tasks_{taskErrors_};

@@ -11,7 +11,8 @@ ReloadPlan planReload(const Config& running, const Config& next) {
                        next.metricsListen.has_value() != running.metricsListen.has_value() ||
                        (next.metricsListen && formatListenAddress(*next.metricsListen) !=
                                                   formatListenAddress(*running.metricsListen)) ||
-                       next.sync != running.sync || next.maxBodyBytes != running.maxBodyBytes ||
+                       next.sync != running.sync || next.storeMaxBytes != running.storeMaxBytes ||
+                       next.maxBodyBytes != running.maxBodyBytes ||
                        next.requestTimeoutMs != running.requestTimeoutMs ||
                        next.maxConnections != running.maxConnections ||
                        next.quotas != running.quotas || next.bounds != running.bounds;

@@ -23,6 +23,7 @@ shutdown_timeout_ms = 2000
 sync = "full"
 busy_timeout_ms = 100
 retention_days = 0
+max_bytes = 67108864
 [secrets]
 key_file = "/etc/tenantd/master.key"
 previous_key_files = ["/etc/tenantd/old.key"]
@@ -42,6 +43,7 @@ listen = "127.0.0.1:9464"
   CHECK(c.sync == SyncLevel::FULL);
   CHECK(c.busyTimeoutMs == 100);
   CHECK(c.retentionDays == 0);
+  CHECK(c.storeMaxBytes == 64 << 20);
   CHECK(c.maxBodyBytes == 2048);
   CHECK(c.keyFile == "/etc/tenantd/master.key");
   CHECK(c.previousKeyFiles == std::vector<std::string>{"/etc/tenantd/old.key"});
@@ -81,6 +83,8 @@ TEST_CASE("A bad value names the file, line and key") {
                     "t.toml:3: daemon.log_level: expected one of debug, info, warn, error");
   CHECK_THROWS_WITH(applyConfigText(Config{}, "[store]\nretention_days = 30\n", "t.toml"),
                     "t.toml:2: store.retention_days: 0 (keep forever) or 400 to 36500");
+  CHECK_THROWS_WITH(applyConfigText(Config{}, "[store]\nmax_bytes = 4096\n", "t.toml"),
+                    "t.toml:2: store.max_bytes: 0 (no cap) or at least 1048576");
   CHECK_THROWS_WITH(applyConfigText(Config{}, "[store]\nsync = 1\n", "t.toml"),
                     "t.toml:2: store.sync: expected a string");
   CHECK_THROWS_WITH(applyConfigText(Config{}, "[http]\nmax_body_bytes = 1\n", "t.toml"),

@@ -170,6 +170,14 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
             [](Config& c, const toml::node& n, const std::string& at) {
               c.busyTimeoutMs = static_cast<int>(requireRange(n, at, 0, 600000));
             }},
+           {"max_bytes",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              int64_t bytes = requireRange(n, at, 0, int64_t{1} << 44);
+              if (bytes != 0 && bytes < (int64_t{1} << 20)) {
+                throw ConfigError(at + ": 0 (no cap) or at least 1048576");
+              }
+              c.storeMaxBytes = bytes;
+            }},
            {"retention_days",
             [](Config& c, const toml::node& n, const std::string& at) {
               int64_t days = require<int64_t>(n, at, "an integer");

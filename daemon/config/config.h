@@ -44,6 +44,9 @@ struct Config {
   LogLevel logLevel = LogLevel::INFO;
   SyncLevel sync = SyncLevel::NORMAL;
   int busyTimeoutMs = 5000;
+  // The database's size cap ([store] max_bytes; 0: none). At the cap writes fail with 503 /
+  // unavailable: as on a full disk, and the rest keeps serving.
+  int64_t storeMaxBytes = 0;
   int retentionDays = 400;  // Usage detail kept; 0 keeps it forever. >= 400 covers year rules.
   uint64_t maxBodyBytes = 1 << 20;
   int requestTimeoutMs = 10000;

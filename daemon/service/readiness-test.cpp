@@ -6,7 +6,8 @@ namespace tenantd {
 
 TEST_CASE("Readiness: not ready once the store is silent past the bound, degraded by upkeep") {
   ManualClock clock(1'000'000);
-  Readiness readiness(clock);
+  WriteHealth writes;
+  Readiness readiness(clock, writes);
   CHECK(readiness.now().ready);
   CHECK(readiness.now().reason.empty());
 
@@ -23,6 +24,19 @@ TEST_CASE("Readiness: not ready once the store is silent past the bound, degrade
   CHECK(readiness.now().reason == "storage upkeep failed; usage keeps growing");
   readiness.upkeepSucceeded();
   CHECK(readiness.now().reason.empty());
+}
+
+TEST_CASE("Readiness: degraded while writes fail and ready again once one commits") {
+  ManualClock clock(1'000'000);
+  WriteHealth writes;
+  Readiness readiness(clock, writes);
+  readiness.upkeepFailed("storage upkeep failed; usage keeps growing");
+  writes.failed("database or disk is full");
+  auto report = readiness.now();
+  CHECK(report.ready);
+  CHECK(report.reason.find("writes are failing (database or disk is full)") == 0);
+  writes.committed();
+  CHECK(readiness.now().reason == "storage upkeep failed; usage keeps growing");
 }
 
 }  // namespace tenantd

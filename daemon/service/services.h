@@ -36,7 +36,7 @@ public:
         settings(writer, worker, clock, log, bounds),
         catalog(writer, tenants, auth, clock, log),
         appRateLimits(clock),
-        readiness(clock) {}
+        readiness(clock, writer.health()) {}
   KJ_DISALLOW_COPY(Services);
 
   // Start-up, before serving: every tenant's whole state and the token index, from `db` (a

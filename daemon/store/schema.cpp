@@ -116,6 +116,14 @@ const Migration MIGRATIONS[] = {
       -- format 1 are re-sealed by the daemon at start, which holds the keys this cannot.
       ALTER TABLE secrets ADD COLUMN seal_format INTEGER NOT NULL DEFAULT 1;
     )sql"},
+    {6, R"sql(
+      -- One row the daemon rewrites while writes are failing (a full disk): the first that
+      -- commits again tells readiness the store takes writes, with no app write needed.
+      CREATE TABLE store_probe (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        written_at  INTEGER NOT NULL
+      ) STRICT;
+    )sql"},
 };
 }  // namespace
 

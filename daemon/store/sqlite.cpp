@@ -4,6 +4,9 @@
 
 #include <kj/debug.h>
 
+#include <algorithm>
+#include <string>
+
 namespace tenantd {
 
 namespace {
@@ -53,6 +56,15 @@ Db::Db(const std::string& path, DbOptions options) : path_(path) {
     exec("PRAGMA journal_mode = WAL");
     exec(options.sync == SyncLevel::FULL ? "PRAGMA synchronous = FULL"
                                          : "PRAGMA synchronous = NORMAL");
+  }
+  if (options.maxBytes > 0) {
+    // A number of ours, not input text. SQLite never sets it below the pages in use.
+    Statement pageSize(*this, "PRAGMA page_size");
+    KJ_ASSERT(pageSize.step());
+    int64_t pages = std::max<int64_t>(1, options.maxBytes / pageSize.columnInt(0));
+    std::string cap = "PRAGMA max_page_count = " + std::to_string(pages);
+    Statement set(*this, cap.c_str());
+    set.step();
   }
 }
 

@@ -22,6 +22,8 @@ struct DbOptions {
   Open open = Open::READ_WRITE_CREATE;
   SyncLevel sync = SyncLevel::NORMAL;
   int busyTimeoutMs = 5000;
+  // PRAGMA max_page_count from a byte cap (0: SQLite's own limit). Per connection: the writer's.
+  int64_t maxBytes = 0;
 };
 
 class Db {

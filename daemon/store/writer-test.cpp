@@ -7,6 +7,8 @@
 
 #include "testing/temp-dir.h"
 
+#include <atomic>
+
 namespace tenantd {
 
 namespace {
@@ -25,6 +27,75 @@ void makeTable(const std::string& path) {
   Db db(path, {});
   db.exec("CREATE TABLE t (x INTEGER UNIQUE)");
 }
+
+std::string rowsOf(const std::string& path) {
+  Db reader(path, {});
+  Statement rows(reader, "SELECT group_concat(x) FROM (SELECT x FROM t ORDER BY x)");
+  KJ_ASSERT(rows.step());
+  std::string text = rows.columnText(0);
+  rows.reset();
+  return text;
+}
+
+// The default VFS has a few method tables (database, WAL, journal files); each gets a copy with
+// xWrite wrapped.
+struct WrappedMethods {
+  const sqlite3_io_methods* real = nullptr;
+  sqlite3_io_methods methods{};
+};
+
+// A VFS over the default one whose file writes fail with SQLITE_IOERR_WRITE while armed: an I/O
+// error on demand, which no file system of the test machine gives. Registered as the default
+// for its lifetime; files keep the default's structures, only xWrite is wrapped.
+class FailingWritesVfs {
+public:
+  FailingWritesVfs() {
+    real_ = sqlite3_vfs_find(nullptr);
+    vfs_ = *real_;
+    vfs_.zName = "failing-writes";
+    vfs_.pNext = nullptr;
+    vfs_.xOpen = &open;
+    KJ_ASSERT(sqlite3_vfs_register(&vfs_, 1) == SQLITE_OK);
+  }
+  ~FailingWritesVfs() {
+    sqlite3_vfs_register(real_, 1);
+    sqlite3_vfs_unregister(&vfs_);
+  }
+  KJ_DISALLOW_COPY(FailingWritesVfs);
+
+  static inline std::atomic<bool> armed{false};
+
+private:
+  static constexpr size_t KINDS = 8;
+
+  static int open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags, int* out) {
+    int rc = real_->xOpen(real_, name, file, flags, out);
+    if (rc != SQLITE_OK || file->pMethods == nullptr) return rc;
+    for (auto& w : wrapped_) {
+      if (w.real == nullptr) {
+        w.real = file->pMethods;
+        w.methods = *file->pMethods;
+        w.methods.xWrite = &write;
+      }
+      if (w.real == file->pMethods) {
+        file->pMethods = &w.methods;
+        return rc;
+      }
+    }
+    KJ_FAIL_ASSERT("more kinds of file than FailingWritesVfs::KINDS");
+  }
+  static int write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
+    if (armed.load()) return SQLITE_IOERR_WRITE;
+    for (auto& w : wrapped_) {
+      if (&w.methods == file->pMethods) return w.real->xWrite(file, data, amount, offset);
+    }
+    return SQLITE_IOERR_WRITE;
+  }
+
+  static inline sqlite3_vfs* real_ = nullptr;
+  static inline sqlite3_vfs vfs_{};
+  static inline WrappedMethods wrapped_[KINDS];
+};
 }  // namespace
 
 TEST_CASE("Writer resolves a job only after its change is committed and visible") {
@@ -119,6 +190,57 @@ TEST_CASE("Writer reports a database it cannot open at construction") {
   StoreStats stats;
   CHECK_THROWS_WITH(Writer(dir.file("nope/w.db"), options, testLog, stats),
                     Catch::Contains("cannot open"));
+}
+
+TEST_CASE("An I/O error fails its batch and marks writes failing until a write commits again") {
+  FailingWritesVfs vfs;
+  testing::TempDir dir;
+  auto path = dir.file("w.db");
+  makeTable(path);
+  kj::EventLoop loop;
+  kj::WaitScope ws(loop);
+  StoreStats stats;
+  Writer writer(path, {}, testLog, stats);
+  auto insert = [&](int64_t x) {
+    return writer.submit<void>([x](WriterContext& ctx) {
+      Statement(ctx.db, "INSERT INTO t (x) VALUES (?1)").bind(1, x).run();
+    });
+  };
+  insert(1).wait(ws);
+  CHECK_FALSE(writer.health().failing());
+
+  FailingWritesVfs::armed = true;
+  CHECK_THROWS_WITH(insert(2).wait(ws), Catch::Contains("disk I/O error"));
+  CHECK(writer.health().failing());
+  CHECK(writer.health().reason() == "disk I/O error");
+  CHECK(stats.commitFailures.read() == 1);
+
+  FailingWritesVfs::armed = false;
+  // A commit that wrote nothing proves nothing about the disk.
+  writer.submit<void>([](WriterContext& ctx) { ctx.db.dataVersion(); }).wait(ws);
+  CHECK(writer.health().failing());
+  insert(3).wait(ws);
+  CHECK_FALSE(writer.health().failing());
+  CHECK(writer.health().reason().empty());
+  CHECK(rowsOf(path) == "1,3");  // The failed batch left nothing behind.
+}
+
+TEST_CASE("A job's own refusal is not a store failure") {
+  testing::TempDir dir;
+  auto path = dir.file("w.db");
+  makeTable(path);
+  kj::EventLoop loop;
+  kj::WaitScope ws(loop);
+  StoreStats stats;
+  Writer writer(path, {}, testLog, stats);
+  auto duplicate = [&]() {
+    return writer.submit<void>(
+        [](WriterContext& ctx) { Statement(ctx.db, "INSERT INTO t (x) VALUES (1)").run(); });
+  };
+  duplicate().wait(ws);
+  CHECK_THROWS(duplicate().wait(ws));  // UNIQUE: SQLITE_CONSTRAINT, the caller's fault.
+  CHECK_THROWS(writer.submit<void>([](WriterContext&) { KJ_FAIL_REQUIRE("refused"); }).wait(ws));
+  CHECK_FALSE(writer.health().failing());
 }
 
 }  // namespace tenantd

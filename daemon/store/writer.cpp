@@ -72,6 +72,7 @@ void Writer::threadMain(std::string path, DbOptions options) {
 
 void Writer::runJob(kj::FunctionParam<void()> body) {
   KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() { body(); })) {
+    storeFailed(sqlite3_errcode(db_->handle()));
     if (sqlite3_get_autocommit(db_->handle()) != 0) {
       // SQLite rolled the whole transaction back (disk full, I/O error): every job of this
       // batch is lost, not just this one. Fail them all; the next job opens a new transaction.
@@ -90,9 +91,13 @@ Writer::Batch& Writer::openBatch() {
   KJ_IF_MAYBE (b, batch_) {
     return **b;
   }
-  db_->exec("BEGIN IMMEDIATE");
+  KJ_IF_MAYBE (e, kj::runCatchingExceptions([&]() { db_->exec("BEGIN IMMEDIATE"); })) {
+    storeFailed(sqlite3_errcode(db_->handle()));
+    kj::throwFatalException(kj::mv(*e));
+  }
   auto paf = kj::newPromiseAndFulfiller<void>();
-  auto batch = kj::heap<Batch>(Batch{paf.promise.fork(), kj::mv(paf.fulfiller)});
+  auto batch = kj::heap<Batch>(
+      Batch{paf.promise.fork(), kj::mv(paf.fulfiller), 0, sqlite3_total_changes64(db_->handle())});
   Batch& ref = *batch;
   batch_ = kj::mv(batch);
   // Runs once the jobs that have already arrived are done: they all share this commit.
@@ -128,6 +133,7 @@ void Writer::commitBatch() {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     stats_.batchJobs.observe(batch->jobs);
     KJ_IF_MAYBE (e, failure) {
+      storeFailed(sqlite3_errcode(db_->handle()));
       if (sqlite3_get_autocommit(db_->handle()) == 0) {
         sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
       }
@@ -135,9 +141,35 @@ void Writer::commitBatch() {
       batch->fulfiller->reject(kj::mv(*e));
     } else {
       stats_.commits.add();
+      if (health_.failing() && sqlite3_total_changes64(db_->handle()) > batch->changesAtOpen) {
+        health_.committed();
+        log_.info("writer", "writes commit again");
+      }
       batch->fulfiller->fulfill();
     }
   }
+}
+
+void Writer::storeFailed(int code) {
+  switch (code & 0xff) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_NOMEM:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_PROTOCOL: break;
+    default: return;  // A job's own refusal: the store is fine.
+  }
+  // sqlite3_errstr: the code's fixed words, never text from the failed statement.
+  std::string reason = sqlite3_errstr(code);
+  if (!health_.failing() || health_.reason() != reason) {
+    log_.error("writer", "writes are failing: " + reason + "; checks and reads go on");
+  }
+  health_.failed(kj::mv(reason));
 }
 
 }  // namespace tenantd

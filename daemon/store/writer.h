@@ -15,6 +15,7 @@
 #include "usage-store.h"
 #include "util/histogram.h"
 #include "util/log.h"
+#include "write-health.h"
 
 #include <kj/async.h>
 #include <kj/function.h>
@@ -70,6 +71,9 @@ public:
   ~Writer() noexcept(false);
   KJ_DISALLOW_COPY(Writer);
 
+  // Whether writes are committing (readiness reads it from any thread).
+  const WriteHealth& health() const { return health_; }
+
   // Runs `job(db)` on the writer thread; the promise resolves on the calling thread (which must
   // run a kj event loop) after the commit that includes it. If the job throws, it changed nothing.
   template <typename T>
@@ -83,6 +87,7 @@ private:
     kj::ForkedPromise<void> committed;
     kj::Own<kj::PromiseFulfiller<void>> fulfiller;
     uint32_t jobs = 0;
+    int64_t changesAtOpen = 0;  // sqlite3_total_changes64 when the transaction began.
   };
 
   const kj::Executor& executor();
@@ -114,10 +119,13 @@ private:
   kj::Promise<void> afterJob(Batch& batch);
   void commitBatch();
   void failBatch(kj::Exception error);
+  // Records a failure of the store itself (not a job's refusal) in health_.
+  void storeFailed(int code);
 
   Log& log_;
   StoreStats& stats_;  // Written on the writer thread only.
-  kj::Own<Db> db_;     // Writer thread only, like everything down to started_.
+  WriteHealth health_;
+  kj::Own<Db> db_;  // Writer thread only, like everything down to started_.
   kj::Own<WriterContext> context_;
   kj::Maybe<kj::Own<Batch>> batch_;
   kj::Own<kj::TaskSet> tasks_;
