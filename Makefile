@@ -57,6 +57,7 @@ bench: build
 soak: build
 	@TENANTD_MODEL_SEEDS=40 TENANTD_MODEL_STEPS=1000 $(BUILD)/bin/usage-model-test
 	@TENANTD_CRASH_ROUNDS=200 $(BUILD)/bin/crash-e2e-test
+	@TENANTD_LOAD_SECONDS=60 TENANTD_LOAD_P99_FACTOR=2 $(BUILD)/bin/load-e2e-test
 
 format:
 	@scripts/check-format --fix
