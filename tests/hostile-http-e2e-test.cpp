@@ -187,13 +187,24 @@ TEST_CASE("Hostile JSON bodies get 400 naming what is wrong and change nothing")
         std::string(R"({"resource":"api)") + '\0' + R"(","metric":"calls"})",
         std::string(R"({"resource":"api","metric":"calls","amount":18446744073709551617})"),
         std::string(R"({"resource":"api","metric":"calls","amount":1e400})"),
-        std::string(100000, '[') + std::string(100000, ']')}) {
+        std::string(100000, '[') + std::string(100000, ']'),
+        // A validator in front that reads the first "amount" would see another request.
+        std::string(R"({"resource":"api","metric":"calls","amount":1,"amount":1000000})")}) {
     INFO(body.substr(0, 80));
     CHECK(httpRequest("POST", check, auth, body).status == 400);
     CHECK(httpRequest("POST", track, auth, body).status == 400);
   }
   auto usage = httpRequest("GET", d.restUrl + "/tenant/limits/resources/usage", auth);
   CHECK(json::parse(usage.body) == json::array());
+
+  // Documents: a name twice in any object of the config is refused, the saved one stays.
+  auto config = d.restUrl + "/tenant/config";
+  auto twice = httpRequest("POST", config, auth,
+                           R"({"rateLimit":{"enabled":true,"default":{"max":5,"max":100000}}})");
+  CHECK(twice.status == 400);
+  CHECK(json::parse(twice.body)["error"]["message"] ==
+        R"(the body is ambiguous: it names "max" twice in one object)");
+  CHECK(httpRequest("GET", config, auth).body == "{}");
 }
 
 TEST_CASE("Dot segments and percent-encoded tricks in paths reach nothing else") {

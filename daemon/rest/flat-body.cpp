@@ -1,6 +1,7 @@
 #include "flat-body.h"
 
 #include "http/router.h"
+#include "service/json-input.h"
 
 #include <sodium.h>
 #include <strings.h>
@@ -58,6 +59,7 @@ class FlatHandler final : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
 public:
   explicit FlatHandler(FlatBody& body) : body_(body) {}
   bool tooDeep = false;
+  std::optional<std::string> duplicate;  // A top-level name given twice.
 
   bool Null() { return scalar({}); }
   bool Bool(bool b) {
@@ -103,7 +105,7 @@ private:
     return scalar(std::move(v));
   }
   bool scalar(JsonScalar v) {
-    if (depth_ == 1 && body_.isObject) set(std::move(v));
+    if (depth_ == 1 && body_.isObject) return set(std::move(v));
     return true;
   }
   bool open(bool object) {
@@ -112,7 +114,7 @@ private:
     } else if (depth_ == 1 && body_.isObject) {
       JsonScalar v;
       v.kind = JsonScalar::Kind::COMPOUND;
-      set(std::move(v));
+      if (!set(std::move(v))) return false;
     }
     if (++depth_ > MAX_DEPTH) {
       tooDeep = true;
@@ -124,15 +126,17 @@ private:
     --depth_;
     return true;
   }
-  void set(JsonScalar v) {
-    for (auto& [name, value] : body_.fields) {
-      if (name == key_) {
-        value = std::move(v);
-        return;
+  // False (the parse stops) for a name already given.
+  bool set(JsonScalar v) {
+    for (auto& field : body_.fields) {
+      if (field.first == key_) {
+        duplicate = shortName(key_);
+        return false;
       }
     }
     body_.fields.emplace_back(std::move(key_), std::move(v));
     key_.clear();
+    return true;
   }
 
   FlatBody& body_;
@@ -195,6 +199,10 @@ std::variant<FlatBody, HttpResponse> parseFlatBody(const HttpRequest& request) {
           : reader.Parse<FLAGS | rapidjson::kParseValidateEncodingFlag>(in, handler).IsError();
   if (failed) {
     if (handler.tooDeep) return errorResponse(400, "invalid_request", "the body nests too deeply");
+    if (handler.duplicate) {
+      return errorResponse(400, "invalid_request",
+                           "the body is ambiguous: it names \"" + *handler.duplicate + "\" twice");
+    }
     return errorResponse(400, "invalid_request", "the body is not valid JSON");
   }
   return body;

@@ -27,15 +27,17 @@ struct JsonScalar {
 
 struct FlatBody {
   bool isObject = false;  // Valid JSON that is not an object has no fields.
-  // In document order; a repeated name keeps its last value (as nlohmann's parser does).
+  // In document order. A name given twice refuses the whole body (parseFlatBody): a proxy or
+  // validator in front that reads the first would otherwise see another request than we do.
   std::vector<std::pair<std::string, JsonScalar>> fields;
 
   const JsonScalar* find(std::string_view name) const;
 };
 
 // Parses a whole body: 415 if a Content-Type other than JSON is declared, 400 if it is not
-// valid JSON (strict: UTF-8 checked, nothing after the value). Nested values are kept only as
-// COMPOUND. The parser's scratch memory is wiped before it is freed (secret values pass here).
+// valid JSON (strict: UTF-8 checked, nothing after the value) or names a field twice. Nested values
+// are kept only as COMPOUND. The parser's scratch memory is wiped before it is freed (secret values
+// pass here).
 std::variant<FlatBody, HttpResponse> parseFlatBody(const HttpRequest& request);
 
 // The shared Content-Type rule: nullopt when absent or application/json (parameters allowed).

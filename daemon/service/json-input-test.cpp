@@ -31,6 +31,20 @@ TEST_CASE("parseJsonInput refuses a million levels without recursing over them")
   CHECK(error(parseJsonInput(std::string(1'000'000, '['))) == "nested deeper than 32 levels");
 }
 
+TEST_CASE("parseJsonInput refuses a name given twice in one object at any depth") {
+  CHECK(error(parseJsonInput(R"({"a":1,"a":2})")) ==
+        R"(ambiguous: it names "a" twice in one object)");
+  CHECK(error(parseJsonInput(R"({"cache":{"ttl":1,"x":[{"k":1,"k":1}]}})")) ==
+        R"(ambiguous: it names "k" twice in one object)");
+  // The same name in sibling or nested objects is no repeat.
+  CHECK(std::holds_alternative<nlohmann::json>(
+      parseJsonInput(R"({"a":{"a":{"a":1}},"b":[{"a":1},{"a":2}]})")));
+  // A long name is cut on a UTF-8 boundary: the message is JSON again.
+  std::string name = std::string(63, 'k') + "\xc3\xa9";
+  CHECK(error(parseJsonInput("{\"" + name + "\":1,\"" + name + "\":2}")) ==
+        "ambiguous: it names \"" + std::string(63, 'k') + "...\" twice in one object");
+}
+
 TEST_CASE("parseJsonInput keeps the values and reports malformed text") {
   auto doc = parseJsonInput(R"({"cache":{"ttl":60},"routes":[]})");
   REQUIRE(std::holds_alternative<nlohmann::json>(doc));

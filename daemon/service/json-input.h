@@ -21,10 +21,17 @@ namespace tenantd {
 constexpr int MAX_JSON_DEPTH = contract::MAX_JSON_DEPTH;
 
 struct JsonInputError {
-  std::string message;  // "not valid JSON", "nested deeper than 32 levels"
+  // Completes "the body is ...": "not valid JSON", "nested deeper than 32 levels",
+  // "ambiguous: it names \"a\" twice in one object".
+  std::string message;
 };
 
-// Parses `text`, refusing it as soon as the parser opens level maxDepth + 1.
+// A name from the sender's document for an error message: at most 64 bytes and "...", cut on a
+// UTF-8 boundary (the message is JSON again, which must stay valid UTF-8).
+std::string shortName(std::string_view name);
+
+// Parses `text`, refusing it as soon as the parser opens level maxDepth + 1 or meets a name
+// already given in the same object.
 std::variant<nlohmann::json, JsonInputError> parseJsonInput(std::string_view text,
                                                             int maxDepth = MAX_JSON_DEPTH);
 
