@@ -197,64 +197,53 @@ struct Named {
   }
 };
 
-// REST: secret writes and deletes on names only this worker uses.
-void restSecrets(Round& round, std::map<std::string, Named>& secrets, std::mt19937_64 rng) {
+// A REST worker over named values only it writes (secrets, roles): each round it picks one and
+// deletes it (a quarter of the time, when it exists) or gives it a new value; `send` makes the
+// request for that (nullopt: delete).
+using SendNamed = std::function<HttpResult(const std::string& name, const Named& before,
+                                           const std::optional<std::string>& value)>;
+void restNamed(Round& round, std::map<std::string, Named>& values, std::mt19937_64 rng,
+               const std::string& what, const SendNamed& send) {
   for (uint64_t n = 0; !round.killed.load(); ++n) {
-    auto at = secrets.begin();
-    std::advance(at, static_cast<long>(rng() % secrets.size()));
-    auto& [key, s] = *at;
-    bool remove = s.acked && rng() % 4 == 0;
-    s.inFlight = true;
-    s.inFlightValue = remove ? std::nullopt
-                             : std::optional<std::string>("r" + std::to_string(round.number) + "-" +
+    auto at = values.begin();
+    std::advance(at, static_cast<long>(rng() % values.size()));
+    auto& [name, v] = *at;
+    bool remove = v.acked && rng() % 4 == 0;
+    v.inFlight = true;
+    v.inFlightValue = remove ? std::nullopt
+                             : std::optional<std::string>("v" + std::to_string(round.number) + "-" +
                                                           std::to_string(n));
     try {
-      auto r = remove ? round.rest("DELETE", "/tenant/secrets/" + key)
-                      : round.rest("POST", "/tenant/secrets",
-                                   {{"key", key}, {"value", *s.inFlightValue}});
+      auto r = send(name, v, v.inFlightValue);
       if (r.status != 200 && r.status != 201) {
-        return void(failed(round, "secret " + key + " answered " + r.body));
+        return void(failed(round, what + " " + name + " answered " + r.body));
       }
     } catch (const std::exception& e) {
-      return void(failed(round, "secret " + key + ": " + e.what()));
+      return void(failed(round, what + " " + name + ": " + e.what()));
     }
-    s.acked = s.inFlightValue;
-    s.inFlight = false;
+    v.acked = v.inFlightValue;
+    v.inFlight = false;
     ++round.acks;
   }
 }
 
-// REST: roles created, changed and deleted; the value is the role's one permission.
+void restSecrets(Round& round, std::map<std::string, Named>& secrets, std::mt19937_64 rng) {
+  restNamed(round, secrets, rng, "secret", [&](auto& name, auto&, auto& value) {
+    return value ? round.rest("POST", "/tenant/secrets", {{"key", name}, {"value", *value}})
+                 : round.rest("DELETE", "/tenant/secrets/" + name);
+  });
+}
+
+// Roles created, changed and deleted; the value is the role's one permission.
 void restRoles(Round& round, std::map<std::string, Named>& roles, std::mt19937_64 rng) {
-  for (uint64_t n = 0; !round.killed.load(); ++n) {
-    auto at = roles.begin();
-    std::advance(at, static_cast<long>(rng() % roles.size()));
-    auto& [name, role] = *at;
-    bool remove = role.acked && rng() % 4 == 0;
-    std::string permission = "p" + std::to_string(round.number) + "-" + std::to_string(n);
-    role.inFlight = true;
-    role.inFlightValue = remove ? std::nullopt : std::optional<std::string>(permission);
-    try {
-      HttpResult r;
-      if (remove) {
-        r = round.rest("DELETE", "/tenant/rbac/roles/" + name);
-      } else if (role.acked) {
-        r = round.rest("PUT", "/tenant/rbac/roles/" + name,
-                       {{"permissions", json::array({permission})}});
-      } else {
-        r = round.rest("POST", "/tenant/rbac/roles",
-                       {{"name", name}, {"permissions", json::array({permission})}});
-      }
-      if (r.status != 200 && r.status != 201) {
-        return void(failed(round, "role " + name + " answered " + r.body));
-      }
-    } catch (const std::exception& e) {
-      return void(failed(round, "role " + name + ": " + e.what()));
-    }
-    role.acked = role.inFlightValue;
-    role.inFlight = false;
-    ++round.acks;
-  }
+  restNamed(round, roles, rng, "role", [&](auto& name, auto& before, auto& value) {
+    if (!value) return round.rest("DELETE", "/tenant/rbac/roles/" + name);
+    json permissions = json::array({*value});
+    return before.acked
+               ? round.rest("PUT", "/tenant/rbac/roles/" + name, {{"permissions", permissions}})
+               : round.rest("POST", "/tenant/rbac/roles",
+                            {{"name", name}, {"permissions", permissions}});
+  });
 }
 
 // The tenant config, saved with If-Match on the version this worker last saw.

@@ -96,57 +96,53 @@ private:
   static inline sqlite3_vfs vfs_{};
   static inline WrappedMethods wrapped_[KINDS];
 };
+// A table `t` in a fresh database, an event loop and a Writer over it.
+struct WriterFixture {
+  testing::TempDir dir;
+  std::string path = dir.file("w.db");
+  kj::EventLoop loop;
+  kj::WaitScope ws{loop};
+  StoreStats stats;
+  kj::Own<Writer> writer;
+
+  WriterFixture() {
+    makeTable(path);
+    writer = kj::heap<Writer>(path, DbOptions{}, testLog, stats);
+  }
+};
 }  // namespace
 
 TEST_CASE("Writer resolves a job only after its change is committed and visible") {
-  testing::TempDir dir;
-  auto path = dir.file("w.db");
-  makeTable(path);
-  kj::EventLoop loop;
-  kj::WaitScope ws(loop);
-  StoreStats stats;
-  Writer writer(path, {}, testLog, stats);
-  int64_t id = writer
-                   .submit<int64_t>([](WriterContext& ctx) {
+  WriterFixture f;
+  int64_t id = f.writer
+                   ->submit<int64_t>([](WriterContext& ctx) {
                      Statement(ctx.db, "INSERT INTO t (x) VALUES (1)").run();
                      return sqlite3_last_insert_rowid(ctx.db.handle());
                    })
-                   .wait(ws);
+                   .wait(f.ws);
   CHECK(id == 1);
-  CHECK(countRows(path) == 1);  // Another connection sees it: committed.
-  CHECK(stats.commits.read() == 1);
+  CHECK(countRows(f.path) == 1);  // Another connection sees it: committed.
+  CHECK(f.stats.commits.read() == 1);
 }
 
 TEST_CASE("Writer groups concurrent jobs into few commits") {
-  testing::TempDir dir;
-  auto path = dir.file("w.db");
-  makeTable(path);
-  kj::EventLoop loop;
-  kj::WaitScope ws(loop);
-  StoreStats stats;
-  Writer writer(path, {}, testLog, stats);
+  WriterFixture f;
   kj::Vector<kj::Promise<void>> jobs;
   for (int i = 0; i < 1000; ++i) {
-    jobs.add(writer.submit<void>([i](WriterContext& ctx) {
+    jobs.add(f.writer->submit<void>([i](WriterContext& ctx) {
       Statement(ctx.db, "INSERT INTO t (x) VALUES (?1)").bind(1, int64_t{i}).run();
     }));
   }
-  kj::joinPromises(jobs.releaseAsArray()).wait(ws);
-  CHECK(countRows(path) == 1000);
-  CHECK(stats.commits.read() >= 1);
-  CHECK(stats.commits.read() < 1000);
+  kj::joinPromises(jobs.releaseAsArray()).wait(f.ws);
+  CHECK(countRows(f.path) == 1000);
+  CHECK(f.stats.commits.read() >= 1);
+  CHECK(f.stats.commits.read() < 1000);
 }
 
 TEST_CASE("A failing job changes nothing and does not disturb its batch") {
-  testing::TempDir dir;
-  auto path = dir.file("w.db");
-  makeTable(path);
-  kj::EventLoop loop;
-  kj::WaitScope ws(loop);
-  StoreStats stats;
-  Writer writer(path, {}, testLog, stats);
+  WriterFixture f;
   auto insert = [&](int64_t x, bool thenFail) {
-    return writer.submit<void>([x, thenFail](WriterContext& ctx) {
+    return f.writer->submit<void>([x, thenFail](WriterContext& ctx) {
       Statement(ctx.db, "INSERT INTO t (x) VALUES (?1)").bind(1, x).run();
       KJ_REQUIRE(!thenFail, "job failed after writing");
     });
@@ -154,14 +150,10 @@ TEST_CASE("A failing job changes nothing and does not disturb its batch") {
   auto a = insert(1, false);
   auto b = insert(2, true);
   auto c = insert(3, false);
-  a.wait(ws);
-  CHECK_THROWS_WITH(b.wait(ws), Catch::Contains("job failed after writing"));
-  c.wait(ws);
-  Db reader(path, {});
-  Statement rows(reader, "SELECT group_concat(x) FROM (SELECT x FROM t ORDER BY x)");
-  REQUIRE(rows.step());
-  CHECK(rows.columnText(0) == "1,3");
-  rows.reset();
+  a.wait(f.ws);
+  CHECK_THROWS_WITH(b.wait(f.ws), Catch::Contains("job failed after writing"));
+  c.wait(f.ws);
+  CHECK(rowsOf(f.path) == "1,3");
 }
 
 TEST_CASE("Destroying the Writer commits every job already submitted") {
@@ -194,53 +186,42 @@ TEST_CASE("Writer reports a database it cannot open at construction") {
 
 TEST_CASE("An I/O error fails its batch and marks writes failing until a write commits again") {
   FailingWritesVfs vfs;
-  testing::TempDir dir;
-  auto path = dir.file("w.db");
-  makeTable(path);
-  kj::EventLoop loop;
-  kj::WaitScope ws(loop);
-  StoreStats stats;
-  Writer writer(path, {}, testLog, stats);
+  WriterFixture f;
   auto insert = [&](int64_t x) {
-    return writer.submit<void>([x](WriterContext& ctx) {
+    return f.writer->submit<void>([x](WriterContext& ctx) {
       Statement(ctx.db, "INSERT INTO t (x) VALUES (?1)").bind(1, x).run();
     });
   };
-  insert(1).wait(ws);
-  CHECK_FALSE(writer.health().failing());
+  insert(1).wait(f.ws);
+  CHECK_FALSE(f.writer->health().failing());
 
   FailingWritesVfs::armed = true;
-  CHECK_THROWS_WITH(insert(2).wait(ws), Catch::Contains("disk I/O error"));
-  CHECK(writer.health().failing());
-  CHECK(writer.health().reason() == "disk I/O error");
-  CHECK(stats.commitFailures.read() == 1);
+  CHECK_THROWS_WITH(insert(2).wait(f.ws), Catch::Contains("disk I/O error"));
+  CHECK(f.writer->health().failing());
+  CHECK(f.writer->health().reason() == "disk I/O error");
+  CHECK(f.stats.commitFailures.read() == 1);
 
   FailingWritesVfs::armed = false;
   // A commit that wrote nothing proves nothing about the disk.
-  writer.submit<void>([](WriterContext& ctx) { ctx.db.dataVersion(); }).wait(ws);
-  CHECK(writer.health().failing());
-  insert(3).wait(ws);
-  CHECK_FALSE(writer.health().failing());
-  CHECK(writer.health().reason().empty());
-  CHECK(rowsOf(path) == "1,3");  // The failed batch left nothing behind.
+  f.writer->submit<void>([](WriterContext& ctx) { ctx.db.dataVersion(); }).wait(f.ws);
+  CHECK(f.writer->health().failing());
+  insert(3).wait(f.ws);
+  CHECK_FALSE(f.writer->health().failing());
+  CHECK(f.writer->health().reason().empty());
+  CHECK(rowsOf(f.path) == "1,3");  // The failed batch left nothing behind.
 }
 
 TEST_CASE("A job's own refusal is not a store failure") {
-  testing::TempDir dir;
-  auto path = dir.file("w.db");
-  makeTable(path);
-  kj::EventLoop loop;
-  kj::WaitScope ws(loop);
-  StoreStats stats;
-  Writer writer(path, {}, testLog, stats);
+  WriterFixture f;
   auto duplicate = [&]() {
-    return writer.submit<void>(
+    return f.writer->submit<void>(
         [](WriterContext& ctx) { Statement(ctx.db, "INSERT INTO t (x) VALUES (1)").run(); });
   };
-  duplicate().wait(ws);
-  CHECK_THROWS(duplicate().wait(ws));  // UNIQUE: SQLITE_CONSTRAINT, the caller's fault.
-  CHECK_THROWS(writer.submit<void>([](WriterContext&) { KJ_FAIL_REQUIRE("refused"); }).wait(ws));
-  CHECK_FALSE(writer.health().failing());
+  duplicate().wait(f.ws);
+  CHECK_THROWS(duplicate().wait(f.ws));  // UNIQUE: SQLITE_CONSTRAINT, the caller's fault.
+  CHECK_THROWS(
+      f.writer->submit<void>([](WriterContext&) { KJ_FAIL_REQUIRE("refused"); }).wait(f.ws));
+  CHECK_FALSE(f.writer->health().failing());
 }
 
 }  // namespace tenantd
