@@ -104,7 +104,12 @@ struct UsageWorker {
 
   std::string metric(const char* kind) const { return name + "-" + kind; }
   void attempt(const std::string& m, int64_t amount) { counted[m].high += amount; }
-  void acked(const std::string& m, int64_t amount) { counted[m].low += amount; }
+  // The write in flight was answered: its amount counts, its id must be known from now on.
+  void acked(const std::string& m, int64_t amount) {
+    counted[m].low += amount;
+    if (inFlight) ackedThisRound.push_back(*inFlight);
+    inFlight.reset();
+  }
 };
 
 json rulesFor(const std::vector<UsageWorker>& workers) {
@@ -143,8 +148,6 @@ void restUsage(Round& round, UsageWorker& w, std::mt19937_64 rng) {
       return void(failed(round, m + ": " + e.what()));
     }
     w.acked(m, amount);
-    if (w.inFlight) w.ackedThisRound.push_back(*w.inFlight);
-    w.inFlight.reset();
     ++round.acks;
   }
 }
@@ -179,8 +182,6 @@ void rpcUsage(Round& round, UsageWorker& w, client::Client& client, std::mt19937
       return void(failed(round, m + ": " + e.what()));
     }
     w.acked(m, amount);
-    if (w.inFlight) w.ackedThisRound.push_back(*w.inFlight);
-    w.inFlight.reset();
     ++round.acks;
   }
 }
