@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G "Unix Makefiles"
 
-.PHONY: all deps build run test asan tsan fuzz format lint bench soak clean
+.PHONY: all deps build run test asan tsan fuzz format lint bench soak package package-test clean
 
 all: build
 
@@ -72,6 +72,19 @@ soak: build
 	@TENANTD_CRASH_ROUNDS=200 $(BUILD)/bin/crash-e2e-test
 	@TENANTD_LOAD_SECONDS=60 TENANTD_LOAD_P99_FACTOR=2 $(BUILD)/bin/load-e2e-test
 
+# The Debian packages (tenantd, tenantd-dev) in $(DEB_BUILD)/, built with debhelper and checked
+# by lintian; package-test installs them in a Debian 12 container booted with systemd
+# (systemd-nspawn) and proves the unit, the hardening and the maintainer scripts there.
+DEB_BUILD ?= build-deb
+PACKAGE_TOOLS := debhelper lintian man-db
+package:
+	@scripts/install-deps $(PACKAGE_TOOLS)
+	@scripts/make-package $(DEB_BUILD)
+
+package-test: package
+	@scripts/install-deps systemd-container debootstrap
+	@tests/package/package-test $(DEB_BUILD)
+
 format:
 	@scripts/check-format --fix
 
@@ -80,4 +93,4 @@ lint:
 	@scripts/check-no-sleep
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD) $(DEB_BUILD)

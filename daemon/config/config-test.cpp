@@ -201,4 +201,15 @@ TEST_CASE("The shipped example config parses and states every default") {
   CHECK_FALSE(fromExample.metricsListen);
 }
 
+TEST_CASE("The packaged /etc/tenantd/tenantd.toml parses and changes no default") {
+  Config packaged = applyConfigFile(Config{}, TENANTD_DEFAULT_CONFIG);
+  Config defaults;
+  CHECK(packaged.dataDir == defaults.dataDir);
+  CHECK(packaged.socketPath == defaults.socketPath);
+  CHECK(formatListenAddress(packaged.listen) == formatListenAddress(defaults.listen));
+  CHECK(packaged.sync == defaults.sync);
+  CHECK(packaged.rpc == defaults.rpc);
+  CHECK(packaged.keyFile.empty());
+}
+
 }  // namespace tenantd

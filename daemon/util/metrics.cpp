@@ -6,6 +6,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <dirent.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -180,19 +181,17 @@ std::vector<MetricFamily> collectProcessMetrics() {
                       MetricType::Gauge);
       r.metric.push_back(gaugeMetric(rss));
       out.push_back(std::move(r));
-      // starttime is in ticks since boot; boot time is btime in /proc/stat.
-      std::ifstream procStat("/proc/stat");
-      for (std::string line; std::getline(procStat, line);) {
-        if (line.rfind("btime ", 0) == 0) {
-          double start = std::stod(line.substr(6)) + std::stod(f[19]) / ticks;
-          auto s =
-              family("process_start_time_seconds",
-                     "Start time of the process since unix epoch in seconds", MetricType::Gauge);
-          s.metric.push_back(gaugeMetric(start));
-          out.push_back(std::move(s));
-          break;
-        }
-      }
+      // starttime is in ticks since boot. Boot time from the clocks, not /proc/stat's btime:
+      // under systemd's ProcSubset=pid only the processes' own directories are visible.
+      timespec wall{}, sinceBoot{};
+      clock_gettime(CLOCK_REALTIME, &wall);
+      clock_gettime(CLOCK_BOOTTIME, &sinceBoot);
+      double bootTime = static_cast<double>(wall.tv_sec - sinceBoot.tv_sec) +
+                        static_cast<double>(wall.tv_nsec - sinceBoot.tv_nsec) / 1e9;
+      auto s = family("process_start_time_seconds",
+                      "Start time of the process since unix epoch in seconds", MetricType::Gauge);
+      s.metric.push_back(gaugeMetric(bootTime + std::stod(f[19]) / ticks));
+      out.push_back(std::move(s));
     }
   }
   if (DIR* dir = opendir("/proc/self/fd")) {
