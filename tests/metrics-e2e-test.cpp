@@ -191,6 +191,9 @@ TEST_CASE("Metrics after known traffic pass promtool and move by exactly that tr
     double now = static_cast<double>(std::time(nullptr));
     CHECK(start <= now + 1);
     CHECK(start > now - 600);
+    // The same number on every scrape, as a start time must be (restart alerts compare it).
+    CHECK(sample(before, "process_start_time_seconds") ==
+          sample(after, "process_start_time_seconds"));
     CHECK(after.find("tenant-123") == std::string::npos);
   }
 }

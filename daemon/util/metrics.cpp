@@ -182,12 +182,15 @@ std::vector<MetricFamily> collectProcessMetrics() {
       r.metric.push_back(gaugeMetric(rss));
       out.push_back(std::move(r));
       // starttime is in ticks since boot. Boot time from the clocks, not /proc/stat's btime:
-      // under systemd's ProcSubset=pid only the processes' own directories are visible.
-      timespec wall{}, sinceBoot{};
-      clock_gettime(CLOCK_REALTIME, &wall);
-      clock_gettime(CLOCK_BOOTTIME, &sinceBoot);
-      double bootTime = static_cast<double>(wall.tv_sec - sinceBoot.tv_sec) +
-                        static_cast<double>(wall.tv_nsec - sinceBoot.tv_nsec) / 1e9;
+      // under systemd's ProcSubset=pid only the processes' own directories are visible. Read
+      // once, so the figure stays the same number from scrape to scrape, as btime's would.
+      static const double bootTime = []() {
+        timespec wall{}, sinceBoot{};
+        clock_gettime(CLOCK_REALTIME, &wall);
+        clock_gettime(CLOCK_BOOTTIME, &sinceBoot);
+        return static_cast<double>(wall.tv_sec - sinceBoot.tv_sec) +
+               static_cast<double>(wall.tv_nsec - sinceBoot.tv_nsec) / 1e9;
+      }();
       auto s = family("process_start_time_seconds",
                       "Start time of the process since unix epoch in seconds", MetricType::Gauge);
       s.metric.push_back(gaugeMetric(bootTime + std::stod(f[19]) / ticks));
