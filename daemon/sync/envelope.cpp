@@ -1,0 +1,174 @@
+#include "sync/envelope.h"
+
+#include "service/json-input.h"
+
+#include <sodium.h>
+
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+
+namespace tenantd::sync {
+
+namespace {
+
+EnvelopeError malformed(std::string what) {
+  return {"malformed", "the envelope is malformed: " + std::move(what)};
+}
+
+std::string toBase64(const uint8_t* data, size_t size) {
+  std::string out(sodium_base64_encoded_len(size, sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), data, size, sodium_base64_VARIANT_ORIGINAL);
+  out.resize(out.size() - 1);  // The terminating NUL sodium writes.
+  return out;
+}
+
+// nullopt unless `text` is entirely standard base64 (padding required, no whitespace).
+std::optional<std::string> fromBase64(std::string_view text) {
+  std::string out(text.size() / 4 * 3 + 3, '\0');
+  size_t length = 0;
+  const char* end = nullptr;
+  if (sodium_base642bin(reinterpret_cast<uint8_t*>(out.data()), out.size(), text.data(),
+                        text.size(), nullptr, &length, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+      end != text.data() + text.size()) {
+    return std::nullopt;
+  }
+  out.resize(length);
+  return out;
+}
+
+struct Signature {
+  std::string keyId;
+  std::string sig;  // SIGNATURE_BYTES bytes
+};
+
+}  // namespace
+
+std::string keyIdOf(const PublicKey& key) {
+  uint8_t digest[32];
+  crypto_generichash(digest, sizeof(digest), key.data(), key.size(), nullptr, 0);
+  char hex[8 * 2 + 1];
+  sodium_bin2hex(hex, sizeof(hex), digest, 8);
+  return hex;
+}
+
+std::string toHex(const PublicKey& key) {
+  char hex[PUBLIC_KEY_BYTES * 2 + 1];
+  sodium_bin2hex(hex, sizeof(hex), key.data(), key.size());
+  return hex;
+}
+
+SigningKey::SigningKey(std::unique_ptr<SecretKey> seed) : seed_(std::move(seed)) {
+  static_assert(MASTER_KEY_BYTES == crypto_sign_SEEDBYTES);
+  PublicKey pk{};
+  auto* sk = static_cast<uint8_t*>(sodium_malloc(crypto_sign_SECRETKEYBYTES));
+  if (sk == nullptr) throw std::bad_alloc();
+  crypto_sign_seed_keypair(pk.data(), sk, seed_->data());
+  sodium_free(sk);
+  verify_ = VerifyKey::of(pk);
+}
+
+std::array<uint8_t, SIGNATURE_BYTES> SigningKey::sign(std::string_view bytes) const {
+  // The expanded secret key lives in guarded memory only while it signs.
+  auto* sk = static_cast<uint8_t*>(sodium_malloc(crypto_sign_SECRETKEYBYTES));
+  if (sk == nullptr) throw std::bad_alloc();
+  PublicKey pk{};
+  crypto_sign_seed_keypair(pk.data(), sk, seed_->data());
+  std::array<uint8_t, SIGNATURE_BYTES> sig{};
+  crypto_sign_detached(sig.data(), nullptr, reinterpret_cast<const uint8_t*>(bytes.data()),
+                       bytes.size(), sk);
+  sodium_free(sk);
+  return sig;
+}
+
+std::string sealEnvelope(std::string_view payload, std::span<const SigningKey* const> keys) {
+  nlohmann::json signatures = nlohmann::json::array();
+  for (const SigningKey* key : keys) {
+    auto sig = key->sign(payload);
+    signatures.push_back(
+        {{"keyid", key->verifyKey().id}, {"sig", toBase64(sig.data(), sig.size())}});
+  }
+  nlohmann::json envelope = {
+      {"payload", toBase64(reinterpret_cast<const uint8_t*>(payload.data()), payload.size())},
+      {"signatures", std::move(signatures)}};
+  return envelope.dump();
+}
+
+std::variant<std::string, EnvelopeError> openEnvelope(std::string_view body,
+                                                      std::span<const VerifyKey> trusted) {
+  auto parsed = parseJsonInput(body);
+  if (auto* e = std::get_if<JsonInputError>(&parsed)) return malformed("the body is " + e->message);
+  const auto& doc = std::get<nlohmann::json>(parsed);
+  if (!doc.is_object()) return malformed("not a JSON object");
+  for (const auto& [name, value] : doc.items()) {
+    if (name != "payload" && name != "signatures") {
+      return malformed("unknown field \"" + shortName(name) + "\"");
+    }
+  }
+  auto payloadField = doc.find("payload");
+  if (payloadField == doc.end() || !payloadField->is_string()) {
+    return malformed("\"payload\" must be a base64 string");
+  }
+  auto payload = fromBase64(payloadField->get_ref<const std::string&>());
+  if (!payload) return malformed("\"payload\" is not valid base64");
+
+  auto signaturesField = doc.find("signatures");
+  if (signaturesField == doc.end() || !signaturesField->is_array()) {
+    return malformed("\"signatures\" must be an array");
+  }
+  std::vector<Signature> signatures;
+  for (const auto& entry : *signaturesField) {
+    if (!entry.is_object() || entry.size() != 2 || !entry.contains("keyid") ||
+        !entry.contains("sig") || !entry["keyid"].is_string() || !entry["sig"].is_string()) {
+      return malformed("each signature must be {\"keyid\": string, \"sig\": base64 string}");
+    }
+    auto sig = fromBase64(entry["sig"].get_ref<const std::string&>());
+    if (!sig || sig->size() != SIGNATURE_BYTES) {
+      return malformed("a signature is not 64 bytes of base64");
+    }
+    signatures.push_back({entry["keyid"].get<std::string>(), std::move(*sig)});
+  }
+  if (trusted.empty()) return std::move(*payload);  // --dev: the caller warned at start.
+  if (signatures.empty()) return EnvelopeError{"unsigned", "the envelope carries no signature"};
+
+  bool verified = false;
+  for (const auto& s : signatures) {
+    for (const auto& key : trusted) {
+      if (key.id != s.keyId) continue;
+      if (crypto_sign_verify_detached(reinterpret_cast<const uint8_t*>(s.sig.data()),
+                                      reinterpret_cast<const uint8_t*>(payload->data()),
+                                      payload->size(), key.key.data()) != 0) {
+        return EnvelopeError{"bad_signature",
+                             "the signature by trusted key " + key.id + " does not verify"};
+      }
+      verified = true;
+    }
+  }
+  if (!verified) {
+    return EnvelopeError{"unknown_key", "no signature is by a trusted key (" +
+                                            std::to_string(signatures.size()) + " signature" +
+                                            (signatures.size() == 1 ? "" : "s") + ")"};
+  }
+  return std::move(*payload);
+}
+
+std::variant<PublicKey, KeyError> readPublicKeyFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return KeyError{"cannot read the public key file " + path};
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string hex;
+  for (char c : text) {
+    if (c != ' ' && c != '\n' && c != '\r' && c != '\t') hex.push_back(c);
+  }
+  PublicKey key{};
+  size_t length = 0;
+  const char* end = nullptr;
+  if (hex.size() != PUBLIC_KEY_BYTES * 2 ||
+      sodium_hex2bin(key.data(), key.size(), hex.data(), hex.size(), nullptr, &length, &end) != 0 ||
+      length != PUBLIC_KEY_BYTES) {
+    return KeyError{"the public key file " + path + " must hold 64 hex characters"};
+  }
+  return key;
+}
+
+}  // namespace tenantd::sync
