@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <stdexcept>
 
 namespace tenantd::sync {
@@ -58,26 +59,29 @@ std::string toHex(const PublicKey& key) {
   return hex;
 }
 
-SigningKey::SigningKey(std::unique_ptr<SecretKey> seed) : seed_(std::move(seed)) {
+// The expanded secret key, in guarded memory for as long as the caller holds it, and the public
+// half, both from the seed.
+static std::unique_ptr<uint8_t, void (*)(void*)> expandSeed(const SecretKey& seed, PublicKey& pk) {
   static_assert(MASTER_KEY_BYTES == crypto_sign_SEEDBYTES);
-  PublicKey pk{};
-  auto* sk = static_cast<uint8_t*>(sodium_malloc(crypto_sign_SECRETKEYBYTES));
+  std::unique_ptr<uint8_t, void (*)(void*)> sk(
+      static_cast<uint8_t*>(sodium_malloc(crypto_sign_SECRETKEYBYTES)), sodium_free);
   if (sk == nullptr) throw std::bad_alloc();
-  crypto_sign_seed_keypair(pk.data(), sk, seed_->data());
-  sodium_free(sk);
+  crypto_sign_seed_keypair(pk.data(), sk.get(), seed.data());
+  return sk;
+}
+
+SigningKey::SigningKey(std::unique_ptr<SecretKey> seed) : seed_(std::move(seed)) {
+  PublicKey pk{};
+  expandSeed(*seed_, pk);
   verify_ = VerifyKey::of(pk);
 }
 
 std::array<uint8_t, SIGNATURE_BYTES> SigningKey::sign(std::string_view bytes) const {
-  // The expanded secret key lives in guarded memory only while it signs.
-  auto* sk = static_cast<uint8_t*>(sodium_malloc(crypto_sign_SECRETKEYBYTES));
-  if (sk == nullptr) throw std::bad_alloc();
   PublicKey pk{};
-  crypto_sign_seed_keypair(pk.data(), sk, seed_->data());
+  auto sk = expandSeed(*seed_, pk);  // Only while it signs.
   std::array<uint8_t, SIGNATURE_BYTES> sig{};
   crypto_sign_detached(sig.data(), nullptr, reinterpret_cast<const uint8_t*>(bytes.data()),
-                       bytes.size(), sk);
-  sodium_free(sk);
+                       bytes.size(), sk.get());
   return sig;
 }
 
