@@ -4,8 +4,7 @@
 
 #include <sodium.h>
 
-#include <fstream>
-#include <iterator>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 
@@ -157,21 +156,12 @@ std::variant<std::string, EnvelopeError> openEnvelope(std::string_view body,
 }
 
 std::variant<PublicKey, KeyError> readPublicKeyFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return KeyError{"cannot read the public key file " + path};
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::string hex;
-  for (char c : text) {
-    if (c != ' ' && c != '\n' && c != '\r' && c != '\t') hex.push_back(c);
-  }
+  // The same format as a master key file: the one reader parses both. A public key needs no
+  // private mode, and only passes through the guarded copy.
+  auto read = readKeyFile(path, false);
+  if (auto* e = std::get_if<KeyError>(&read)) return *e;
   PublicKey key{};
-  size_t length = 0;
-  const char* end = nullptr;
-  if (hex.size() != PUBLIC_KEY_BYTES * 2 ||
-      sodium_hex2bin(key.data(), key.size(), hex.data(), hex.size(), nullptr, &length, &end) != 0 ||
-      length != PUBLIC_KEY_BYTES) {
-    return KeyError{"the public key file " + path + " must hold 64 hex characters"};
-  }
+  std::memcpy(key.data(), std::get<std::unique_ptr<SecretKey>>(read)->data(), key.size());
   return key;
 }
 

@@ -65,7 +65,8 @@ std::string sealEnvelope(std::string_view payload, std::span<const SigningKey* c
 std::variant<std::string, EnvelopeError> openEnvelope(std::string_view body,
                                                       std::span<const VerifyKey> trusted);
 
-// A public key file: 64 hex characters (whitespace ignored), as `tenantd central` writes them.
+// A public key file: 64 hex characters (whitespace ignored), the format of key files
+// (secrets/keyring.h: readKeyFile), as `tenantd central` will write them.
 std::variant<PublicKey, KeyError> readPublicKeyFile(const std::string& path);
 std::string toHex(const PublicKey& key);
 
