@@ -48,6 +48,10 @@ void addGlobalOptions(CLI::App& app, Overrides& o, std::string& listenText,
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   app.add_flag("--dev", o.dev,
                "Development mode: paths under ./, a generated demo tenant and token");
+  app.add_option("--central-url", o.centralUrl,
+                 "Managed mode: the central's base URL ([central] url)");
+  app.add_option("--central-key", o.centralKeys,
+                 "A public key file the central's answers must be signed with (repeatable)");
 }
 }  // namespace
 
@@ -102,6 +106,13 @@ Command parseCommandLine(int argc, const char* const* argv) {
   auto* tokenRevoke = token->add_subcommand("revoke", "Revoke a token by its id (tok_...)");
   tokenRevoke->add_option("id", cmd.tokenId, "Token id")->required();
 
+  auto* central = app.add_subcommand(
+      "central",
+      "Run as the central: the tenant API as source of truth, and /v1/sync for sidecars");
+  central->require_subcommand(0, 1);
+  auto* centralSnapshot = central->add_subcommand(
+      "snapshot", "Write the full signed snapshot of the store to FILE (a static central)");
+  centralSnapshot->add_option("file", cmd.outputFile, "Path of the snapshot file")->required();
   auto* checkDb = app.add_subcommand("check-db", "Check the store's integrity and invariants");
 
   auto* keys = app.add_subcommand("keys", "Master keys for tenant secrets");
@@ -159,8 +170,11 @@ Command parseCommandLine(int argc, const char* const* argv) {
     cmd.kind = CommandKind::KEYS_ROTATE;
   else if (secretsVerify->parsed())
     cmd.kind = CommandKind::SECRETS_VERIFY;
+  else if (centralSnapshot->parsed())
+    cmd.kind = CommandKind::CENTRAL_SNAPSHOT;
   else
     cmd.kind = CommandKind::RUN_DAEMON;
+  cmd.overrides.centralRole = central->parsed();
   return cmd;
 }
 
@@ -171,6 +185,19 @@ Config buildConfig(const Overrides& o) {
   if (o.socketPath) config.socketPath = *o.socketPath;
   if (o.listen) config.listen = *o.listen;
   if (o.logLevel) config.logLevel = *o.logLevel;
+  config.centralRole = o.centralRole;
+  if (o.centralUrl) {
+    std::string url = *o.centralUrl;
+    if (!url.starts_with("http://") && !url.starts_with("https://")) {
+      throw ConfigError("--central-url: expected an http:// or https:// URL");
+    }
+    while (url.ends_with("/")) url.pop_back();
+    config.central.url = url;
+  }
+  if (!o.centralKeys.empty()) config.central.verifyKeys = o.centralKeys;
+  if (!config.central.url.empty() && !config.central.snapshotUrl.empty()) {
+    throw ConfigError("[central] url and snapshot_url: set one, not both");
+  }
   return config;
 }
 

@@ -21,6 +21,7 @@ enum class CommandKind {
   KEYS_GENERATE,
   KEYS_ROTATE,
   SECRETS_VERIFY,
+  CENTRAL_SNAPSHOT,
   EXIT,  // --help or --version handled; exit with `exitCode`.
 };
 
@@ -32,6 +33,9 @@ struct Overrides {
   std::optional<ListenAddress> listen;
   std::optional<LogLevel> logLevel;
   bool dev = false;
+  bool centralRole = false;               // `tenantd central`
+  std::optional<std::string> centralUrl;  // --central-url: [central] url
+  std::vector<std::string> centralKeys;   // --central-key: [central] verify_keys
 };
 
 struct Command {
@@ -47,8 +51,9 @@ struct Command {
   std::string role = "admin";
   std::optional<int64_t> ttlSeconds;
   std::string tokenId;
-  // keys generate FILE / keys rotate --new-key FILE
+  // keys generate FILE / keys rotate --new-key FILE / central snapshot FILE
   std::string keyFile;
+  std::string outputFile;
 };
 
 // Parses argv. On a usage error prints one line to stderr and returns EXIT with code 2; --help

@@ -2,6 +2,7 @@
 
 #include "app/admin-commands.h"
 #include "app/key-source.h"
+#include "app/managed.h"
 #include "app/systemd.h"
 #include "config/config-diff.h"
 #include "rpc/sidecar.h"
@@ -82,6 +83,8 @@ Daemon::Daemon(Overrides overrides, Config config, Log& log, const Clock& clock,
 
 Daemon::~Daemon() noexcept(false) {
   // Normally drain() has run; this is the path for a failed start().
+  sidecar_ = nullptr;
+  if (central_.get() != nullptr) central_->stop();
   watchdog_ = nullptr;
   rpcAccepting_ = nullptr;
   rpcServer_ = nullptr;
@@ -96,6 +99,7 @@ Daemon::~Daemon() noexcept(false) {
   bridgeRunning_ = nullptr;
   bridge_ = nullptr;
   if (uvLoopInitialised_) UvBridge::closeAll(uvLoop_);
+  central_ = nullptr;
   services_ = nullptr;
   writer_ = nullptr;
 }
@@ -107,10 +111,11 @@ void Daemon::start() {
   auto activated = takeActivatedSockets();
 
   secureDataDir();
+  std::optional<AppliedSync> applied;
   {
     auto db = openStore(config_);  // Creates and migrates; closed once state is loaded.
     loadKeys(*db);
-    if (config_.dev) setUpDemoTenant(*db);
+    if (config_.dev && !config_.central.managed()) setUpDemoTenant(*db);  // A central owns tenants.
     DbOptions writerOptions;
     writerOptions.open = DbOptions::Open::READ_WRITE;
     writerOptions.sync = config_.sync;
@@ -122,6 +127,7 @@ void Daemon::start() {
     services_->catalog.changedOutside().wait(io_.waitScope);  // The baseline, before the load.
     UnixMillis loadStart = clock_.now();
     size_t tenants = services_->load(*db);
+    applied = SyncStore(*db).applied();
     log_.info("store", "loaded " + std::to_string(tenants) + " tenant(s) and " +
                            std::to_string(services_->auth.size()) + " token(s) in " +
                            std::to_string(clock_.now() - loadStart) + " ms");
@@ -135,8 +141,9 @@ void Daemon::start() {
 
   HttpOptions httpOptions{config_.maxBodyBytes, config_.requestTimeoutMs,
                           static_cast<size_t>(config_.maxConnections)};
+  setUpManagedMode(applied);
   http_ = std::make_unique<HttpServer>(
-      uvLoop_, httpOptions, [this](const HttpRequest& r) { return rest_->handle(r); }, log_,
+      uvLoop_, httpOptions, [this](const HttpRequest& r) { return handleHttp(r); }, log_,
       [this]() { bridge_->kick(); });
   restAddress_ = activated.http ? http_->adopt(*activated.http) : http_->listen(config_.listen);
   std::string metricsLine;
@@ -159,11 +166,14 @@ void Daemon::start() {
   });
 
   std::string rest = "http://" + formatListenAddress(restAddress_);
+  std::string managedLine = central_.get() != nullptr   ? central_->describe()
+                            : sidecar_.get() != nullptr ? sidecar_->describe()
+                                                        : "";
   out_ << "tenantd " << TENANTD_VERSION << " ready" << (config_.dev ? " (dev mode)" : "") << "\n"
        << "  REST  " << rest << "\n"
        << "  RPC   " << config_.socketPath << "\n"
        << "  data  " << config_.databasePath() << "\n"
-       << metricsLine << demoBanner_;
+       << metricsLine << managedLine << demoBanner_;
   if (config_.dev) out_ << "Try: curl -s " << rest << "/healthz\n";
   out_.flush();
   demoBanner_.clear();  // Holds a token: keep it no longer than needed.
@@ -178,6 +188,7 @@ void Daemon::start() {
   housekeeping_ = housekeepingLoop().eagerlyEvaluate([this](kj::Exception&& e) {
     log_.error("daemon", std::string("housekeeping stopped: ") + e.getDescription().cStr());
   });
+  if (sidecar_.get() != nullptr) sidecar_->start();
   // Only now: every listener is bound and the store is open.
   notifySystemd("READY=1\nSTATUS=REST " + rest + " RPC " + config_.socketPath);
 }
@@ -275,6 +286,37 @@ void Daemon::startRpc(std::optional<int> activatedFd) {
   rpcAccepting_ = rpcServer_->listen(*rpcListener_).eagerlyEvaluate([this](kj::Exception&& e) {
     log_.error("rpc", std::string("accept loop failed: ") + e.getDescription().cStr());
   });
+}
+
+void Daemon::setUpManagedMode(std::optional<AppliedSync> applied) {
+  if (config_.centralRole && config_.central.managed()) {
+    throw StartupError("tenantd central follows no other central: unset [central] url");
+  }
+  if (config_.centralRole) {
+    central_ =
+        kj::heap<CentralRole>(config_, *writer_, keyring_, io_.provider->getTimer(), clock_, log_);
+  } else if (config_.central.managed()) {
+    sidecar_ = kj::heap<SidecarSync>(
+        config_, *services_, *writer_, keyring_, applied, uvLoop_, [this]() { bridge_->kick(); },
+        io_.provider->getTimer(), metrics_, log_);
+    gauges_.push_back(metrics_.gauge("tenantd_sync_applied_version",
+                                     "The central's version this host applied last (-1: none)", {},
+                                     [this]() {
+                                       auto& a = sidecar_->applier().applied();
+                                       return a ? static_cast<double>(a->version) : -1.0;
+                                     }));
+    gauges_.push_back(metrics_.gauge(
+        "tenantd_sync_copy_age_seconds",
+        "Seconds since the central last confirmed this host's copy current (-1: no copy)", {},
+        [this]() { return static_cast<double>(services_->readiness.copyAgeSeconds()); }));
+  }
+}
+
+HttpResult Daemon::handleHttp(const HttpRequest& request) {
+  if (central_.get() != nullptr && central::CentralApi::owns(request.path)) {
+    return central_->api().handle(request);
+  }
+  return rest_->handle(request);
 }
 
 void Daemon::registerGauges() {
@@ -432,6 +474,8 @@ void Daemon::drain() {
   rpcAccepting_ = nullptr;
   rpcListener_ = nullptr;
   if (ownsSocketFile_) unlink(config_.socketPath.c_str());
+  sidecar_ = nullptr;  // Aborts a request to the central in flight; what it applied is committed.
+  if (central_.get() != nullptr) central_->stop();  // Long polls answer now, not at their wait.
   auto httpDrained = http_->shutdown();
   if (metricsHttp_ != nullptr) {
     auto both = kj::heapArrayBuilder<kj::Promise<void>>(2);
@@ -453,6 +497,7 @@ void Daemon::drain() {
   rpcServer_ = nullptr;
   // Every write already accepted reaches the writer and settles before the writer goes.
   services_->batcher.idle().exclusiveJoin(timer.afterDelay(deadline)).wait(io_.waitScope);
+  central_ = nullptr;
   services_ = nullptr;
   writer_ = nullptr;  // Commits every job already submitted, then closes the store.
   if (drained) {

@@ -26,6 +26,9 @@
 
 namespace tenantd {
 
+class CentralRole;
+class SidecarSync;
+
 // A reason the daemon cannot start that the operator fixes (a key, a directory's mode): main
 // prints its text alone, on one line, with no internals around it.
 struct StartupError : std::runtime_error {
@@ -59,6 +62,9 @@ private:
   void setUpDemoTenant(Db& db);
   void loadKeys(Db& db);
   void startRpc(std::optional<int> activatedFd);
+  // [central]: the central role's /v1 endpoints, or a sidecar's sync (app/managed.h).
+  void setUpManagedMode(std::optional<AppliedSync> applied);
+  HttpResult handleHttp(const HttpRequest& request);
   // tenantd_open_connections{listener} and tenantd_config_watches, read at each scrape.
   void registerGauges();
   kj::Promise<void> watchdogLoop(uint64_t intervalUsec);
@@ -93,6 +99,8 @@ private:
   kj::Own<Writer> writer_;
   kj::Own<Services> services_;  // After the writer they use; destroyed before it.
   kj::Own<RestServer> rest_;
+  kj::Own<CentralRole> central_;  // `tenantd central`
+  kj::Own<SidecarSync> sidecar_;  // [central] url or snapshot_url
   uint64_t housekeepingTicks_ = 0;
   bool probingWrites_ = false;  // A store_probe write is in flight (writes are failing).
   kj::Promise<void> housekeeping_ = nullptr;

@@ -3,6 +3,7 @@
 #include "app/admin-commands.h"
 #include "app/cli.h"
 #include "app/daemon.h"
+#include "app/managed.h"
 #include "util/malloc-tuning.h"
 
 #include <signal.h>
@@ -44,6 +45,8 @@ int dispatch(const Command& cmd, const Config& config, Log& log, const Clock& cl
     case CommandKind::KEYS_GENERATE: return runKeysGenerate(cmd, out, err);
     case CommandKind::KEYS_ROTATE: return runKeysRotate(config, cmd, log, out, err);
     case CommandKind::SECRETS_VERIFY: return runSecretsVerify(config, log, out, err);
+    case CommandKind::CENTRAL_SNAPSHOT:
+      return runCentralSnapshot(config, cmd.outputFile, log, out, err);
     case CommandKind::EXIT: return cmd.exitCode;
   }
   return 1;

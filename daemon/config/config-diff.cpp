@@ -15,7 +15,8 @@ ReloadPlan planReload(const Config& running, const Config& next) {
                        next.maxBodyBytes != running.maxBodyBytes ||
                        next.requestTimeoutMs != running.requestTimeoutMs ||
                        next.maxConnections != running.maxConnections ||
-                       next.quotas != running.quotas || next.bounds != running.bounds;
+                       next.quotas != running.quotas || next.bounds != running.bounds ||
+                       next.central != running.central || next.centralRole != running.centralRole;
   return plan;
 }
 

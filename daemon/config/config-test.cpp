@@ -202,13 +202,14 @@ TEST_CASE("The shipped example config parses and states every default") {
 }
 
 TEST_CASE("The packaged /etc/tenantd/tenantd.toml parses and changes no default") {
-  Config packaged = applyConfigFile(Config{}, TENANTD_DEFAULT_CONFIG);
-  Config defaults;
+  const Config defaults;
+  Config packaged = applyConfigFile(defaults, TENANTD_DEFAULT_CONFIG);
   CHECK(packaged.dataDir == defaults.dataDir);
   CHECK(packaged.socketPath == defaults.socketPath);
   CHECK(formatListenAddress(packaged.listen) == formatListenAddress(defaults.listen));
   CHECK(packaged.sync == defaults.sync);
   CHECK(packaged.rpc == defaults.rpc);
+  CHECK(packaged.central == defaults.central);
   CHECK(packaged.keyFile.empty());
 }
 

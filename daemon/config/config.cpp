@@ -112,6 +112,27 @@ std::vector<RpcAppAccess> requireAppTables(const toml::node& node, const std::st
   return apps;
 }
 
+std::string requireUrl(const toml::node& node, const std::string& at) {
+  std::string url = require<std::string>(node, at, "a string");
+  if (!url.starts_with("http://") && !url.starts_with("https://")) {
+    throw ConfigError(at + ": expected an http:// or https:// URL");
+  }
+  while (url.ends_with("/")) url.pop_back();
+  return url;
+}
+
+std::vector<std::string> requireStrings(const toml::node& node, const std::string& at) {
+  const toml::array* list = node.as_array();
+  if (list == nullptr) throw ConfigError(at + ": expected an array of strings");
+  std::vector<std::string> out;
+  for (size_t i = 0; i < list->size(); ++i) {
+    auto v = list->get(i)->value<std::string>();
+    if (!v) throw ConfigError(at + "[" + std::to_string(i) + "]: expected a string");
+    out.push_back(*v);
+  }
+  return out;
+}
+
 int64_t requireRange(const toml::node& node, const std::string& at, int64_t lo, int64_t hi) {
   int64_t v = require<int64_t>(node, at, "an integer");
   if (v < lo || v > hi) {
@@ -234,6 +255,68 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
            {"max_connections",
             [](Config& c, const toml::node& n, const std::string& at) {
               c.maxConnections = static_cast<int>(requireRange(n, at, 1, 100000));
+            }},
+       }},
+      {"central",
+       {
+           {"url",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.central.url = requireUrl(n, at);
+            }},
+           {"snapshot_url",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.central.snapshotUrl = requireUrl(n, at);
+            }},
+           {"verify_keys",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.central.verifyKeys = requireStrings(n, at);
+            }},
+           {"recipient_key",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.central.recipientKey = require<std::string>(n, at, "a string");
+            }},
+           {"ca_file",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.central.caFile = require<std::string>(n, at, "a string");
+            }},
+           {"poll_interval_ms",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.central.pollIntervalMs = requireRange(n, at, 10, 3'600'000);
+            }},
+           {"wait_seconds",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.central.waitSeconds = requireRange(n, at, 0, 60);
+            }},
+           {"connect_timeout_ms",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.central.connectTimeoutMs = requireRange(n, at, 10, 600'000);
+            }},
+           {"timeout_ms",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.central.timeoutMs = requireRange(n, at, 10, 600'000);
+            }},
+           {"max_body_bytes",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.central.maxBodyBytes = requireRange(n, at, 1024, int64_t{1} << 32);
+            }},
+           {"max_backoff_ms",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.central.maxBackoffMs = requireRange(n, at, 10, 3'600'000);
+            }},
+           {"id",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.central.id = require<std::string>(n, at, "a string");
+              if (c.central.id.empty() || c.central.id.size() > 128) {
+                throw ConfigError(at + ": must be 1 to 128 bytes");
+              }
+            }},
+           {"signing_key",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.central.signingKey = require<std::string>(n, at, "a string");
+            }},
+           {"recipient_public_key",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.central.recipientPublicKey = require<std::string>(n, at, "a string");
             }},
        }},
       {"metrics",

@@ -36,8 +36,31 @@ struct RpcAccess {
   bool operator==(const RpcAccess&) const = default;
 };
 
+// [central]: managed mode (docs/SYNC.md). A sidecar sets `url` (a live central) or
+// `snapshotUrl` (a static snapshot on any HTTP server); `tenantd central` reads the rest.
+struct CentralConfig {
+  std::string url;
+  std::string snapshotUrl;
+  std::vector<std::string> verifyKeys;  // Public key files; a body needs one good signature.
+  std::string recipientKey;             // Private X25519 key file: opens secrets in the feed.
+  std::string caFile;
+  int64_t pollIntervalMs = 5000;
+  int64_t waitSeconds = 20;
+  int64_t connectTimeoutMs = 3000;
+  int64_t timeoutMs = 10000;
+  int64_t maxBodyBytes = 64 << 20;
+  int64_t maxBackoffMs = 30000;
+  // The central role.
+  std::string id = "central";
+  std::string signingKey;          // Private Ed25519 seed file.
+  std::string recipientPublicKey;  // The key secrets are sealed to (the fleet key's public half).
+  bool managed() const { return !url.empty() || !snapshotUrl.empty(); }
+  bool operator==(const CentralConfig&) const = default;
+};
+
 struct Config {
   bool dev = false;
+  bool centralRole = false;  // `tenantd central`: serve /v1 beside the tenant API.
   std::string dataDir = "/var/lib/tenantd";
   std::string socketPath = "/run/tenantd/tenantd.sock";
   ListenAddress listen{"127.0.0.1", 3000};
@@ -63,6 +86,7 @@ struct Config {
   std::vector<std::string> previousKeyFiles;  // Still open older values, e.g. during rotation.
   int shutdownTimeoutMs = 4000;
   RpcAccess rpc;
+  CentralConfig central;
 
   std::string databasePath() const { return dataDir + "/tenantd.db"; }
 };

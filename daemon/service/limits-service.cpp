@@ -235,6 +235,24 @@ kj::Promise<Prepared<NewRules>> LimitsService::prepareRules(std::string text) {
 
 kj::Promise<std::optional<int64_t>> LimitsService::putRules(TenantState& t, NewRules prepared,
                                                             std::string actor) {
+  std::string tenantId = t.info.id;
+  std::string json = prepared.json;
+  UnixMillis now = clock_.now();
+  return installRules(
+      t, kj::mv(prepared), [tenantId, json = kj::mv(json), now, actor](WriterContext& ctx) {
+        int64_t version = ctx.usage().putRules(tenantId, json, now);
+        ctx.secrets().audit({0, tenantId, now, actor, "limits.put", "limits", version});
+        return version;
+      });
+}
+
+kj::Promise<bool> LimitsService::mirrorRules(TenantState& t, NewRules rules, int64_t version) {
+  return installRules(t, kj::mv(rules), [version](WriterContext&) { return version; })
+      .then([](std::optional<int64_t> installed) { return installed.has_value(); });
+}
+
+kj::Promise<std::optional<int64_t>> LimitsService::installRules(
+    TenantState& t, NewRules prepared, kj::Function<int64_t(WriterContext&)> write) {
   if (t.sinceRulesSnapshot) return std::optional<int64_t>();
   std::vector<Rule> rules = kj::mv(prepared.rules);
   std::string json = kj::mv(prepared.json);
@@ -258,10 +276,9 @@ kj::Promise<std::optional<int64_t>> LimitsService::putRules(TenantState& t, NewR
   t.sinceRulesSnapshot.emplace();
   std::string tenantId = t.info.id;
   return writer_
-      .submit<Snapshot>([tenantId, json, metrics, snapshotAt, actor](WriterContext& ctx) {
+      .submit<Snapshot>([tenantId, metrics, write = kj::mv(write)](WriterContext& ctx) mutable {
         Snapshot s;
-        s.version = ctx.usage().putRules(tenantId, json, snapshotAt);
-        ctx.secrets().audit({0, tenantId, snapshotAt, actor, "limits.put", "limits", s.version});
+        s.version = write(ctx);
         for (auto& [key, from] : metrics) {
           auto& [resource, metric] = key;
           s.usage.emplace_back(resource, metric,

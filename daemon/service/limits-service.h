@@ -76,6 +76,10 @@ public:
   // Prepared rules replace the tenant's list atomically; resolves with the new version, or
   // nullopt if another update of this tenant's rules is still being installed.
   kj::Promise<std::optional<int64_t>> putRules(TenantState& t, NewRules rules, std::string actor);
+  // Rules a central's feed has already committed to the store as `version` (sync/applier.h):
+  // installed in memory the way putRules installs, usage replayed onto them. False if another
+  // install of this tenant's rules is still running.
+  kj::Promise<bool> mirrorRules(TenantState& t, NewRules rules, int64_t version);
 
   // Periodic housekeeping: expire reservations and idempotency keys (memory and store).
   void expire();
@@ -84,6 +88,10 @@ public:
   kj::Promise<size_t> maintainStorage(int retentionDays);
 
 private:
+  // putRules and mirrorRules: `write` runs first in the writer job that snapshots usage and
+  // returns the version the rules are stored under.
+  kj::Promise<std::optional<int64_t>> installRules(TenantState& t, NewRules prepared,
+                                                   kj::Function<int64_t(WriterContext&)> write);
   void recordUsage(TenantState& t, const UsageRequest& u, UnixMillis at, UnixMillis now);
   // Usage the Limiter has just recorded: kept for replay while new rules install.
   void noteRecorded(TenantState& t, const UsageRequest& u, UnixMillis at);

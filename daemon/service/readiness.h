@@ -29,6 +29,25 @@ public:
   void upkeepSucceeded() { degradedReason_.clear(); }
   void upkeepFailed(std::string reason) { degradedReason_ = std::move(reason); }
 
+  // Managed mode (sync/, docs/SYNC.md): the sidecar serves a copy of its central's documents.
+  // Not ready while it has never had one; degraded, with the copy's age, until the central has
+  // confirmed it current and whenever the last attempt to reach it failed. `confirmedAt`: when
+  // the copy held at start was last known current (0: never).
+  void becomeManaged(bool hasCopy, UnixMillis confirmedAt) {
+    managed_ = true;
+    hasCopy_ = hasCopy;
+    confirmedAt_ = confirmedAt;
+    syncError_ = "not synced since start";
+  }
+  void syncSucceeded() {
+    hasCopy_ = true;
+    confirmedAt_ = clock_.now();
+    syncError_.clear();
+  }
+  void syncFailed(std::string reason) { syncError_ = std::move(reason); }
+  // Seconds since the copy was last known current; -1 when not managed or never had one.
+  int64_t copyAgeSeconds() const;
+
   ReadinessReport now() const;
 
 private:
@@ -36,6 +55,10 @@ private:
   const WriteHealth& writes_;
   UnixMillis storeAnsweredAt_;
   std::string degradedReason_;
+  bool managed_ = false;
+  bool hasCopy_ = false;
+  UnixMillis confirmedAt_ = 0;
+  std::string syncError_;  // Empty: the last sync succeeded.
 };
 
 }  // namespace tenantd

@@ -67,6 +67,20 @@ kj::Promise<SaveOutcome> SettingsService::saveConfig(TenantState& t, NewConfig p
       });
 }
 
+void SettingsService::mirrorConfig(TenantState& t, std::optional<TenantConfig> config,
+                                   int64_t version) {
+  int64_t next = config ? version : 0;
+  if (next == t.configVersion) return;  // The feed resends a changed tenant whole.
+  t.config = config ? kj::mv(*config) : TenantConfig{};
+  t.configVersion = next;
+  notifyConfigChanged(t.info.id);
+}
+
+void SettingsService::mirrorRoles(TenantState& t, std::optional<Rbac> rbac, int64_t version) {
+  t.rbac = rbac ? kj::mv(*rbac) : Rbac::defaults();
+  t.rbacVersion = rbac ? version : 0;
+}
+
 ConfigSubscription::~ConfigSubscription() {
   settings_.unwatch(tenantId_, listener_);
 }

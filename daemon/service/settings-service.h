@@ -80,6 +80,12 @@ public:
   kj::Promise<SaveOutcome> updateRole(TenantState& t, RbacRole role, std::string actor);
   kj::Promise<SaveOutcome> deleteRole(TenantState& t, std::string name, std::string actor);
 
+  // Documents a central's feed has already committed (sync/applier.h) become the tenant's, with
+  // the central's versions; config watchers are told as for a save. nullopt: the tenant has
+  // none (an empty configuration, the default roles).
+  void mirrorConfig(TenantState& t, std::optional<TenantConfig> config, int64_t version);
+  void mirrorRoles(TenantState& t, std::optional<Rbac> rbac, int64_t version);
+
   // Calls `listener` after every change of `tenantId`'s configuration until the subscription is
   // destroyed (which must happen before this service is).
   kj::Own<ConfigSubscription> watchConfig(std::string tenantId, ConfigListener& listener);

@@ -24,6 +24,25 @@ void Tenants::updateInfo(const Tenant& info) {
   t->info.timezone = zone;
 }
 
+bool Tenants::retire(std::string_view tenantId) {
+  auto it = tenants_.find(std::string(tenantId));
+  if (it == tenants_.end()) return false;
+  retired_.push_back(std::move(it->second));
+  tenants_.erase(it);
+  return true;
+}
+
+bool Tenants::restore(std::string_view tenantId) {
+  for (auto it = retired_.rbegin(); it != retired_.rend(); ++it) {
+    if ((*it)->info.id != tenantId || tenants_.count((*it)->info.id)) continue;
+    std::string id = (*it)->info.id;
+    tenants_.emplace(std::move(id), std::move(*it));
+    retired_.erase(std::next(it).base());
+    return true;
+  }
+  return false;
+}
+
 std::vector<std::string> Tenants::ids() const {
   std::vector<std::string> ids;
   ids.reserve(tenants_.size());

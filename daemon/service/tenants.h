@@ -25,6 +25,11 @@ public:
   // New name, plan and limits from the catalog; the plan picks tiers at once, a new timezone
   // only at restart (windows already counted stay in the old zone).
   void updateInfo(const Tenant& info);
+  // The tenant stops being found (a central deleted it). Its state stays allocated until this
+  // is destroyed: a request still running may hold a reference to it.
+  bool retire(std::string_view tenantId);
+  // Undoes retire() when what deleted the tenant did not commit.
+  bool restore(std::string_view tenantId);
   size_t size() const { return tenants_.size(); }
   std::vector<std::string> ids() const;
 
@@ -36,6 +41,7 @@ public:
 private:
   Log& log_;
   std::unordered_map<std::string, std::unique_ptr<TenantState>> tenants_;
+  std::vector<std::unique_ptr<TenantState>> retired_;
 };
 
 }  // namespace tenantd

@@ -34,7 +34,7 @@ Catalog::Catalog(Db& db)
                             "FROM tokens WHERE tenant_id = ?1 ORDER BY created_at, id"),
       selectAllTokens_(db,
                        "SELECT id, tenant_id, role, created_at, expires_at, revoked_at, hash "
-                       "FROM tokens") {}
+                       "FROM tokens WHERE ?1 IS NULL OR tenant_id = ?1") {}
 
 namespace {
 Tenant readTenant(Statement& stmt) {
@@ -142,6 +142,16 @@ std::vector<TokenRecord> Catalog::listTokens(std::string_view tenantId) {
 }
 
 std::vector<std::pair<TokenHash, TokenRecord>> Catalog::listAllTokens() {
+  return tokensWithHashes(std::nullopt);
+}
+
+std::vector<std::pair<TokenHash, TokenRecord>> Catalog::tokensWithHashes(
+    std::optional<std::string_view> tenantId) {
+  if (tenantId) {
+    selectAllTokens_.bind(1, *tenantId);
+  } else {
+    selectAllTokens_.bindNull(1);
+  }
   std::vector<std::pair<TokenHash, TokenRecord>> out;
   while (selectAllTokens_.step()) {
     auto blob = selectAllTokens_.columnBlob(6);

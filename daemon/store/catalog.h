@@ -42,6 +42,9 @@ public:
   std::vector<TokenRecord> listTokens(std::string_view tenantId);
   // Every token with its hash (the daemon's in-memory index).
   std::vector<std::pair<TokenHash, TokenRecord>> listAllTokens();
+  // One tenant's tokens with their hashes (what a central's feed sends).
+  std::vector<std::pair<TokenHash, TokenRecord>> tokensWithHashes(
+      std::optional<std::string_view> tenantId);
 
   // PRAGMA integrity_check, foreign keys, schema version and our own invariants. Empty: healthy.
   std::vector<std::string> check();

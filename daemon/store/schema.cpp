@@ -124,6 +124,120 @@ const Migration MIGRATIONS[] = {
         written_at  INTEGER NOT NULL
       ) STRICT;
     )sql"},
+    {7, R"sql(
+      -- Managed mode (docs/SYNC.md). As a central: a counter that every committed change of a
+      -- tenant's documents moves, and per tenant the counter's value at its last change. The row
+      -- stays when the tenant goes: that is how the feed reports deletions. Triggers keep both,
+      -- so every writer (the daemon, the offline CLI, a migration) is covered. Usage tables have
+      -- none: usage stays local and the hot path pays nothing.
+      CREATE TABLE sync_counter (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        version     INTEGER NOT NULL
+      ) STRICT;
+      INSERT INTO sync_counter VALUES (1, 0);
+      CREATE TABLE sync_changes (
+        tenant_id   TEXT PRIMARY KEY NOT NULL,
+        version     INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX sync_changes_by_version ON sync_changes(version);
+      -- As a sidecar: the central's payload it applied last, in the transaction that applied it.
+      CREATE TABLE sync_applied (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        central     TEXT NOT NULL,
+        version     INTEGER NOT NULL,
+        applied_at  INTEGER NOT NULL
+      ) STRICT;
+      CREATE TRIGGER sync_tenants_insert AFTER INSERT ON tenants BEGIN
+        UPDATE sync_counter SET version = version + 1;
+        INSERT INTO sync_changes VALUES (NEW.id, (SELECT version FROM sync_counter))
+          ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version;
+      END;
+      CREATE TRIGGER sync_tenants_update AFTER UPDATE ON tenants BEGIN
+        UPDATE sync_counter SET version = version + 1;
+        INSERT INTO sync_changes VALUES (NEW.id, (SELECT version FROM sync_counter))
+          ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version;
+      END;
+      CREATE TRIGGER sync_tenants_delete AFTER DELETE ON tenants BEGIN
+        UPDATE sync_counter SET version = version + 1;
+        INSERT INTO sync_changes VALUES (OLD.id, (SELECT version FROM sync_counter))
+          ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version;
+      END;
+      CREATE TRIGGER sync_tokens_insert AFTER INSERT ON tokens BEGIN
+        UPDATE sync_counter SET version = version + 1;
+        INSERT INTO sync_changes VALUES (NEW.tenant_id, (SELECT version FROM sync_counter))
+          ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version;
+      END;
+      CREATE TRIGGER sync_tokens_update AFTER UPDATE ON tokens BEGIN
+        UPDATE sync_counter SET version = version + 1;
+        INSERT INTO sync_changes VALUES (NEW.tenant_id, (SELECT version FROM sync_counter))
+          ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version;
+      END;
+      CREATE TRIGGER sync_tokens_delete AFTER DELETE ON tokens BEGIN
+        UPDATE sync_counter SET version = version + 1;
+        INSERT INTO sync_changes VALUES (OLD.tenant_id, (SELECT version FROM sync_counter))
+          ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version;
+      END;
+      CREATE TRIGGER sync_tenant_rules_insert AFTER INSERT ON tenant_rules BEGIN
+        UPDATE sync_counter SET version = version + 1;
+        INSERT INTO sync_changes VALUES (NEW.tenant_id, (SELECT version FROM sync_counter))
+          ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version;
+      END;
+      CREATE TRIGGER sync_tenant_rules_update AFTER UPDATE ON tenant_rules BEGIN
+        UPDATE sync_counter SET version = version + 1;
+        INSERT INTO sync_changes VALUES (NEW.tenant_id, (SELECT version FROM sync_counter))
+          ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version;
+      END;
+      CREATE TRIGGER sync_tenant_rules_delete AFTER DELETE ON tenant_rules BEGIN
+        UPDATE sync_counter SET version = version + 1;
+        INSERT INTO sync_changes VALUES (OLD.tenant_id, (SELECT version FROM sync_counter))
+          ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version;
+      END;
+      CREATE TRIGGER sync_tenant_config_insert AFTER INSERT ON tenant_config BEGIN
+        UPDATE sync_counter SET version = version + 1;
+        INSERT INTO sync_changes VALUES (NEW.tenant_id, (SELECT version FROM sync_counter))
+          ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version;
+      END;
+      CREATE TRIGGER sync_tenant_config_update AFTER UPDATE ON tenant_config BEGIN
+        UPDATE sync_counter SET version = version + 1;
+        INSERT INTO sync_changes VALUES (NEW.tenant_id, (SELECT version FROM sync_counter))
+          ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version;
+      END;
+      CREATE TRIGGER sync_tenant_config_delete AFTER DELETE ON tenant_config BEGIN
+        UPDATE sync_counter SET version = version + 1;
+        INSERT INTO sync_changes VALUES (OLD.tenant_id, (SELECT version FROM sync_counter))
+          ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version;
+      END;
+      CREATE TRIGGER sync_tenant_rbac_insert AFTER INSERT ON tenant_rbac BEGIN
+        UPDATE sync_counter SET version = version + 1;
+        INSERT INTO sync_changes VALUES (NEW.tenant_id, (SELECT version FROM sync_counter))
+          ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version;
+      END;
+      CREATE TRIGGER sync_tenant_rbac_update AFTER UPDATE ON tenant_rbac BEGIN
+        UPDATE sync_counter SET version = version + 1;
+        INSERT INTO sync_changes VALUES (NEW.tenant_id, (SELECT version FROM sync_counter))
+          ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version;
+      END;
+      CREATE TRIGGER sync_tenant_rbac_delete AFTER DELETE ON tenant_rbac BEGIN
+        UPDATE sync_counter SET version = version + 1;
+        INSERT INTO sync_changes VALUES (OLD.tenant_id, (SELECT version FROM sync_counter))
+          ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version;
+      END;
+      CREATE TRIGGER sync_secrets_insert AFTER INSERT ON secrets BEGIN
+        UPDATE sync_counter SET version = version + 1;
+        INSERT INTO sync_changes VALUES (NEW.tenant_id, (SELECT version FROM sync_counter))
+          ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version;
+      END;
+      CREATE TRIGGER sync_secrets_update AFTER UPDATE ON secrets BEGIN
+        UPDATE sync_counter SET version = version + 1;
+        INSERT INTO sync_changes VALUES (NEW.tenant_id, (SELECT version FROM sync_counter))
+          ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version;
+      END;
+      CREATE TRIGGER sync_secrets_delete AFTER DELETE ON secrets BEGIN
+        UPDATE sync_counter SET version = version + 1;
+        INSERT INTO sync_changes VALUES (OLD.tenant_id, (SELECT version FROM sync_counter))
+          ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version;
+      END;
+    )sql"},
 };
 }  // namespace
 

@@ -12,6 +12,7 @@
 #include "secret-store.h"
 #include "settings-store.h"
 #include "sqlite.h"
+#include "sync-store.h"
 #include "usage-store.h"
 #include "util/histogram.h"
 #include "util/log.h"
@@ -51,12 +52,17 @@ public:
     if (settings_.get() == nullptr) settings_ = kj::heap<SettingsStore>(db);
     return *settings_;
   }
+  SyncStore& sync() {
+    if (sync_.get() == nullptr) sync_ = kj::heap<SyncStore>(db);
+    return *sync_;
+  }
 
 private:
   kj::Own<SecretStore> secrets_;
   kj::Own<SettingsStore> settings_;
   kj::Own<UsageStore> usage_;
   kj::Own<Catalog> catalog_;
+  kj::Own<SyncStore> sync_;
 };
 
 class Writer final : private kj::TaskSet::ErrorHandler {

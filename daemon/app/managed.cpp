@@ -1,0 +1,189 @@
+#include "app/managed.h"
+
+#include "app/admin-commands.h"
+#include "app/daemon.h"
+#include "app/key-source.h"
+#include "central/snapshot.h"
+
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <fstream>
+#include <ostream>
+
+namespace tenantd {
+
+namespace {
+std::unique_ptr<SecretKey> readKey(const std::string& path, const char* what) {
+  auto read = readKeyFile(path, true);
+  if (auto* e = std::get_if<KeyError>(&read)) {
+    throw StartupError(std::string(what) + ": " + e->message);
+  }
+  return std::move(std::get<std::unique_ptr<SecretKey>>(read));
+}
+
+// --dev: the key file at `path`, generated on first use.
+std::unique_ptr<SecretKey> devKey(const std::string& path, const char* what, Log& log) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    if (auto e = generateKeyFile(path)) throw StartupError(std::string(what) + ": " + e->message);
+    log.warn("central", std::string("dev mode: generated ") + what + " " + path);
+  }
+  return readKey(path, what);
+}
+
+void writePublic(const std::string& path, const sync::PublicKey& key) {
+  std::ofstream out(path, std::ios::trunc);
+  out << sync::toHex(key) << "\n";
+  if (!out.flush().good()) throw StartupError(path + ": cannot write the public key");
+  chmod(path.c_str(), 0644);
+}
+
+sync::FeedOptions feedOptions(const CentralConfig& c, Log& log, bool dev) {
+  sync::FeedOptions o;
+  o.url = c.url;
+  o.snapshotUrl = c.snapshotUrl;
+  for (auto& file : c.verifyKeys) {
+    auto key = sync::readPublicKeyFile(file);
+    if (auto* e = std::get_if<KeyError>(&key))
+      throw StartupError("[central] verify_keys: " + e->message);
+    o.trusted.push_back(sync::VerifyKey::of(std::get<sync::PublicKey>(key)));
+  }
+  if (o.trusted.empty()) {
+    if (!dev) {
+      throw StartupError(
+          "managed mode needs [central] verify_keys (or --central-key FILE): without one, "
+          "anything that answers at the central's address could rewrite every tenant");
+    }
+    log.warn("sync", "dev mode: the central's answers are NOT verified (no verify_keys)");
+  }
+  o.caFile = c.caFile;
+  o.pollIntervalMs = c.pollIntervalMs;
+  o.waitSeconds = c.waitSeconds;
+  o.connectTimeoutMs = c.connectTimeoutMs;
+  o.timeoutMs = c.timeoutMs;
+  o.maxBodyBytes = static_cast<size_t>(c.maxBodyBytes);
+  o.maxBackoffMs = c.maxBackoffMs;
+  return o;
+}
+}  // namespace
+
+CentralKeys loadCentralKeys(const Config& config, Log& log) {
+  const CentralConfig& c = config.central;
+  CentralKeys keys;
+  if (!c.signingKey.empty()) {
+    keys.signer =
+        std::make_unique<sync::SigningKey>(readKey(c.signingKey, "[central] signing_key"));
+  } else if (config.dev) {
+    keys.signer = std::make_unique<sync::SigningKey>(
+        devKey(config.dataDir + "/central.key", "the central's signing key", log));
+    keys.pubFile = config.dataDir + "/central.pub";
+    writePublic(keys.pubFile, keys.signer->verifyKey().key);
+  } else {
+    throw StartupError("the central role needs [central] signing_key (tenantd keys generate FILE)");
+  }
+  if (!c.recipientPublicKey.empty()) {
+    auto key = sync::readPublicKeyFile(c.recipientPublicKey);
+    if (auto* e = std::get_if<KeyError>(&key)) {
+      throw StartupError("[central] recipient_public_key: " + e->message);
+    }
+    keys.recipient = std::get<sync::PublicKey>(key);
+  } else if (config.dev) {
+    sync::RecipientKey fleet(devKey(config.dataDir + "/fleet.key", "the fleet key", log));
+    keys.recipient = fleet.publicKey();
+  } else {
+    log.warn("central", "no [central] recipient_public_key: secrets are not sent to sidecars");
+  }
+  return keys;
+}
+
+CentralRole::CentralRole(const Config& config, Writer& writer, const Keyring& keyring,
+                         kj::Timer& timer, const Clock& clock, Log& log)
+    : CentralRole(loadCentralKeys(config, log), config, writer, keyring, timer, clock, log) {}
+
+CentralRole::CentralRole(CentralKeys keys, const Config& config, Writer& writer,
+                         const Keyring& keyring, kj::Timer& timer, const Clock& clock, Log& log)
+    : signer_(std::move(keys.signer)),
+      signers_{signer_.get()},
+      recipient_(keys.recipient),
+      pubFile_(keys.pubFile),
+      feed_(writer, central::SnapshotSource{config.central.id, keyring, recipient_, signers_},
+            timer, clock, log),
+      api_(feed_) {
+  if (!config.dev) {
+    throw StartupError(
+        "tenantd central needs --dev for now: host tokens (docs/SYNC.md, \"Hosts\") are not "
+        "built yet, and without them any local process could read the feed");
+  }
+  log.warn("central", "dev mode: hosts are not authenticated");
+}
+
+std::string CentralRole::describe() const {
+  std::string out = "  central /v1/sync, signing key " + signer_->verifyKey().id;
+  if (!pubFile_.empty()) out += " (public half: " + pubFile_ + ")";
+  return out + "\n";
+}
+
+int runCentralSnapshot(const Config& config, const std::string& file, Log& log, std::ostream& out,
+                       std::ostream& err) {
+  auto loaded = loadKeyring(config, log);
+  if (auto* e = std::get_if<KeyError>(&loaded)) {
+    err << "tenantd: " << e->message << "\n";
+    return 1;
+  }
+  Keyring keyring = std::move(std::get<Keyring>(loaded));
+  CentralKeys keys = loadCentralKeys(config, log);
+  std::vector<const sync::SigningKey*> signers{keys.signer.get()};
+  auto db = openStore(config);
+  central::Snapshot snapshot;
+  {
+    Transaction read(*db);  // One consistent view of every tenant.
+    WriterContext ctx(*db);
+    snapshot = central::readSnapshot(
+        ctx, central::SnapshotSource{config.central.id, keyring, keys.recipient, signers},
+        std::nullopt, SystemClock().now(), log);
+  }
+  std::string temporary = file + ".tmp";
+  {
+    std::ofstream o(temporary, std::ios::trunc | std::ios::binary);
+    o << snapshot.envelope;
+    if (!o.flush().good()) {
+      err << "tenantd: " << temporary << ": cannot write\n";
+      return 1;
+    }
+  }
+  chmod(temporary.c_str(), 0644);  // Served by a web server; secrets in it are sealed.
+  if (std::rename(temporary.c_str(), file.c_str()) != 0) {
+    err << "tenantd: " << file << ": cannot replace\n";
+    return 1;
+  }
+  out << "wrote " << file << ": version " << snapshot.version << ", " << snapshot.tenants
+      << " tenant(s), signed by " << keys.signer->verifyKey().id << "\n";
+  return 0;
+}
+
+SidecarSync::SidecarSync(const Config& config, Services& services, Writer& writer,
+                         const Keyring& keyring, std::optional<AppliedSync> applied,
+                         uv_loop_t& loop, kj::Function<void()> wake, kj::Timer& timer,
+                         Metrics& metrics, Log& log)
+    : recipient_(config.central.recipientKey.empty()
+                     ? nullptr
+                     : std::make_shared<const sync::RecipientKey>(
+                           readKey(config.central.recipientKey, "[central] recipient_key"))),
+      source_(config.central.url.empty() ? config.central.snapshotUrl : config.central.url),
+      fetcher_(loop, kj::mv(wake)),
+      applier_(services, writer, keyring, recipient_, applied, log),
+      client_(fetcher_, applier_, services.worker, feedOptions(config.central, log, config.dev),
+              config.bounds, services.readiness, timer, metrics, log) {
+  services.readiness.becomeManaged(applied.has_value(), applied ? applied->appliedAt : 0);
+}
+
+std::string SidecarSync::describe() const {
+  auto& applied = applier_.applied();
+  return "  sync  " + source_ + " (" +
+         (applied ? "serving version " + std::to_string(applied->version) + " until it answers"
+                  : "no copy yet: not ready until the first sync") +
+         ")\n";
+}
+
+}  // namespace tenantd

@@ -1,0 +1,89 @@
+#pragma once
+// Managed mode's parts in the daemon (docs/SYNC.md), built from [central] by Daemon::start():
+// - CentralRole (`tenantd central`): the signing key, the long-polled feed and the /v1
+//   endpoints beside the tenant REST API.
+// - SidecarSync (`[central] url` or `snapshot_url`): the HTTP client on the uv loop, the applier
+//   and the sync loop, with readiness told what the copy is worth.
+// Key files are read here; a key that is missing or unreadable is a StartupError.
+
+#include "central/central-api.h"
+#include "central/feed.h"
+#include "config/config.h"
+#include "service/services.h"
+#include "sync/applier.h"
+#include "sync/sync-client.h"
+
+#include <kj/async.h>
+#include <kj/timer.h>
+#include <uv.h>
+
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tenantd {
+
+// The snapshot source for a central's data dir and config (also `tenantd central snapshot`).
+// Reads or, with --dev, generates the keys it names.
+struct CentralKeys {
+  std::unique_ptr<sync::SigningKey> signer;
+  std::optional<sync::PublicKey> recipient;
+  std::string pubFile;  // Where the public half of the signing key was written (dev), or "".
+};
+CentralKeys loadCentralKeys(const Config& config, Log& log);
+
+class CentralRole {
+public:
+  // --dev without [central] signing_key: <data_dir>/central.key is generated once and its public
+  // half written to <data_dir>/central.pub for sidecars' verify_keys; likewise the fleet key
+  // (<data_dir>/fleet.key, the private half sidecars use as recipient_key) when no
+  // recipient_public_key is set.
+  CentralRole(const Config& config, Writer& writer, const Keyring& keyring, kj::Timer& timer,
+              const Clock& clock, Log& log);
+  KJ_DISALLOW_COPY(CentralRole);
+
+  central::CentralApi& api() { return api_; }
+  void stop() { feed_.stop(); }
+  const std::string& signingKeyId() const { return signer_->verifyKey().id; }
+  // One line for the start banner.
+  std::string describe() const;
+
+private:
+  CentralRole(CentralKeys keys, const Config& config, Writer& writer, const Keyring& keyring,
+              kj::Timer& timer, const Clock& clock, Log& log);
+
+  std::unique_ptr<sync::SigningKey> signer_;
+  std::vector<const sync::SigningKey*> signers_;
+  std::optional<sync::PublicKey> recipient_;
+  std::string pubFile_;
+  central::Feed feed_;
+  central::CentralApi api_;
+};
+
+// `tenantd central snapshot FILE`: the full signed snapshot of the store, written whole (a
+// temporary file renamed over FILE, so a server never serves half of one).
+int runCentralSnapshot(const Config& config, const std::string& file, Log& log, std::ostream& out,
+                       std::ostream& err);
+
+class SidecarSync {
+public:
+  SidecarSync(const Config& config, Services& services, Writer& writer, const Keyring& keyring,
+              std::optional<AppliedSync> applied, uv_loop_t& loop, kj::Function<void()> wake,
+              kj::Timer& timer, Metrics& metrics, Log& log);
+  KJ_DISALLOW_COPY(SidecarSync);
+
+  void start() { client_.start(); }
+  const sync::Applier& applier() const { return applier_; }
+  std::string describe() const;
+
+private:
+  std::shared_ptr<const sync::RecipientKey> recipient_;
+  std::string source_;
+  sync::HttpFetcher fetcher_;
+  sync::Applier applier_;
+  sync::SyncClient client_;
+};
+
+}  // namespace tenantd

@@ -1,0 +1,198 @@
+#include "sync/sync-client.h"
+
+#include <kj/debug.h>
+
+namespace tenantd::sync {
+
+namespace {
+// What the worker makes of a 200's body: the payload, or why it was refused.
+struct Opened {
+  std::optional<SyncPayload> payload;
+  std::string reason;
+  std::string message;
+};
+}  // namespace
+
+SyncClient::SyncClient(HttpFetcher& fetcher, Applier& applier, Worker& worker, FeedOptions options,
+                       DocumentBounds bounds, Readiness& readiness, kj::Timer& timer,
+                       Metrics& metrics, Log& log)
+    : fetcher_(fetcher),
+      applier_(applier),
+      worker_(worker),
+      options_(kj::mv(options)),
+      bounds_(bounds),
+      readiness_(readiness),
+      timer_(timer),
+      metrics_(metrics),
+      log_(log) {
+  KJ_REQUIRE(options_.url.empty() != options_.snapshotUrl.empty(), "one of url, snapshotUrl");
+}
+
+void SyncClient::start() {
+  tasks_.add(run());
+}
+
+kj::Promise<void> SyncClient::run() {
+  return once()
+      .then([this]() { return timer_.afterDelay(nextDelayMs() * kj::MILLISECONDS); })
+      .then([this]() { return run(); });
+}
+
+FetchRequest SyncClient::nextRequest() const {
+  FetchRequest r;
+  r.connectTimeoutMs = options_.connectTimeoutMs;
+  r.timeoutMs = options_.timeoutMs;
+  r.maxBodyBytes = options_.maxBodyBytes;
+  r.caFile = options_.caFile;
+  if (!options_.snapshotUrl.empty()) {
+    r.url = options_.snapshotUrl;
+    if (etag_) r.headers.push_back("If-None-Match: " + *etag_);
+    return r;
+  }
+  r.url = options_.url + "/v1/sync?wait=" + std::to_string(options_.waitSeconds);
+  if (auto& applied = applier_.applied()) {
+    r.url += "&since=" + std::to_string(applied->version);
+    r.headers.push_back("If-None-Match: \"" + std::to_string(applied->version) + "\"");
+  }
+  r.timeoutMs += options_.waitSeconds * 1000;
+  return r;
+}
+
+kj::Promise<void> SyncClient::once() {
+  kj::TimePoint started = timer_.now();
+  return fetcher_.get(nextRequest())
+      .then([this, started](FetchResult r) -> kj::Promise<void> {
+        ++attempts_;
+        if (r.kind == FetchResult::Kind::FAILED) {
+          failed("unreachable", "the central could not be reached: " + r.error);
+          return kj::READY_NOW;
+        }
+        if (r.kind == FetchResult::Kind::TOO_LARGE) {
+          failed("oversized", "the answer is over " + std::to_string(options_.maxBodyBytes) +
+                                  " bytes (central.max_body_bytes)");
+          return kj::READY_NOW;
+        }
+        if (r.status == 304) {
+          answeredAtOnce_ = timer_.now() - started < options_.waitSeconds * kj::SECONDS / 2;
+          metrics_
+              .counter("tenantd_sync_requests_total", "Requests to the central by outcome.",
+                       {{"outcome", "not_modified"}})
+              .add();
+          succeeded();
+          return kj::READY_NOW;
+        }
+        if (r.status != 200) {
+          failed("http_status", "the central answered HTTP " + std::to_string(r.status));
+          return kj::READY_NOW;
+        }
+        answeredAtOnce_ = false;
+        auto etag = r.etag;
+        std::vector<VerifyKey> trusted = options_.trusted;
+        DocumentBounds bounds = bounds_;
+        return worker_
+            .run<Opened>([body = kj::mv(r.body), trusted = kj::mv(trusted), bounds]() {
+              Opened out;
+              auto payload = openEnvelope(body, trusted);
+              if (auto* e = std::get_if<EnvelopeError>(&payload)) {
+                out.reason = e->reason;
+                out.message = e->message;
+                return out;
+              }
+              auto parsed = parsePayload(std::get<std::string>(payload), bounds);
+              if (auto* e = std::get_if<PayloadError>(&parsed)) {
+                out.reason = "invalid_document";
+                out.message = e->describe();
+                return out;
+              }
+              out.payload = std::get<SyncPayload>(kj::mv(parsed));
+              return out;
+            })
+            .then([this, etag](Opened opened) -> kj::Promise<void> {
+              if (!opened.payload) {
+                failed(opened.reason, opened.message);
+                return kj::READY_NOW;
+              }
+              int64_t version = opened.payload->version;
+              return applier_.apply(kj::mv(*opened.payload))
+                  .then([this, etag, version](ApplyOutcome outcome) {
+                    if (outcome.kind == ApplyOutcome::Kind::REFUSED) {
+                      failed(outcome.reason, outcome.message);
+                      return;
+                    }
+                    if (!etag.empty()) etag_ = etag;
+                    if (outcome.kind == ApplyOutcome::Kind::APPLIED) {
+                      log_.info("sync", "applied version " + std::to_string(version) + ": " +
+                                            std::to_string(outcome.tenants) + " tenants, " +
+                                            std::to_string(outcome.deleted) + " deleted");
+                    }
+                    metrics_
+                        .counter("tenantd_sync_requests_total",
+                                 "Requests to the central by outcome.",
+                                 {{"outcome", outcome.kind == ApplyOutcome::Kind::APPLIED
+                                                  ? "applied"
+                                                  : "unchanged"}})
+                        .add();
+                    succeeded();
+                  });
+            });
+      })
+      .catch_([this](kj::Exception&& e) {
+        failed("apply_failed", std::string("applying failed: ") + e.getDescription().cStr());
+      });
+}
+
+void SyncClient::failed(const std::string& reason, const std::string& message) {
+  metrics_
+      .counter("tenantd_sync_requests_total", "Requests to the central by outcome.",
+               {{"outcome", "failed"}})
+      .add();
+  metrics_
+      .counter("tenantd_sync_failures_total",
+               "Sync attempts that changed nothing, by reason: the central unreachable or "
+               "answering what this host refuses.",
+               {{"reason", reason}})
+      .add();
+  // A central that stays down is logged when it goes and when it comes back, not every retry.
+  if (!lastFailed_ || reason != lastReason_) {
+    log_.warn("sync", message + "; serving the last-known-good copy");
+  }
+  lastFailed_ = true;
+  lastReason_ = reason;
+  readiness_.syncFailed(message);
+}
+
+void SyncClient::succeeded() {
+  if (lastFailed_) log_.info("sync", "the central answers again");
+  lastFailed_ = false;
+  lastReason_.clear();
+  readiness_.syncSucceeded();
+  int64_t applied = applier_.applied() ? applier_.applied()->version : -1;
+  for (auto& w : appliedWaiters_) {
+    if (w.version <= applied) w.fulfiller->fulfill();
+  }
+  std::erase_if(appliedWaiters_, [](AppliedWaiter& w) { return !w.fulfiller->isWaiting(); });
+}
+
+kj::Promise<void> SyncClient::whenApplied(int64_t version) {
+  if (applier_.applied() && applier_.applied()->version >= version) return kj::READY_NOW;
+  auto paf = kj::newPromiseAndFulfiller<void>();
+  appliedWaiters_.push_back({version, kj::mv(paf.fulfiller)});
+  return kj::mv(paf.promise);
+}
+
+int64_t SyncClient::nextDelayMs() {
+  if (lastFailed_) {
+    backoffMs_ = backoffMs_ == 0 ? options_.initialBackoffMs
+                                 : std::min(backoffMs_ * 2, options_.maxBackoffMs);
+    return std::uniform_int_distribution<int64_t>(0, backoffMs_)(random_);  // Full jitter.
+  }
+  backoffMs_ = 0;
+  if (!options_.snapshotUrl.empty() || answeredAtOnce_) return options_.pollIntervalMs;
+  return 0;
+}
+
+void SyncClient::taskFailed(kj::Exception&& e) {
+  log_.error("sync", std::string("the sync loop stopped: ") + e.getDescription().cStr());
+}
+
+}  // namespace tenantd::sync
