@@ -150,6 +150,42 @@ TEST_CASE("A change at the central is on both sidecars within a second") {
   CHECK(fromCentral.headers.at("etag") == fromSidecar.headers.at("etag"));
 }
 
+TEST_CASE("A write through a sidecar goes to the central and is on both sidecars within a second") {
+  Fleet f;
+  auto start = std::chrono::steady_clock::now();
+  auto saved = call(*f.a, f.token, "POST", "/tenant/config", R"({"cache":{"ttl":62}})");
+  REQUIRE(saved.status == 200);
+  // Read-your-write on the sidecar that took it: answered only once applied there.
+  CHECK(call(*f.a, f.token, "GET", "/tenant/config").body == R"({"cache":{"ttl":62}})");
+  CHECK(call(f.central, f.token, "GET", "/tenant/config").body == R"({"cache":{"ttl":62}})");
+  REQUIRE(appliedWithin(*f.b, centralVersion(f.central), PROPAGATION));
+  CHECK(std::chrono::steady_clock::now() - start < PROPAGATION);
+  CHECK(call(*f.b, f.token, "GET", "/tenant/config").body == R"({"cache":{"ttl":62}})");
+
+  // The central's answer comes back as it is: a refusal there is a refusal here.
+  auto stale = httpRequest("POST", f.a->restUrl + "/tenant/config",
+                           {{"Authorization", "Bearer " + f.token},
+                            {"Content-Type", "application/json"},
+                            {"If-Match", "\"99\""}},
+                           R"({"cache":{"ttl":63}})");
+  CHECK(stale.status == 412);
+  auto bad = call(*f.a, f.token, "PUT", "/tenant/limits/resources", R"([{"resource":"x"}])");
+  CHECK(bad.status == 400);
+  CHECK(call(*f.a, f.token, "GET", "/tenant/config").body == R"({"cache":{"ttl":62}})");
+
+  // Usage stays local: a check on the sidecar is answered there.
+  CHECK(call(*f.a, f.token, "POST", "/tenant/limits/resources/check",
+             R"({"resource":"llm","metric":"tokens","amount":1})")
+            .status == 200);
+
+  // The central down: the write is refused whole and nothing changes here.
+  kill9(f.central);
+  auto refused = call(*f.a, f.token, "POST", "/tenant/config", R"({"cache":{"ttl":64}})");
+  CHECK(refused.status == 503);
+  CHECK(json::parse(refused.body)["error"]["code"] == "unavailable");
+  CHECK(call(*f.a, f.token, "GET", "/tenant/config").body == R"({"cache":{"ttl":62}})");
+}
+
 TEST_CASE("Sidecars serve through the central's death, say so, and catch up when it returns") {
   Fleet f;
   REQUIRE(call(f.central, f.token, "POST", "/tenant/config", R"({"cache":{"ttl":5}})").status ==

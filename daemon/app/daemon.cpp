@@ -313,8 +313,9 @@ void Daemon::setUpManagedMode(std::optional<AppliedSync> applied) {
 }
 
 HttpResult Daemon::handleHttp(const HttpRequest& request) {
-  if (central_.get() != nullptr && central::CentralApi::owns(request.path)) {
-    return central_->api().handle(request);
+  if (central_.get() != nullptr) return central_->handle(request, *rest_);
+  if (sidecar_.get() != nullptr && SidecarSync::forwards(request)) {
+    return sidecar_->forward(request);
   }
   return rest_->handle(request);
 }

@@ -7,6 +7,7 @@
 
 #include <sys/stat.h>
 
+#include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <ostream>
@@ -118,6 +119,25 @@ CentralRole::CentralRole(CentralKeys keys, const Config& config, Writer& writer,
   log.warn("central", "dev mode: hosts are not authenticated");
 }
 
+HttpResult CentralRole::handle(const HttpRequest& request, RestServer& rest) {
+  if (central::CentralApi::owns(request.path)) return api_.handle(request);
+  HttpResult result = rest.handle(request);
+  if (request.method == "GET" || request.method == "HEAD") return result;
+  auto withVersion = [this](HttpResponse response) -> kj::Promise<HttpResponse> {
+    if (response.status / 100 != 2) return kj::mv(response);  // Refused: nothing changed.
+    return feed_.version().then([response = kj::mv(response)](int64_t version) mutable {
+      response.headers.emplace_back("tenantd-version", std::to_string(version));
+      return kj::mv(response);
+    });
+  };
+  if (result.is<HttpResponse>()) {
+    HttpResponse& now = result.get<HttpResponse>();
+    if (now.status / 100 != 2) return result;
+    return withVersion(kj::mv(now));
+  }
+  return result.get<kj::Promise<HttpResponse>>().then(kj::mv(withVersion));
+}
+
 std::string CentralRole::describe() const {
   std::string out = "  central /v1/sync, signing key " + signer_->verifyKey().id;
   if (!pubFile_.empty()) out += " (public half: " + pubFile_ + ")";
@@ -171,11 +191,75 @@ SidecarSync::SidecarSync(const Config& config, Services& services, Writer& write
                      : std::make_shared<const sync::RecipientKey>(
                            readKey(config.central.recipientKey, "[central] recipient_key"))),
       source_(config.central.url.empty() ? config.central.snapshotUrl : config.central.url),
+      centralUrl_(config.central.url),
+      forwardLimits_(feedOptions(config.central, log, config.dev)),
+      timer_(timer),
+      log_(log),
       fetcher_(loop, kj::mv(wake)),
       applier_(services, writer, keyring, recipient_, applied, log),
       client_(fetcher_, applier_, services.worker, feedOptions(config.central, log, config.dev),
               config.bounds, services.readiness, timer, metrics, log) {
   services.readiness.becomeManaged(applied.has_value(), applied ? applied->appliedAt : 0);
+}
+
+bool SidecarSync::forwards(const HttpRequest& r) {
+  if (r.method == "GET" || r.method == "HEAD") return false;
+  if (r.path == "/tenant/limits/resources") return r.method == "PUT";  // Not usage: local.
+  return r.path == "/tenant/config" || r.path == "/tenant/secrets" ||
+         r.path.starts_with("/tenant/secrets/") || r.path == "/tenant/rbac/roles" ||
+         r.path.starts_with("/tenant/rbac/roles/");
+}
+
+kj::Promise<HttpResponse> SidecarSync::forward(const HttpRequest& request) {
+  if (centralUrl_.empty()) {
+    return errorResponse(503, "unavailable",
+                         "this host follows a static snapshot: change tenants where the snapshot "
+                         "is made; nothing changed here");
+  }
+  sync::FetchRequest out;
+  out.method = std::string(request.method);
+  out.url = centralUrl_ + std::string(request.path);
+  if (!request.query.empty()) out.url += "?" + std::string(request.query);
+  out.body = std::string(request.body);
+  for (const char* name : {"authorization", "content-type", "if-match"}) {
+    if (auto value = request.header(name))
+      out.headers.push_back(name + (": " + std::string(*value)));
+  }
+  out.connectTimeoutMs = forwardLimits_.connectTimeoutMs;
+  out.timeoutMs = forwardLimits_.timeoutMs;
+  out.maxBodyBytes = forwardLimits_.maxBodyBytes;
+  out.caFile = forwardLimits_.caFile;
+  return fetcher_.send(kj::mv(out)).then([this](sync::FetchResult r) -> kj::Promise<HttpResponse> {
+    if (r.kind != sync::FetchResult::Kind::ANSWERED) {
+      log_.warn("sync", "a write could not be forwarded: the central could not be reached");
+      return errorResponse(503, "unavailable",
+                           "the central cannot be reached, and this document is written there: "
+                           "nothing changed; retry later");
+    }
+    HttpResponse response(static_cast<int>(r.status), kj::mv(r.body));
+    for (auto& [name, value] : r.headers) {
+      if (name == "etag" || name == "retry-after" || name.starts_with("ratelimit-")) {
+        response.headers.emplace_back(name, value);
+      }
+    }
+    auto version = r.header("tenantd-version");
+    int64_t v = 0;
+    if (response.status / 100 != 2 || !version ||
+        std::from_chars(version->data(), version->data() + version->size(), v).ec != std::errc()) {
+      return kj::mv(response);
+    }
+    return client_.whenApplied(v)
+        .then([]() { return true; })
+        .exclusiveJoin(
+            timer_.afterDelay(FORWARD_SYNC_MS * kj::MILLISECONDS).then([]() { return false; }))
+        .then([this, v, response = kj::mv(response)](bool applied) mutable {
+          if (!applied) {
+            log_.warn("sync", "a forwarded write (version " + std::to_string(v) +
+                                  ") was not applied here within 2 s; answering anyway");
+          }
+          return kj::mv(response);
+        });
+  });
 }
 
 std::string SidecarSync::describe() const {

@@ -9,6 +9,7 @@
 #include "central/central-api.h"
 #include "central/feed.h"
 #include "config/config.h"
+#include "rest/rest-server.h"
 #include "service/services.h"
 #include "sync/applier.h"
 #include "sync/sync-client.h"
@@ -44,7 +45,10 @@ public:
               const Clock& clock, Log& log);
   KJ_DISALLOW_COPY(CentralRole);
 
-  central::CentralApi& api() { return api_; }
+  // /v1 to the feed, everything else to the tenant API; a write the tenant API accepted answers
+  // with `Tenantd-Version: <n>`, the version that includes it, so a sidecar that forwarded it
+  // can wait until it has applied that much.
+  HttpResult handle(const HttpRequest& request, RestServer& rest);
   void stop() { feed_.stop(); }
   const std::string& signingKeyId() const { return signer_->verifyKey().id; }
   // One line for the start banner.
@@ -75,12 +79,24 @@ public:
   KJ_DISALLOW_COPY(SidecarSync);
 
   void start() { client_.start(); }
+  // Whether `request` writes a document the central owns (config, roles, rules, secrets): it
+  // goes to the central, never to the local copy.
+  static bool forwards(const HttpRequest& request);
+  // Sends it to the central unchanged (path, body, Authorization, If-Match) and answers what the
+  // central answered, once this host has applied the version that includes it (at most
+  // FORWARD_SYNC_MS). The central unreachable: 503, nothing changed.
+  kj::Promise<HttpResponse> forward(const HttpRequest& request);
+  static constexpr int64_t FORWARD_SYNC_MS = 2000;
   const sync::Applier& applier() const { return applier_; }
   std::string describe() const;
 
 private:
   std::shared_ptr<const sync::RecipientKey> recipient_;
   std::string source_;
+  std::string centralUrl_;  // Empty for a snapshot: writes cannot be forwarded.
+  sync::FeedOptions forwardLimits_;
+  kj::Timer& timer_;
+  Log& log_;
   sync::HttpFetcher fetcher_;
   sync::Applier applier_;
   sync::SyncClient client_;

@@ -40,6 +40,8 @@ public:
   // Drain: every waiting request is answered NOT_MODIFIED now; new ones do not wait.
   void stop();
   size_t waiting() const { return waiters_.size(); }
+  // The central's version now: every change committed before the call is included.
+  kj::Promise<int64_t> version() { return readVersion(); }
 
 private:
   struct Waiter {

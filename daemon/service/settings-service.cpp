@@ -70,7 +70,11 @@ kj::Promise<SaveOutcome> SettingsService::saveConfig(TenantState& t, NewConfig p
 void SettingsService::mirrorConfig(TenantState& t, std::optional<TenantConfig> config,
                                    int64_t version) {
   int64_t next = config ? version : 0;
-  if (next == t.configVersion) return;  // The feed resends a changed tenant whole.
+  // The feed resends a changed tenant whole: an unchanged configuration is not news.
+  if (next == t.configVersion &&
+      (config ? config->doc : nlohmann::json::object()) == t.config.doc) {
+    return;
+  }
   t.config = config ? kj::mv(*config) : TenantConfig{};
   t.configVersion = next;
   notifyConfigChanged(t.info.id);

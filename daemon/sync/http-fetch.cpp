@@ -3,7 +3,6 @@
 #include <curl/curl.h>
 #include <kj/debug.h>
 
-#include <strings.h>
 #include <cctype>
 
 namespace tenantd::sync {
@@ -34,6 +33,14 @@ public:
     KJ_ASSERT(easy_ != nullptr);
     for (auto& h : request_.headers) headers_ = curl_slist_append(headers_, h.c_str());
     curl_easy_setopt(easy_, CURLOPT_URL, request_.url.c_str());
+    if (request_.method != "GET") {
+      curl_easy_setopt(easy_, CURLOPT_CUSTOMREQUEST, request_.method.c_str());
+    }
+    if (!request_.body.empty()) {
+      curl_easy_setopt(easy_, CURLOPT_POSTFIELDS, request_.body.data());
+      curl_easy_setopt(easy_, CURLOPT_POSTFIELDSIZE_LARGE,
+                       static_cast<curl_off_t>(request_.body.size()));
+    }
     curl_easy_setopt(easy_, CURLOPT_HTTPHEADER, headers_);
     curl_easy_setopt(easy_, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(easy_, CURLOPT_NOSIGNAL, 1L);
@@ -99,18 +106,25 @@ private:
     auto* t = static_cast<Transfer*>(self);
     size_t n = size * count;
     std::string_view line(data, n);
-    if (line.starts_with("HTTP/")) t->result_.etag.clear();  // A new response (after a 100).
-    constexpr std::string_view NAME = "etag:";
-    if (line.size() > NAME.size() && strncasecmp(line.data(), NAME.data(), NAME.size()) == 0) {
-      std::string_view value = line.substr(NAME.size());
-      while (!value.empty() && std::isspace(static_cast<unsigned char>(value.front()))) {
-        value.remove_prefix(1);
-      }
-      while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) {
-        value.remove_suffix(1);
-      }
-      t->result_.etag.assign(value);
+    if (line.starts_with("HTTP/")) {  // A new response (after a 100 Continue).
+      t->result_.etag.clear();
+      t->result_.headers.clear();
+      return n;
     }
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos || t->result_.headers.size() >= FetchResult::MAX_HEADERS) {
+      return n;
+    }
+    auto trim = [](std::string_view v) {
+      while (!v.empty() && std::isspace(static_cast<unsigned char>(v.front()))) v.remove_prefix(1);
+      while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) v.remove_suffix(1);
+      return v;
+    };
+    std::string name(trim(line.substr(0, colon)));
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string value(trim(line.substr(colon + 1)));
+    if (name == "etag") t->result_.etag = value;
+    t->result_.headers.emplace_back(std::move(name), std::move(value));
     return n;
   }
 
@@ -147,7 +161,7 @@ HttpFetcher::~HttpFetcher() {
            [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
 }
 
-kj::Promise<FetchResult> HttpFetcher::get(FetchRequest request) {
+kj::Promise<FetchResult> HttpFetcher::send(FetchRequest request) {
   return kj::newAdaptedPromise<FetchResult, Transfer>(*this, kj::mv(request));
 }
 

@@ -60,7 +60,7 @@ FetchRequest SyncClient::nextRequest() const {
 
 kj::Promise<void> SyncClient::once() {
   kj::TimePoint started = timer_.now();
-  return fetcher_.get(nextRequest())
+  return fetcher_.send(nextRequest())
       .then([this, started](FetchResult r) -> kj::Promise<void> {
         ++attempts_;
         if (r.kind == FetchResult::Kind::FAILED) {

@@ -109,7 +109,7 @@ std::optional<int> Process::waitForExit(std::chrono::milliseconds deadline) {
 }
 
 bool waitForFileText(const std::string& path, const std::string& needle,
-                     std::chrono::milliseconds deadline) {
+                     std::chrono::milliseconds deadline, size_t from) {
   auto until = deadlineFrom(deadline);
   std::string dir = path.substr(0, path.rfind('/'));
   int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
@@ -117,7 +117,7 @@ bool waitForFileText(const std::string& path, const std::string& needle,
   inotify_add_watch(fd, dir.c_str(), IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE);
   bool found = false;
   // Check after adding the watch, so text written in between is not missed.
-  while (!(found = readFile(path).find(needle) != std::string::npos)) {
+  while (!(found = readFile(path).find(needle, from) != std::string::npos)) {
     pollfd pfd{fd, POLLIN, 0};
     if (poll(&pfd, 1, remainingMs(until)) <= 0) break;
     char buf[4096];

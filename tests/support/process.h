@@ -15,9 +15,10 @@ namespace tenantd::testing {
 
 std::string readFile(const std::string& path);
 
-// Waits (inotify) until the file at `path` contains `needle`; false at the deadline.
+// Waits (inotify) until the file at `path` contains `needle` at or after byte `from` (what was
+// written since an earlier size()); false at the deadline.
 bool waitForFileText(const std::string& path, const std::string& needle,
-                     std::chrono::milliseconds deadline);
+                     std::chrono::milliseconds deadline, size_t from = 0);
 
 class Process {
 public:
