@@ -65,6 +65,7 @@ bench: build
 	@bench/rest-instructions $(BUILD)
 	@bench/rpc-bench $(BUILD)
 	@bench/writer-fairness $(BUILD)
+	@bench/sync-bench $(BUILD)
 
 # The long forms of the randomized tests (`make test` runs each briefly).
 soak: build

@@ -125,7 +125,8 @@ HttpResult CentralRole::handle(const HttpRequest& request, RestServer& rest) {
   if (request.method == "GET" || request.method == "HEAD") return result;
   auto withVersion = [this](HttpResponse response) -> kj::Promise<HttpResponse> {
     if (response.status / 100 != 2) return kj::mv(response);  // Refused: nothing changed.
-    return feed_.version().then([response = kj::mv(response)](int64_t version) mutable {
+    return feed_.version().then([this, response = kj::mv(response)](int64_t version) mutable {
+      feed_.changed(version);
       response.headers.emplace_back("tenantd-version", std::to_string(version));
       return kj::mv(response);
     });

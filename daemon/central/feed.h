@@ -42,6 +42,9 @@ public:
   size_t waiting() const { return waiters_.size(); }
   // The central's version now: every change committed before the call is included.
   kj::Promise<int64_t> version() { return readVersion(); }
+  // This daemon committed a change that made `version`: waiting requests are answered now,
+  // without waiting for the next poll (which still catches changes made by other processes).
+  void changed(int64_t version) { wake(version); }
 
 private:
   struct Waiter {

@@ -4,6 +4,7 @@
 
 #include <kj/debug.h>
 
+#include <chrono>
 #include <set>
 
 namespace tenantd::sync {
@@ -156,7 +157,12 @@ kj::Promise<ApplyOutcome> Applier::apply(SyncPayload payload) {
             out.tenants = p.tenants.size();
             out.deleted = retired.size();
             applied_ = AppliedSync{p.central, p.version, services_.clock.now()};
-            return swapIn(kj::mv(committed)).then([out]() { return out; });
+            auto started = std::chrono::steady_clock::now();
+            auto swapped = swapIn(kj::mv(committed));
+            out.swapMicros = std::chrono::duration_cast<std::chrono::microseconds>(
+                                 std::chrono::steady_clock::now() - started)
+                                 .count();
+            return swapped.then([out]() { return out; });
           },
           [this, retired](kj::Exception&& e) -> kj::Promise<ApplyOutcome> {
             for (auto& id : retired) services_.tenants.restore(id);

@@ -26,10 +26,11 @@ struct ApplyOutcome {
   // UNCHANGED: the version already applied (a static snapshot polled again).
   enum class Kind { APPLIED, UNCHANGED, REFUSED };
   Kind kind = Kind::APPLIED;
-  std::string reason;   // REFUSED: the metric's label ("replayed", "other_central", "secret").
-  std::string message;  // REFUSED: why, in words; never a value.
-  size_t tenants = 0;   // APPLIED: documents written.
-  size_t deleted = 0;   // APPLIED: tenants deleted.
+  std::string reason;      // REFUSED: the metric's label ("replayed", "other_central", "secret").
+  std::string message;     // REFUSED: why, in words; never a value.
+  size_t tenants = 0;      // APPLIED: documents written.
+  size_t deleted = 0;      // APPLIED: tenants deleted.
+  int64_t swapMicros = 0;  // APPLIED: the event loop's share (into memory after the commit).
 };
 
 class Applier {

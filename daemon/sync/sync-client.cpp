@@ -123,7 +123,9 @@ kj::Promise<void> SyncClient::once() {
                     if (outcome.kind == ApplyOutcome::Kind::APPLIED) {
                       log_.info("sync", "applied version " + std::to_string(version) + ": " +
                                             std::to_string(outcome.tenants) + " tenants, " +
-                                            std::to_string(outcome.deleted) + " deleted");
+                                            std::to_string(outcome.deleted) + " deleted (" +
+                                            std::to_string(outcome.swapMicros) +
+                                            " us on the event loop)");
                     }
                     metrics_
                         .counter("tenantd_sync_requests_total",
