@@ -259,6 +259,66 @@ TEST_CASE("A secret set at the central is read over RPC on a sidecar and travels
   }
 }
 
+TEST_CASE("A host with a host token registers its own key, gets secrets sealed to it, reports") {
+  RunningDaemon central{{"central"}};
+  std::string token = central.demoToken();
+  auto made = central.cli({"host-token", "create", "--host", "edge-1"});
+  REQUIRE(made.exitCode == 0);
+  std::string hostToken = made.out.substr(made.out.rfind("tnh_"));
+  hostToken.erase(hostToken.find_last_not_of("\n") + 1);
+  CHECK(central.cli({"host-token", "create", "--host", "edge-1"}).exitCode == 1);  // Taken.
+
+  // No fleet key on this host: a secret reaches it only if sealed to its own registered key.
+  std::string centralDir = central.dataDir();
+  std::string url = central.restUrl;
+  RunningDaemon edge({}, [&](RunningDaemon& d) {
+    std::string tokenFile = d.dir.file("host.token");
+    writeFile(tokenFile, hostToken + "\n");
+    std::string config = d.dir.file("tenantd.toml");
+    writeFile(config, "[central]\nurl = \"" + url + "\"\nverify_keys = [\"" + centralDir +
+                          "/central.pub\"]\nhost_id = \"edge-1\"\nhost_token_file = \"" +
+                          tokenFile + "\"\n");
+    d.args.push_back("--config");
+    d.args.push_back(config);
+  });
+  REQUIRE(call(central, token, "POST", "/tenant/secrets",
+               json{{"key", "stripe_key"}, {"value", SECRET}}.dump())
+              .status == 200);
+  int64_t v = centralVersion(central);
+  REQUIRE(appliedWithin(edge, v, 5s));
+  CHECK(tenantctl(edge, {"secret", "get", "-t", "tenant-123", "stripe_key"}) == SECRET);
+  REQUIRE(waitForFileText(central.dir.file("stderr"), "host edge-1 registered its key", 1s));
+
+  // The status it reported after applying, as the central lists it.
+  auto listed = [&]() {
+    auto r = httpRequestOutsideApi("GET", central.restUrl + "/v1/hosts",
+                                   {{"Authorization", "Bearer " + hostToken}});
+    REQUIRE(r.status == 200);
+    json all = json::parse(r.body);
+    for (auto& h : all["hosts"]) {
+      if (h["host"] == "edge-1") return h;
+    }
+    FAIL("edge-1 is not listed: " << r.body);
+    return json();
+  };
+  json edge1 = listed();
+  CHECK(edge1["token"] == true);
+  CHECK(edge1["registered"] == true);
+  CHECK(edge1["stale"] == false);
+  CHECK(edge1["lastError"].is_null());
+  CHECK(edge1["appliedVersion"].get<int64_t>() <= v);  // The report may trail the apply.
+
+  // Tokens are checked even in --dev: an unknown one, or one used for another host, is refused.
+  CHECK(httpRequestOutsideApi("GET", central.restUrl + "/v1/sync",
+                              {{"Authorization", "Bearer tnh_not-a-token"}})
+            .status == 401);
+  CHECK(httpRequestOutsideApi("GET", central.restUrl + "/v1/sync?host=edge-2",
+                              {{"Authorization", "Bearer " + hostToken}})
+            .status == 403);
+  // A host token is not a tenant token.
+  CHECK(call(central, hostToken, "GET", "/tenant/info").status == 401);
+}
+
 TEST_CASE("A central's deletion of a tenant reaches the sidecars") {
   Fleet f;
   REQUIRE(f.central.cli({"tenant", "create", "doomed", "--name", "Doomed", "--plan", "free"})

@@ -25,6 +25,27 @@ TEST_CASE("No subcommand runs the daemon with the given overrides") {
   CHECK(cmd.overrides.socketPath == "/tmp/x.sock");
 }
 
+TEST_CASE("The central role, its snapshot command and a sidecar's central flags") {
+  auto central = parse({"central", "--dev", "--data-dir", "/c"});
+  CHECK(central.kind == CommandKind::RUN_DAEMON);
+  CHECK(central.overrides.centralRole);
+  CHECK(central.overrides.dev);
+  CHECK(buildConfig(central.overrides).centralRole);
+
+  auto snapshot = parse({"central", "snapshot", "/srv/s.json", "--data-dir", "/c"});
+  CHECK(snapshot.kind == CommandKind::CENTRAL_SNAPSHOT);
+  CHECK(snapshot.outputFile == "/srv/s.json");
+
+  auto sidecar =
+      parse({"--central-url", "http://c:4000/", "--central-key", "/k1", "--central-key", "/k2"});
+  CHECK_FALSE(sidecar.overrides.centralRole);
+  Config config = buildConfig(sidecar.overrides);
+  CHECK(config.central.url == "http://c:4000");
+  CHECK(config.central.verifyKeys == std::vector<std::string>{"/k1", "/k2"});
+  CHECK_THROWS_WITH(buildConfig(parse({"--central-url", "c:4000"}).overrides),
+                    Catch::Contains("--central-url"));
+}
+
 TEST_CASE("Subcommands parse their arguments, with global flags before or after") {
   auto create =
       parse({"tenant", "create", "t1", "--name", "T One", "--plan", "free", "--data-dir", "/d"});

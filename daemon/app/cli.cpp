@@ -113,6 +113,11 @@ Command parseCommandLine(int argc, const char* const* argv) {
   auto* centralSnapshot = central->add_subcommand(
       "snapshot", "Write the full signed snapshot of the store to FILE (a static central)");
   centralSnapshot->add_option("file", cmd.outputFile, "Path of the snapshot file")->required();
+  auto* hostToken = app.add_subcommand("host-token", "Host tokens of a central (offline)");
+  hostToken->require_subcommand(1);
+  auto* hostTokenCreate = hostToken->add_subcommand(
+      "create", "Create a host and its token; prints the token alone on the last line");
+  hostTokenCreate->add_option("--host", cmd.hostId, "The host's id")->required();
   auto* checkDb = app.add_subcommand("check-db", "Check the store's integrity and invariants");
 
   auto* keys = app.add_subcommand("keys", "Master keys for tenant secrets");
@@ -172,6 +177,8 @@ Command parseCommandLine(int argc, const char* const* argv) {
     cmd.kind = CommandKind::SECRETS_VERIFY;
   else if (centralSnapshot->parsed())
     cmd.kind = CommandKind::CENTRAL_SNAPSHOT;
+  else if (hostTokenCreate->parsed())
+    cmd.kind = CommandKind::HOST_TOKEN_CREATE;
   else
     cmd.kind = CommandKind::RUN_DAEMON;
   cmd.overrides.centralRole = central->parsed();

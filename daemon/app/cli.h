@@ -22,6 +22,7 @@ enum class CommandKind {
   KEYS_ROTATE,
   SECRETS_VERIFY,
   CENTRAL_SNAPSHOT,
+  HOST_TOKEN_CREATE,
   EXIT,  // --help or --version handled; exit with `exitCode`.
 };
 
@@ -54,6 +55,8 @@ struct Command {
   // keys generate FILE / keys rotate --new-key FILE / central snapshot FILE
   std::string keyFile;
   std::string outputFile;
+  // host-token create --host ID
+  std::string hostId;
 };
 
 // Parses argv. On a usage error prints one line to stderr and returns EXIT with code 2; --help

@@ -112,6 +112,7 @@ void Daemon::start() {
 
   secureDataDir();
   std::optional<AppliedSync> applied;
+  std::string hostId;
   {
     auto db = openStore(config_);  // Creates and migrates; closed once state is loaded.
     loadKeys(*db);
@@ -128,6 +129,7 @@ void Daemon::start() {
     UnixMillis loadStart = clock_.now();
     size_t tenants = services_->load(*db);
     applied = SyncStore(*db).applied();
+    if (config_.central.managed()) hostId = hostIdFor(config_, *db);
     log_.info("store", "loaded " + std::to_string(tenants) + " tenant(s) and " +
                            std::to_string(services_->auth.size()) + " token(s) in " +
                            std::to_string(clock_.now() - loadStart) + " ms");
@@ -141,7 +143,7 @@ void Daemon::start() {
 
   HttpOptions httpOptions{config_.maxBodyBytes, config_.requestTimeoutMs,
                           static_cast<size_t>(config_.maxConnections)};
-  setUpManagedMode(applied);
+  setUpManagedMode(applied, hostId);
   http_ = std::make_unique<HttpServer>(
       uvLoop_, httpOptions, [this](const HttpRequest& r) { return handleHttp(r); }, log_,
       [this]() { bridge_->kick(); });
@@ -288,7 +290,7 @@ void Daemon::startRpc(std::optional<int> activatedFd) {
   });
 }
 
-void Daemon::setUpManagedMode(std::optional<AppliedSync> applied) {
+void Daemon::setUpManagedMode(std::optional<AppliedSync> applied, std::string hostId) {
   if (config_.centralRole && config_.central.managed()) {
     throw StartupError("tenantd central follows no other central: unset [central] url");
   }
@@ -297,8 +299,8 @@ void Daemon::setUpManagedMode(std::optional<AppliedSync> applied) {
         kj::heap<CentralRole>(config_, *writer_, keyring_, io_.provider->getTimer(), clock_, log_);
   } else if (config_.central.managed()) {
     sidecar_ = kj::heap<SidecarSync>(
-        config_, *services_, *writer_, keyring_, applied, uvLoop_, [this]() { bridge_->kick(); },
-        io_.provider->getTimer(), metrics_, log_);
+        config_, hostId, *services_, *writer_, keyring_, applied, uvLoop_,
+        [this]() { bridge_->kick(); }, io_.provider->getTimer(), metrics_, log_);
     gauges_.push_back(metrics_.gauge("tenantd_sync_applied_version",
                                      "The central's version this host applied last (-1: none)", {},
                                      [this]() {

@@ -63,7 +63,7 @@ private:
   void loadKeys(Db& db);
   void startRpc(std::optional<int> activatedFd);
   // [central]: the central role's /v1 endpoints, or a sidecar's sync (app/managed.h).
-  void setUpManagedMode(std::optional<AppliedSync> applied);
+  void setUpManagedMode(std::optional<AppliedSync> applied, std::string hostId);
   HttpResult handleHttp(const HttpRequest& request);
   // tenantd_open_connections{listener} and tenantd_config_watches, read at each scrape.
   void registerGauges();

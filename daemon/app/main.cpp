@@ -47,6 +47,7 @@ int dispatch(const Command& cmd, const Config& config, Log& log, const Clock& cl
     case CommandKind::SECRETS_VERIFY: return runSecretsVerify(config, log, out, err);
     case CommandKind::CENTRAL_SNAPSHOT:
       return runCentralSnapshot(config, cmd.outputFile, log, out, err);
+    case CommandKind::HOST_TOKEN_CREATE: return runHostTokenCreate(config, cmd.hostId, out, err);
     case CommandKind::EXIT: return cmd.exitCode;
   }
   return 1;

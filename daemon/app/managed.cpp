@@ -4,6 +4,9 @@
 #include "app/daemon.h"
 #include "app/key-source.h"
 #include "central/snapshot.h"
+#include "store/sync-store.h"
+
+#include <sodium.h>
 
 #include <sys/stat.h>
 
@@ -110,13 +113,8 @@ CentralRole::CentralRole(CentralKeys keys, const Config& config, Writer& writer,
       pubFile_(keys.pubFile),
       feed_(writer, central::SnapshotSource{config.central.id, keyring, recipient_, signers_},
             timer, clock, log),
-      api_(feed_) {
-  if (!config.dev) {
-    throw StartupError(
-        "tenantd central needs --dev for now: host tokens (docs/SYNC.md, \"Hosts\") are not "
-        "built yet, and without them any local process could read the feed");
-  }
-  log.warn("central", "dev mode: hosts are not authenticated");
+      api_(feed_, writer, config.dev, clock, log) {
+  if (config.dev) log.warn("central", "dev mode: hosts without a host token are served");
 }
 
 HttpResult CentralRole::handle(const HttpRequest& request, RestServer& rest) {
@@ -183,23 +181,108 @@ int runCentralSnapshot(const Config& config, const std::string& file, Log& log, 
   return 0;
 }
 
-SidecarSync::SidecarSync(const Config& config, Services& services, Writer& writer,
-                         const Keyring& keyring, std::optional<AppliedSync> applied,
+namespace {
+// A key file, made on first use (0600) when it is the default path.
+std::unique_ptr<SecretKey> hostKeyOf(const Config& config, Log& log) {
+  if (!config.central.hostKey.empty()) return readKey(config.central.hostKey, "[central] host_key");
+  std::string path = config.dataDir + "/host.key";
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    if (auto e = generateKeyFile(path)) throw StartupError("this host's key: " + e->message);
+    log.info("sync", "made this host's key " + path);
+  }
+  return readKey(path, "this host's key");
+}
+
+std::string hostTokenOf(const Config& config) {
+  std::string path = config.central.hostTokenFile;
+  if (path.empty()) {
+    const char* credentials = getenv("CREDENTIALS_DIRECTORY");
+    if (credentials == nullptr) return "";
+    path = std::string(credentials) + "/host.token";
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return "";
+  }
+  std::ifstream in(path);
+  std::string token;
+  if (!in || !std::getline(in, token) || token.empty()) {
+    throw StartupError("[central] host_token_file: " + path + ": cannot read a token");
+  }
+  return token;
+}
+
+sync::Applier::Recipients recipientsOf(const Config& config, Log& log) {
+  sync::Applier::Recipients keys;
+  keys.push_back(std::make_shared<const sync::RecipientKey>(hostKeyOf(config, log)));
+  if (!config.central.recipientKey.empty()) {
+    keys.push_back(std::make_shared<const sync::RecipientKey>(
+        readKey(config.central.recipientKey, "[central] recipient_key")));
+  }
+  return keys;
+}
+}  // namespace
+
+std::string hostIdFor(const Config& config, Db& db) {
+  SyncStore store(db);
+  if (!config.central.hostId.empty()) {
+    store.setHostId(config.central.hostId);
+    return config.central.hostId;
+  }
+  if (auto id = store.hostId()) return *id;
+  uint8_t bytes[8];
+  randombytes_buf(bytes, sizeof(bytes));
+  char hex[sizeof(bytes) * 2 + 1];
+  sodium_bin2hex(hex, sizeof(hex), bytes, sizeof(bytes));
+  std::string id = std::string("host-") + hex;
+  store.setHostId(id);
+  return id;
+}
+
+int runHostTokenCreate(const Config& config, const std::string& hostId, std::ostream& out,
+                       std::ostream& err) {
+  if (!isValidTenantId(hostId)) {
+    err << "tenantd: --host: 1-64 letters, digits, '_', '.', '-'\n";
+    return 2;
+  }
+  auto db = openStore(config);
+  IssuedToken issued = issueToken();
+  std::string token = "tnh_" + issued.secret.substr(4);  // tnh_: a host's, good for /v1 only.
+  if (!SyncStore(*db).createHost(hostId, hashToken(token), SystemClock().now())) {
+    err << "tenantd: host " << hostId << " exists already\n";
+    return 1;
+  }
+  out << "host " << hostId << ": token (shown once; give it to the host as host.token):\n"
+      << token << "\n";
+  return 0;
+}
+
+SidecarSync::SidecarSync(const Config& config, std::string hostId, Services& services,
+                         Writer& writer, const Keyring& keyring, std::optional<AppliedSync> applied,
                          uv_loop_t& loop, kj::Function<void()> wake, kj::Timer& timer,
                          Metrics& metrics, Log& log)
-    : recipient_(config.central.recipientKey.empty()
-                     ? nullptr
-                     : std::make_shared<const sync::RecipientKey>(
-                           readKey(config.central.recipientKey, "[central] recipient_key"))),
+    : recipients_(recipientsOf(config, log)),
       source_(config.central.url.empty() ? config.central.snapshotUrl : config.central.url),
       centralUrl_(config.central.url),
       forwardLimits_(feedOptions(config.central, log, config.dev)),
       timer_(timer),
       log_(log),
       fetcher_(loop, kj::mv(wake)),
-      applier_(services, writer, keyring, recipient_, applied, log),
-      client_(fetcher_, applier_, services.worker, feedOptions(config.central, log, config.dev),
-              config.bounds, services.readiness, timer, metrics, log) {
+      applier_(services, writer, keyring, recipients_, applied, log),
+      client_(
+          fetcher_, applier_, services.worker,
+          [&]() {
+            sync::FeedOptions o = forwardLimits_;
+            o.hostId = hostId;
+            o.hostToken = hostTokenOf(config);
+            o.hostKey = recipients_.front()->publicKey();
+            if (o.hostToken.empty() && !config.dev && !config.central.url.empty()) {
+              throw StartupError(
+                  "managed mode needs a host token from the central "
+                  "([central] host_token_file, or the credential host.token)");
+            }
+            return o;
+          }(),
+          config.bounds, services.readiness, timer, metrics, log) {
   services.readiness.becomeManaged(applied.has_value(), applied ? applied->appliedAt : 0);
 }
 

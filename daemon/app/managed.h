@@ -71,11 +71,19 @@ private:
 int runCentralSnapshot(const Config& config, const std::string& file, Log& log, std::ostream& out,
                        std::ostream& err);
 
+// This host's id: [central] host_id, else the one kept in the store, else a new one (kept).
+std::string hostIdFor(const Config& config, Db& db);
+
+// `tenantd host-token create --host ID` at the central: the host row and its token, printed once.
+int runHostTokenCreate(const Config& config, const std::string& hostId, std::ostream& out,
+                       std::ostream& err);
+
 class SidecarSync {
 public:
-  SidecarSync(const Config& config, Services& services, Writer& writer, const Keyring& keyring,
-              std::optional<AppliedSync> applied, uv_loop_t& loop, kj::Function<void()> wake,
-              kj::Timer& timer, Metrics& metrics, Log& log);
+  // `hostId`: this host's stable id (hostIdFor()).
+  SidecarSync(const Config& config, std::string hostId, Services& services, Writer& writer,
+              const Keyring& keyring, std::optional<AppliedSync> applied, uv_loop_t& loop,
+              kj::Function<void()> wake, kj::Timer& timer, Metrics& metrics, Log& log);
   KJ_DISALLOW_COPY(SidecarSync);
 
   void start() { client_.start(); }
@@ -91,7 +99,7 @@ public:
   std::string describe() const;
 
 private:
-  std::shared_ptr<const sync::RecipientKey> recipient_;
+  sync::Applier::Recipients recipients_;  // This host's key, then the fleet key if any.
   std::string source_;
   std::string centralUrl_;  // Empty for a snapshot: writes cannot be forwarded.
   sync::FeedOptions forwardLimits_;

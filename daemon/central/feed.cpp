@@ -15,12 +15,14 @@ kj::Promise<int64_t> Feed::readVersion() {
   return writer_.submit<int64_t>([](WriterContext& ctx) { return ctx.sync().version(); });
 }
 
-kj::Promise<FeedAnswer> Feed::answer(std::optional<int64_t> since) {
+kj::Promise<FeedAnswer> Feed::answer(std::optional<int64_t> since,
+                                     std::optional<sync::PublicKey> recipient) {
   UnixMillis now = clock_.now();
   Log& log = log_;
-  const SnapshotSource& source = source_;
+  SnapshotSource source = source_;
+  if (recipient) source.recipient = recipient;
   return writer_
-      .submit<Snapshot>([&source, since, now, &log](WriterContext& ctx) {
+      .submit<Snapshot>([source, since, now, &log](WriterContext& ctx) {
         return readSnapshot(ctx, source, since, now, log);
       })
       .then([](Snapshot s) {
@@ -31,11 +33,13 @@ kj::Promise<FeedAnswer> Feed::answer(std::optional<int64_t> since) {
       });
 }
 
-kj::Promise<FeedAnswer> Feed::sync(std::optional<int64_t> since, int64_t waitMs) {
-  if (!since) return answer(std::nullopt);
+kj::Promise<FeedAnswer> Feed::sync(std::optional<int64_t> since, int64_t waitMs,
+                                   std::optional<sync::PublicKey> recipient) {
+  if (!since) return answer(std::nullopt, recipient);
   int64_t after = *since;
-  return readVersion().then([this, after, waitMs](int64_t version) -> kj::Promise<FeedAnswer> {
-    if (version != after) return answer(after);  // Newer; or older: the sidecar catches up.
+  return readVersion().then([this, after, waitMs,
+                             recipient](int64_t version) -> kj::Promise<FeedAnswer> {
+    if (version != after) return answer(after, recipient);  // Newer; or older: it catches up.
     if (stopped_ || waitMs <= 0) return FeedAnswer{FeedAnswer::Kind::NOT_MODIFIED, version, {}};
     auto paf = kj::newPromiseAndFulfiller<void>();
     waiters_.push_back(Waiter{after, kj::mv(paf.fulfiller)});
@@ -48,9 +52,9 @@ kj::Promise<FeedAnswer> Feed::sync(std::optional<int64_t> since, int64_t waitMs)
       return false;
     });
     return changed.exclusiveJoin(kj::mv(expired))
-        .then([this, after](bool woken) -> kj::Promise<FeedAnswer> {
+        .then([this, after, recipient](bool woken) -> kj::Promise<FeedAnswer> {
           if (!woken || stopped_) return FeedAnswer{FeedAnswer::Kind::NOT_MODIFIED, after, {}};
-          return answer(after);
+          return answer(after, recipient);
         });
   });
 }

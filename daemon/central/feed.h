@@ -36,7 +36,11 @@ public:
 
   // since nullopt: a full snapshot at once. Otherwise what changed after `since`, once there is
   // something (waiting up to waitMs), or NOT_MODIFIED.
-  kj::Promise<FeedAnswer> sync(std::optional<int64_t> since, int64_t waitMs);
+  // Secrets are sealed to `recipient` (the asking host's key, else the fleet key); nullopt:
+  // to the source's own.
+  kj::Promise<FeedAnswer> sync(std::optional<int64_t> since, int64_t waitMs,
+                               std::optional<sync::PublicKey> recipient = std::nullopt);
+  const SnapshotSource& source() const { return source_; }
   // Drain: every waiting request is answered NOT_MODIFIED now; new ones do not wait.
   void stop();
   size_t waiting() const { return waiters_.size(); }
@@ -51,7 +55,8 @@ private:
     int64_t since;
     kj::Own<kj::PromiseFulfiller<void>> fulfiller;
   };
-  kj::Promise<FeedAnswer> answer(std::optional<int64_t> since);
+  kj::Promise<FeedAnswer> answer(std::optional<int64_t> since,
+                                 std::optional<sync::PublicKey> recipient);
   kj::Promise<int64_t> readVersion();
   kj::Promise<void> poll();
   void wake(int64_t version);

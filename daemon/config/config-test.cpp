@@ -198,7 +198,30 @@ TEST_CASE("The shipped example config parses and states every default") {
   CHECK(fromExample.quotas == defaults.quotas);
   CHECK(fromExample.bounds == defaults.bounds);
   CHECK(fromExample.rpc == defaults.rpc);
+  CHECK(fromExample.central == defaults.central);
   CHECK_FALSE(fromExample.metricsListen);
+}
+
+TEST_CASE("[central] is read whole and its mistakes are named") {
+  Config c = applyConfigText(Config{}, R"(
+[central]
+url = "http://127.0.0.1:4000/"
+verify_keys = ["/a.pub", "/b.pub"]
+recipient_key = "/fleet.key"
+wait_seconds = 5
+max_body_bytes = 2048
+)",
+                             "t.toml");
+  CHECK(c.central.url == "http://127.0.0.1:4000");  // No trailing slash: paths are appended.
+  CHECK(c.central.verifyKeys == std::vector<std::string>{"/a.pub", "/b.pub"});
+  CHECK(c.central.waitSeconds == 5);
+  CHECK(c.central.managed());
+  CHECK_THROWS_WITH(applyConfigText(Config{}, "[central]\nurl = \"ftp://x\"\n", "t.toml"),
+                    Catch::Contains("central.url") && Catch::Contains("http://"));
+  CHECK_THROWS_WITH(applyConfigText(Config{}, "[central]\nwait_seconds = 61\n", "t.toml"),
+                    Catch::Contains("between 0 and 60"));
+  CHECK_THROWS_WITH(applyConfigText(Config{}, "[central]\nverify_keys = [1]\n", "t.toml"),
+                    Catch::Contains("verify_keys[0]"));
 }
 
 TEST_CASE("The packaged /etc/tenantd/tenantd.toml parses and changes no default") {

@@ -279,6 +279,21 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
             [](Config& c, const toml::node& n, const std::string& at) {
               c.central.caFile = require<std::string>(n, at, "a string");
             }},
+           {"host_id",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.central.hostId = require<std::string>(n, at, "a string");
+              if (!isValidTenantId(c.central.hostId)) {
+                throw ConfigError(at + ": 1-64 letters, digits, '_', '.', '-'");
+              }
+            }},
+           {"host_key",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.central.hostKey = require<std::string>(n, at, "a string");
+            }},
+           {"host_token_file",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.central.hostTokenFile = require<std::string>(n, at, "a string");
+            }},
            {"poll_interval_ms",
             [](Config& c, const toml::node& n, const std::string& at) {
               c.central.pollIntervalMs = requireRange(n, at, 10, 3'600'000);

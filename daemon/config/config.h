@@ -43,6 +43,12 @@ struct CentralConfig {
   std::string snapshotUrl;
   std::vector<std::string> verifyKeys;  // Public key files; a body needs one good signature.
   std::string recipientKey;             // Private X25519 key file: opens secrets in the feed.
+  // This host to its central: its id (empty: made on first start and kept in the store), its
+  // key pair's private half (empty: <data_dir>/host.key, made on first start), its host token
+  // (empty: the credential host.token when systemd passes one; none is --dev only).
+  std::string hostId;
+  std::string hostKey;
+  std::string hostTokenFile;
   std::string caFile;
   int64_t pollIntervalMs = 5000;
   int64_t waitSeconds = 20;

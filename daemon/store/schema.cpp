@@ -238,6 +238,26 @@ const Migration MIGRATIONS[] = {
           ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version;
       END;
     )sql"},
+    {8, R"sql(
+      -- Managed mode's hosts (docs/SYNC.md, "Hosts"). As a central: each sidecar it knows, the
+      -- hash of its host token (NULL: a --dev host without one), the X25519 key secrets are
+      -- sealed to for it, and the last status it reported.
+      CREATE TABLE hosts (
+        id               TEXT PRIMARY KEY NOT NULL,
+        token_hash       BLOB UNIQUE CHECK (token_hash IS NULL OR length(token_hash) = 32),
+        recipient_key    BLOB CHECK (recipient_key IS NULL OR length(recipient_key) = 32),
+        created_at       INTEGER NOT NULL,
+        seen_at          INTEGER,
+        applied_version  INTEGER,
+        last_error       TEXT,
+        last_success_at  INTEGER
+      ) STRICT;
+      -- As a sidecar: its own stable host id, made on first start.
+      CREATE TABLE host_identity (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        host_id     TEXT NOT NULL
+      ) STRICT;
+    )sql"},
 };
 }  // namespace
 

@@ -60,7 +60,105 @@ SyncStore::SyncStore(Db& db)
                     "ciphertext = excluded.ciphertext, created_at = excluded.created_at, "
                     "expires_at = excluded.expires_at, seal_format = excluded.seal_format"),
       selectSecretNames_(db, "SELECT name FROM secrets WHERE tenant_id = ?1"),
-      deleteSecret_(db, "DELETE FROM secrets WHERE tenant_id = ?1 AND name = ?2") {}
+      deleteSecret_(db, "DELETE FROM secrets WHERE tenant_id = ?1 AND name = ?2"),
+      insertHost_(db,
+                  "INSERT INTO hosts (id, token_hash, created_at) VALUES (?1, ?2, ?3) "
+                  "ON CONFLICT (id) DO NOTHING"),
+      selectHost_(db,
+                  "SELECT id, token_hash IS NOT NULL, recipient_key, created_at, seen_at, "
+                  "applied_version, last_error, last_success_at FROM hosts WHERE id = ?1"),
+      selectHosts_(db,
+                   "SELECT id, token_hash IS NOT NULL, recipient_key, created_at, seen_at, "
+                   "applied_version, last_error, last_success_at FROM hosts ORDER BY id"),
+      selectHostByToken_(db, "SELECT id FROM hosts WHERE token_hash = ?1"),
+      updateHostKey_(db, "UPDATE hosts SET recipient_key = ?2 WHERE id = ?1"),
+      updateHostStatus_(db,
+                        "UPDATE hosts SET seen_at = ?2, applied_version = ?3, last_error = ?4, "
+                        "last_success_at = ?5 WHERE id = ?1"),
+      selectHostId_(db, "SELECT host_id FROM host_identity WHERE id = 1"),
+      insertHostId_(db,
+                    "INSERT INTO host_identity (id, host_id) VALUES (1, ?1) "
+                    "ON CONFLICT (id) DO UPDATE SET host_id = excluded.host_id") {}
+
+namespace {
+HostRecord readHost(Statement& s) {
+  HostRecord h;
+  h.id = s.columnText(0);
+  h.hasToken = s.columnInt(1) != 0;
+  if (!s.columnIsNull(2)) {
+    auto blob = s.columnBlob(2);
+    KJ_ASSERT(blob.size() == 32, "schema CHECK keeps keys 32 bytes");
+    std::array<uint8_t, 32> key{};
+    std::copy(blob.begin(), blob.end(), key.begin());
+    h.recipientKey = key;
+  }
+  h.createdAt = s.columnInt(3);
+  h.seenAt = s.columnOptionalInt(4);
+  h.appliedVersion = s.columnOptionalInt(5);
+  if (!s.columnIsNull(6)) h.lastError = s.columnText(6);
+  h.lastSuccessAt = s.columnOptionalInt(7);
+  return h;
+}
+}  // namespace
+
+bool SyncStore::createHost(std::string_view id, const std::optional<TokenHash>& tokenHash,
+                           UnixMillis now) {
+  insertHost_.bind(1, id);
+  if (tokenHash) {
+    insertHost_.bindBlob(2, tokenHash->data(), tokenHash->size());
+  } else {
+    insertHost_.bindNull(2);
+  }
+  insertHost_.bind(3, now).run();
+  return db_.changes() == 1;
+}
+
+std::optional<HostRecord> SyncStore::host(std::string_view id) {
+  selectHost_.bind(1, id);
+  if (!selectHost_.step()) return std::nullopt;
+  HostRecord h = readHost(selectHost_);
+  selectHost_.reset();
+  return h;
+}
+
+std::optional<std::string> SyncStore::hostOfToken(const TokenHash& hash) {
+  selectHostByToken_.bindBlob(1, hash.data(), hash.size());
+  if (!selectHostByToken_.step()) return std::nullopt;
+  std::string id = selectHostByToken_.columnText(0);
+  selectHostByToken_.reset();
+  return id;
+}
+
+void SyncStore::setHostKey(std::string_view id, const std::array<uint8_t, 32>& key) {
+  updateHostKey_.bind(1, id).bindBlob(2, key.data(), key.size()).run();
+}
+
+void SyncStore::recordStatus(std::string_view id, const HostStatus& status, UnixMillis now) {
+  updateHostStatus_.bind(1, id).bind(2, now).bind(3, status.appliedVersion);
+  if (status.lastError.empty()) {
+    updateHostStatus_.bindNull(4);
+  } else {
+    updateHostStatus_.bind(4, status.lastError);
+  }
+  updateHostStatus_.bind(5, status.lastSuccessAt).run();
+}
+
+std::vector<HostRecord> SyncStore::hosts() {
+  std::vector<HostRecord> out;
+  while (selectHosts_.step()) out.push_back(readHost(selectHosts_));
+  return out;
+}
+
+std::optional<std::string> SyncStore::hostId() {
+  if (!selectHostId_.step()) return std::nullopt;
+  std::string id = selectHostId_.columnText(0);
+  selectHostId_.reset();
+  return id;
+}
+
+void SyncStore::setHostId(std::string_view id) {
+  insertHostId_.bind(1, id).run();
+}
 
 int64_t SyncStore::version() {
   KJ_ASSERT(selectVersion_.step(), "migration 7 inserts the counter's row");

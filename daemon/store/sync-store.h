@@ -14,6 +14,7 @@
 #include "store/catalog.h"
 #include "util/clock.h"
 
+#include <array>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +32,25 @@ struct AppliedSync {
   UnixMillis appliedAt = 0;
 };
 
+// A sidecar as its central knows it.
+struct HostRecord {
+  std::string id;
+  bool hasToken = false;
+  std::optional<std::array<uint8_t, 32>> recipientKey;
+  UnixMillis createdAt = 0;
+  std::optional<UnixMillis> seenAt;
+  std::optional<int64_t> appliedVersion;
+  std::string lastError;  // Empty: none.
+  std::optional<UnixMillis> lastSuccessAt;
+};
+
+// What a sidecar reports after each sync (POST /v1/status).
+struct HostStatus {
+  std::optional<int64_t> appliedVersion;
+  std::string lastError;
+  std::optional<UnixMillis> lastSuccessAt;
+};
+
 // The three versioned documents of a tenant.
 enum class MirroredDoc { CONFIG, RBAC, RULES };
 
@@ -43,6 +63,19 @@ public:
   // Tenants whose documents changed after `since` (0: every tenant ever changed), by id. A
   // tenant no longer in the catalog was deleted.
   std::vector<ChangedTenant> changedSince(int64_t since);
+
+  // Hosts, at a central. createHost: false if the id is taken.
+  bool createHost(std::string_view id, const std::optional<TokenHash>& tokenHash, UnixMillis now);
+  std::optional<HostRecord> host(std::string_view id);
+  // The host a token belongs to; nullopt for an unknown token.
+  std::optional<std::string> hostOfToken(const TokenHash& hash);
+  void setHostKey(std::string_view id, const std::array<uint8_t, 32>& key);
+  void recordStatus(std::string_view id, const HostStatus& status, UnixMillis now);
+  std::vector<HostRecord> hosts();
+
+  // This sidecar's own host id, once made.
+  std::optional<std::string> hostId();
+  void setHostId(std::string_view id);
 
   std::optional<AppliedSync> applied();
   void setApplied(const AppliedSync& applied);
@@ -70,6 +103,8 @@ private:
   Statement upsertTenant_, deleteTenant_, deleteTokens_, insertToken_;
   Statement upsertConfig_, deleteConfig_, upsertRbac_, deleteRbac_, upsertRules_, deleteRules_;
   Statement upsertSecret_, selectSecretNames_, deleteSecret_;
+  Statement insertHost_, selectHost_, selectHosts_, selectHostByToken_, updateHostKey_;
+  Statement updateHostStatus_, selectHostId_, insertHostId_;
 };
 
 }  // namespace tenantd

@@ -58,7 +58,7 @@ TEST_CASE("A payload is applied to the store and to memory: tenant, rules, confi
   kj::WaitScope ws(loop);
   testing::ServiceStack s(ws, {});
   auto key = recipient(3);
-  Applier a(*s.services, *s.writer, s.keyring, key, std::nullopt, s.log);
+  Applier a(*s.services, *s.writer, s.keyring, {key}, std::nullopt, s.log);
 
   auto out = apply(s, a, payload(5, "acme", 100, key->publicKey()));
   REQUIRE(out.kind == ApplyOutcome::Kind::APPLIED);
@@ -83,7 +83,7 @@ TEST_CASE("Older, equal and foreign payloads change nothing") {
   kj::WaitScope ws(loop);
   testing::ServiceStack s(ws, {});
   auto key = recipient(3);
-  Applier a(*s.services, *s.writer, s.keyring, key, std::nullopt, s.log);
+  Applier a(*s.services, *s.writer, s.keyring, {key}, std::nullopt, s.log);
   REQUIRE(apply(s, a, payload(5, "acme", 100, key->publicKey())).kind ==
           ApplyOutcome::Kind::APPLIED);
 
@@ -105,7 +105,7 @@ TEST_CASE("A secret this host cannot open refuses the whole payload before anyth
   testing::ServiceStack s(ws, {"old"});
   auto mine = recipient(3);
   auto theirs = recipient(4);
-  Applier a(*s.services, *s.writer, s.keyring, mine, std::nullopt, s.log);
+  Applier a(*s.services, *s.writer, s.keyring, {mine}, std::nullopt, s.log);
 
   // Sealed to another key: refused on sight.
   auto wrongKey = apply(s, a, payload(5, "acme", 100, theirs->publicKey(), "x", true));
@@ -130,7 +130,7 @@ TEST_CASE("A full snapshot deletes the tenants it does not name, usage recorded 
   kj::WaitScope ws(loop);
   testing::ServiceStack s(ws, {"old"});
   auto key = recipient(3);
-  Applier a(*s.services, *s.writer, s.keyring, key, std::nullopt, s.log);
+  Applier a(*s.services, *s.writer, s.keyring, {key}, std::nullopt, s.log);
   // Usage of the doomed tenant still in the batcher: it must reach the store before the delete.
   auto tracked = s.limits->track(s.tenant("old"), TrackRequest{{"", "api", "calls", 1}, "", {}});
 
@@ -153,7 +153,7 @@ TEST_CASE("New rules from the central keep the usage already counted in their wi
   kj::WaitScope ws(loop);
   testing::ServiceStack s(ws, {});
   auto key = recipient(3);
-  Applier a(*s.services, *s.writer, s.keyring, key, std::nullopt, s.log);
+  Applier a(*s.services, *s.writer, s.keyring, {key}, std::nullopt, s.log);
   REQUIRE(apply(s, a, payload(5, "acme", 100, key->publicKey())).kind ==
           ApplyOutcome::Kind::APPLIED);
   s.limits->track(s.tenant("acme"), TrackRequest{{"", "llm", "tokens", 60}, "", {}}).wait(ws);

@@ -16,17 +16,23 @@ struct Applier::Committed {
   std::optional<std::string> refused;  // A secret that did not open: nothing was written.
 };
 
-Applier::Applier(Services& services, Writer& writer, const Keyring& keyring,
-                 std::shared_ptr<const RecipientKey> recipient, std::optional<AppliedSync> applied,
-                 Log& log)
+Applier::Applier(Services& services, Writer& writer, const Keyring& keyring, Recipients recipients,
+                 std::optional<AppliedSync> applied, Log& log)
     : services_(services),
       writer_(writer),
       keyring_(keyring),
-      recipient_(recipient),
+      recipients_(kj::mv(recipients)),
       applied_(std::move(applied)),
       log_(log) {}
 
 namespace {
+const RecipientKey* keyNamed(const Applier::Recipients& keys, std::string_view id) {
+  for (auto& k : keys) {
+    if (k->id() == id) return k.get();
+  }
+  return nullptr;
+}
+
 ApplyOutcome refused(std::string reason, std::string message) {
   ApplyOutcome out;
   out.kind = ApplyOutcome::Kind::REFUSED;
@@ -57,11 +63,13 @@ kj::Promise<ApplyOutcome> Applier::apply(SyncPayload payload) {
   // Every secret must be sealed to the key this host holds: checked before anything changes.
   for (auto& doc : payload.tenants) {
     for (auto& s : doc.secrets) {
-      if (recipient_ == nullptr || s.recipient != recipient_->id()) {
+      if (keyNamed(recipients_, s.recipient) == nullptr) {
+        std::string held;
+        for (auto& k : recipients_) held += (held.empty() ? "" : ", ") + k->id();
         return refused("secret", "tenant " + doc.info.id + ": secret " + s.name +
                                      " is sealed to key " + shortName(s.recipient) +
-                                     (recipient_ ? ", this host holds " + recipient_->id()
-                                                 : ", and this host holds no recipient key"));
+                                     (held.empty() ? ", and this host holds no recipient key"
+                                                   : ", this host holds " + held));
       }
     }
   }
@@ -88,11 +96,11 @@ kj::Promise<ApplyOutcome> Applier::apply(SyncPayload payload) {
     if (services_.tenants.find(doc.info.id)) known.insert(doc.info.id);
   }
   UnixMillis now = services_.clock.now();
-  std::shared_ptr<const RecipientKey> recipient = recipient_;
+  Recipients recipients = recipients_;
   const Keyring& keyring = keyring_;
   Log& log = log_;
   auto job = [owned = kj::heap<SyncPayload>(kj::mv(payload)), deleted, known = kj::mv(known), now,
-              recipient, &keyring, &log](WriterContext& ctx) mutable {
+              recipients, &keyring, &log](WriterContext& ctx) mutable {
     auto out = kj::heap<Committed>();
     const SyncPayload& p = *owned;
     out->payload = kj::mv(owned);
@@ -100,10 +108,11 @@ kj::Promise<ApplyOutcome> Applier::apply(SyncPayload payload) {
     std::vector<std::vector<SecretValue>> values(p.tenants.size());
     for (size_t i = 0; i < p.tenants.size(); ++i) {
       for (auto& s : p.tenants[i].secrets) {
-        auto value = recipient->open(s.sealed);
+        const RecipientKey* key = keyNamed(recipients, s.recipient);  // Checked on the loop.
+        auto value = key->open(s.sealed);
         if (!value) {
           out->refused = "tenant " + p.tenants[i].info.id + ": secret " + s.name +
-                         " does not open with key " + recipient->id();
+                         " does not open with key " + key->id();
           return out;
         }
         values[i].push_back(kj::mv(*value));

@@ -35,12 +35,13 @@ struct ApplyOutcome {
 
 class Applier {
 public:
-  // `recipient` opens the secrets in the feed (null: a payload carrying a secret is refused);
+  // `recipients` open the secrets in the feed, each value with the key its `recipient` names
+  // (this host's own, a fleet key); a secret sealed to none of them refuses the payload.
   // `applied` is what the store says was applied last (SyncStore::applied, read at start).
-  // Shared with writer jobs, which may outlive this when the daemon stops mid-apply.
-  Applier(Services& services, Writer& writer, const Keyring& keyring,
-          std::shared_ptr<const RecipientKey> recipient, std::optional<AppliedSync> applied,
-          Log& log);
+  // The keys are shared with writer jobs, which may outlive this when the daemon stops.
+  using Recipients = std::vector<std::shared_ptr<const RecipientKey>>;
+  Applier(Services& services, Writer& writer, const Keyring& keyring, Recipients recipients,
+          std::optional<AppliedSync> applied, Log& log);
 
   const std::optional<AppliedSync>& applied() const { return applied_; }
   kj::Promise<ApplyOutcome> apply(SyncPayload payload);
@@ -53,7 +54,7 @@ private:
   Services& services_;
   Writer& writer_;
   const Keyring& keyring_;
-  std::shared_ptr<const RecipientKey> recipient_;
+  Recipients recipients_;
   std::optional<AppliedSync> applied_;
   Log& log_;
 };

@@ -1,6 +1,11 @@
 #include "sync/sync-client.h"
 
+#include "sync/base64.h"
+
 #include <kj/debug.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
 
 namespace tenantd::sync {
 
@@ -38,18 +43,32 @@ kj::Promise<void> SyncClient::run() {
       .then([this]() { return run(); });
 }
 
-FetchRequest SyncClient::nextRequest() const {
+FetchRequest SyncClient::toCentral(std::string method, std::string path) const {
   FetchRequest r;
+  r.method = kj::mv(method);
+  r.url = options_.url + path + (path.find('?') == std::string::npos ? "?" : "&") +
+          "host=" + options_.hostId;
   r.connectTimeoutMs = options_.connectTimeoutMs;
   r.timeoutMs = options_.timeoutMs;
   r.maxBodyBytes = options_.maxBodyBytes;
   r.caFile = options_.caFile;
+  if (!options_.hostToken.empty())
+    r.headers.push_back("Authorization: Bearer " + options_.hostToken);
+  return r;
+}
+
+FetchRequest SyncClient::nextRequest() const {
   if (!options_.snapshotUrl.empty()) {
+    FetchRequest r;
     r.url = options_.snapshotUrl;
+    r.connectTimeoutMs = options_.connectTimeoutMs;
+    r.timeoutMs = options_.timeoutMs;
+    r.maxBodyBytes = options_.maxBodyBytes;
+    r.caFile = options_.caFile;
     if (etag_) r.headers.push_back("If-None-Match: " + *etag_);
     return r;
   }
-  r.url = options_.url + "/v1/sync?wait=" + std::to_string(options_.waitSeconds);
+  FetchRequest r = toCentral("GET", "/v1/sync?wait=" + std::to_string(options_.waitSeconds));
   if (auto& applied = applier_.applied()) {
     r.url += "&since=" + std::to_string(applied->version);
     r.headers.push_back("If-None-Match: \"" + std::to_string(applied->version) + "\"");
@@ -59,6 +78,59 @@ FetchRequest SyncClient::nextRequest() const {
 }
 
 kj::Promise<void> SyncClient::once() {
+  bool live = options_.snapshotUrl.empty();
+  if (!live || registered_ || !options_.hostKey) return fetchAndApply();
+  return registerKey().then([this](bool registered) -> kj::Promise<void> {
+    if (!registered) return kj::READY_NOW;
+    registered_ = true;
+    return fetchAndApply();
+  });
+}
+
+kj::Promise<bool> SyncClient::registerKey() {
+  FetchRequest r = toCentral("POST", "/v1/hosts");
+  r.headers.push_back("Content-Type: application/json");
+  r.body =
+      nlohmann::json{{"host", options_.hostId},
+                     {"recipientKey", toBase64(options_.hostKey->data(), options_.hostKey->size())}}
+          .dump();
+  return fetcher_.send(kj::mv(r)).then([this](FetchResult r) {
+    ++attempts_;
+    if (r.kind == FetchResult::Kind::ANSWERED && r.status == 200) {
+      log_.info("sync", "registered host " + options_.hostId + " and its key with the central");
+      return true;
+    }
+    if (r.kind == FetchResult::Kind::ANSWERED) {
+      failed("register", "the central refused to register host " + options_.hostId + ": HTTP " +
+                             std::to_string(r.status));
+    } else {
+      failed("unreachable", "the central could not be reached: " + r.error);
+    }
+    return false;
+  });
+}
+
+void SyncClient::reportStatus() {
+  if (!options_.snapshotUrl.empty()) return;
+  FetchRequest r = toCentral("POST", "/v1/status");
+  r.headers.push_back("Content-Type: application/json");
+  auto& applied = applier_.applied();
+  r.body =
+      nlohmann::json{
+          {"host", options_.hostId},
+          {"appliedVersion", applied ? nlohmann::json(applied->version) : nlohmann::json(nullptr)},
+          {"lastError", lastFailed_ ? nlohmann::json(lastReason_) : nlohmann::json(nullptr)},
+          {"lastSuccessAt",
+           lastSuccessAtMs_ ? nlohmann::json(*lastSuccessAtMs_) : nlohmann::json(nullptr)}}
+          .dump();
+  tasks_.add(fetcher_.send(kj::mv(r)).then([this](FetchResult r) {
+    if (r.kind != FetchResult::Kind::ANSWERED || r.status / 100 != 2) {
+      log_.debug("sync", "the status report did not reach the central");
+    }
+  }));
+}
+
+kj::Promise<void> SyncClient::fetchAndApply() {
   kj::TimePoint started = timer_.now();
   return fetcher_.send(nextRequest())
       .then([this, started](FetchResult r) -> kj::Promise<void> {
@@ -140,6 +212,10 @@ kj::Promise<void> SyncClient::once() {
       })
       .catch_([this](kj::Exception&& e) {
         failed("apply_failed", std::string("applying failed: ") + e.getDescription().cStr());
+      })
+      .then([this]() {
+        // The central hears how it went, unless it could not be reached at all.
+        if (!lastFailed_ || lastReason_ != "unreachable") reportStatus();
       });
 }
 
@@ -165,6 +241,9 @@ void SyncClient::failed(const std::string& reason, const std::string& message) {
 
 void SyncClient::succeeded() {
   if (lastFailed_) log_.info("sync", "the central answers again");
+  lastSuccessAtMs_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
   lastFailed_ = false;
   lastReason_.clear();
   readiness_.syncSucceeded();

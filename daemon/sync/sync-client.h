@@ -38,6 +38,11 @@ struct FeedOptions {
   int64_t initialBackoffMs = 250;
   int64_t maxBackoffMs = 30000;
   std::string caFile;
+  // Who this host is to a live central: its id, its host token (empty: none, --dev only) and
+  // the public half of its key, registered (POST /v1/hosts) before its first sync.
+  std::string hostId;
+  std::string hostToken;
+  std::optional<PublicKey> hostKey;
 };
 
 class SyncClient final : private kj::TaskSet::ErrorHandler {
@@ -57,6 +62,12 @@ public:
 private:
   kj::Promise<void> run();
   kj::Promise<void> once();  // One request and what follows from its answer.
+  kj::Promise<void> fetchAndApply();
+  // POST /v1/hosts with this host's key; resolves to whether the central took it.
+  kj::Promise<bool> registerKey();
+  // POST /v1/status after an attempt the central answered; its own failure is only logged.
+  void reportStatus();
+  FetchRequest toCentral(std::string method, std::string path) const;
   FetchRequest nextRequest() const;
   // Counts and logs a failed attempt, tells readiness; the next waits the backoff.
   void failed(const std::string& reason, const std::string& message);
@@ -77,6 +88,8 @@ private:
   int64_t backoffMs_ = 0;            // 0: the last attempt succeeded.
   bool answeredAtOnce_ = false;      // The last 304 came without the central holding it.
   bool lastFailed_ = false;
+  bool registered_ = false;
+  std::optional<int64_t> lastSuccessAtMs_;  // Wall clock, for the status report.
   uint64_t attempts_ = 0;
   std::string lastReason_;
   std::mt19937_64 random_{std::random_device{}()};
