@@ -40,9 +40,9 @@ asan: deps
 
 # ThreadSanitizer over the code that crosses threads: the kj/libuv loop bridge and the document
 # worker, the store's writer thread, the usage batcher (with the services over the writer), and
-# the client library's loop thread. kj and Cap'n Proto come uninstrumented from Debian, so the
+# the client library's loop thread, and managed mode's applier (loop, worker and writer). kj and Cap'n Proto come uninstrumented from Debian, so the
 # hand-offs through them are annotated (util/tsan.h) and tests/tsan.supp names what is theirs.
-TSAN_TESTS := uv-bridge-test store-test service-test client-test
+TSAN_TESTS := uv-bridge-test store-test service-test client-test sync-test
 tsan: deps
 	@cmake -S . -B $(TSAN_BUILD) $(CMAKE_GEN) $(SANITIZE_FLAGS) -DTENANTD_TSAN=ON >/dev/null
 	@cmake --build $(TSAN_BUILD) -j$(JOBS) --target $(TSAN_TESTS) -- --no-print-directory

@@ -79,7 +79,7 @@ CentralKeys loadCentralKeys(const Config& config, Log& log) {
     keys.signer =
         std::make_unique<sync::SigningKey>(readKey(c.signingKey, "[central] signing_key"));
   } else if (config.dev) {
-    keys.signer = std::make_unique<sync::SigningKey>(
+    keys.signer = std::make_shared<const sync::SigningKey>(
         devKey(config.dataDir + "/central.key", "the central's signing key", log));
     keys.pubFile = config.dataDir + "/central.pub";
     writePublic(keys.pubFile, keys.signer->verifyKey().key);
@@ -107,11 +107,10 @@ CentralRole::CentralRole(const Config& config, Writer& writer, const Keyring& ke
 
 CentralRole::CentralRole(CentralKeys keys, const Config& config, Writer& writer,
                          const Keyring& keyring, kj::Timer& timer, const Clock& clock, Log& log)
-    : signer_(std::move(keys.signer)),
-      signers_{signer_.get()},
+    : signer_(keys.signer),
       recipient_(keys.recipient),
       pubFile_(keys.pubFile),
-      feed_(writer, central::SnapshotSource{config.central.id, keyring, recipient_, signers_},
+      feed_(writer, central::SnapshotSource{config.central.id, keyring, recipient_, {signer_}},
             timer, clock, log),
       api_(feed_, writer, config.dev, clock, log) {
   if (config.dev) log.warn("central", "dev mode: hosts without a host token are served");
@@ -152,14 +151,13 @@ int runCentralSnapshot(const Config& config, const std::string& file, Log& log, 
   }
   Keyring keyring = std::move(std::get<Keyring>(loaded));
   CentralKeys keys = loadCentralKeys(config, log);
-  std::vector<const sync::SigningKey*> signers{keys.signer.get()};
   auto db = openStore(config);
   central::Snapshot snapshot;
   {
     Transaction read(*db);  // One consistent view of every tenant.
     WriterContext ctx(*db);
     snapshot = central::readSnapshot(
-        ctx, central::SnapshotSource{config.central.id, keyring, keys.recipient, signers},
+        ctx, central::SnapshotSource{config.central.id, keyring, keys.recipient, {keys.signer}},
         std::nullopt, SystemClock().now(), log);
   }
   std::string temporary = file + ".tmp";

@@ -29,7 +29,7 @@ namespace tenantd {
 // The snapshot source for a central's data dir and config (also `tenantd central snapshot`).
 // Reads or, with --dev, generates the keys it names.
 struct CentralKeys {
-  std::unique_ptr<sync::SigningKey> signer;
+  std::shared_ptr<const sync::SigningKey> signer;
   std::optional<sync::PublicKey> recipient;
   std::string pubFile;  // Where the public half of the signing key was written (dev), or "".
 };
@@ -58,8 +58,7 @@ private:
   CentralRole(CentralKeys keys, const Config& config, Writer& writer, const Keyring& keyring,
               kj::Timer& timer, const Clock& clock, Log& log);
 
-  std::unique_ptr<sync::SigningKey> signer_;
-  std::vector<const sync::SigningKey*> signers_;
+  std::shared_ptr<const sync::SigningKey> signer_;
   std::optional<sync::PublicKey> recipient_;
   std::string pubFile_;
   central::Feed feed_;

@@ -64,7 +64,9 @@ Snapshot readSnapshot(WriterContext& ctx, const SnapshotSource& source,
   }
   out.tenants = docs.size();
   std::string payload = sync::writePayload(source.centralId, out.version, !since, docs, deleted);
-  out.envelope = sync::sealEnvelope(payload, source.keys);
+  std::vector<const sync::SigningKey*> keys;
+  for (auto& k : source.signers) keys.push_back(k.get());
+  out.envelope = sync::sealEnvelope(payload, keys);
   return out;
 }
 

@@ -10,9 +10,10 @@
 #include "sync/envelope.h"
 #include "util/log.h"
 
+#include <memory>
 #include <optional>
-#include <span>
 #include <string>
+#include <vector>
 
 namespace tenantd::central {
 
@@ -22,11 +23,13 @@ struct Snapshot {
   size_t tenants = 0;
 };
 
+// Copied into each writer job, so a job still queued when the daemon stops needs nothing its
+// owner held: the signing keys are shared, the keyring outlives the writer.
 struct SnapshotSource {
   std::string centralId;
-  const Keyring& keyring;                         // Opens the central's stored secrets.
-  std::optional<sync::PublicKey> recipient;       // Secrets are sealed to it; none: not sent.
-  std::span<const sync::SigningKey* const> keys;  // Each signs the payload.
+  const Keyring& keyring;                    // Opens the central's stored secrets.
+  std::optional<sync::PublicKey> recipient;  // Secrets are sealed to it; none: not sent.
+  std::vector<std::shared_ptr<const sync::SigningKey>> signers;  // Each signs the payload.
 };
 
 // since nullopt: a full snapshot. Secrets that no longer open, are expired, or await re-sealing
