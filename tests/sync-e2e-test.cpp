@@ -106,6 +106,13 @@ struct Fleet {
   }
 };
 
+// Saves {"cache":{"ttl":TTL}} at the central and waits until sidecar a has applied it.
+void saveAtCentral(Fleet& f, int ttl) {
+  std::string body = json{{"cache", {{"ttl", ttl}}}}.dump();
+  REQUIRE(call(f.central, f.token, "POST", "/tenant/config", body).status == 200);
+  REQUIRE(appliedWithin(*f.a, centralVersion(f.central), PROPAGATION));
+}
+
 std::string tenantctl(const RunningDaemon& d, std::vector<std::string> args) {
   args.insert(args.begin(), {"--socket", d.socketPath});
   auto r = run(TENANTCTL_BIN, args, d.dir.path().string());
@@ -188,9 +195,7 @@ TEST_CASE("A write through a sidecar goes to the central and is on both sidecars
 
 TEST_CASE("Sidecars serve through the central's death, say so, and catch up when it returns") {
   Fleet f;
-  REQUIRE(call(f.central, f.token, "POST", "/tenant/config", R"({"cache":{"ttl":5}})").status ==
-          200);
-  REQUIRE(appliedWithin(*f.a, centralVersion(f.central), PROPAGATION));
+  saveAtCentral(f, 5);
   kill9(f.central);
 
   REQUIRE(waitForFileText(stderrOf(*f.a), "could not be reached", 5s));
@@ -215,9 +220,7 @@ TEST_CASE("Sidecars serve through the central's death, say so, and catch up when
 
 TEST_CASE("A sidecar restarted while the central is down serves its last-known-good at once") {
   Fleet f;
-  REQUIRE(call(f.central, f.token, "POST", "/tenant/config", R"({"cache":{"ttl":7}})").status ==
-          200);
-  REQUIRE(appliedWithin(*f.a, centralVersion(f.central), PROPAGATION));
+  saveAtCentral(f, 7);
   kill9(f.central);
   kill9(*f.a);
   f.a->restart();

@@ -51,14 +51,23 @@ std::optional<AppliedSync> storedApplied(testing::ServiceStack& s) {
 Decision check(testing::ServiceStack& s, const char* tenant, int64_t amount) {
   return s.limits->check(s.tenant(tenant), UsageQuery{"", "llm", "tokens", amount});
 }
+
+// A sidecar's services over a fresh store holding `tenants`, and its applier with key 3.
+struct Sidecar {
+  explicit Sidecar(std::initializer_list<const char*> tenants = {}) : s(ws, tenants) {}
+  kj::EventLoop loop;
+  kj::WaitScope ws{loop};
+  testing::ServiceStack s;
+  std::shared_ptr<const RecipientKey> key = recipient(3);
+  Applier a{*s.services, *s.writer, s.keyring, {key}, std::nullopt, s.log};
+};
 }  // namespace
 
 TEST_CASE("A payload is applied to the store and to memory: tenant, rules, config, secret") {
-  kj::EventLoop loop;
-  kj::WaitScope ws(loop);
-  testing::ServiceStack s(ws, {});
-  auto key = recipient(3);
-  Applier a(*s.services, *s.writer, s.keyring, {key}, std::nullopt, s.log);
+  Sidecar side;
+  auto& s = side.s;
+  auto& key = side.key;
+  auto& a = side.a;
 
   auto out = apply(s, a, payload(5, "acme", 100, key->publicKey()));
   REQUIRE(out.kind == ApplyOutcome::Kind::APPLIED);
@@ -72,18 +81,17 @@ TEST_CASE("A payload is applied to the store and to memory: tenant, rules, confi
   CHECK(t.config.doc == json::parse(R"({"cache":{"ttl":5}})"));
   CHECK(t.rulesVersion == 5);
   CHECK_FALSE(check(s, "acme", 101).allowed);
-  auto opened = s.secrets->open("acme", "api_key", "test").wait(ws);
+  auto opened = s.secrets->open("acme", "api_key", "test").wait(s.waitScope);
   REQUIRE(opened.outcome == OpenedSecret::Outcome::OK);
   CHECK(opened.value->view() == "s3cr3t");
   CHECK(opened.version == 5);
 }
 
 TEST_CASE("Older, equal and foreign payloads change nothing") {
-  kj::EventLoop loop;
-  kj::WaitScope ws(loop);
-  testing::ServiceStack s(ws, {});
-  auto key = recipient(3);
-  Applier a(*s.services, *s.writer, s.keyring, {key}, std::nullopt, s.log);
+  Sidecar side;
+  auto& s = side.s;
+  auto& key = side.key;
+  auto& a = side.a;
   REQUIRE(apply(s, a, payload(5, "acme", 100, key->publicKey())).kind ==
           ApplyOutcome::Kind::APPLIED);
 
@@ -126,37 +134,36 @@ TEST_CASE("A secret this host cannot open refuses the whole payload before anyth
 }
 
 TEST_CASE("A full snapshot deletes the tenants it does not name, usage recorded just before too") {
-  kj::EventLoop loop;
-  kj::WaitScope ws(loop);
-  testing::ServiceStack s(ws, {"old"});
-  auto key = recipient(3);
-  Applier a(*s.services, *s.writer, s.keyring, {key}, std::nullopt, s.log);
+  Sidecar side({"old"});
+  auto& s = side.s;
+  auto& key = side.key;
+  auto& a = side.a;
   // Usage of the doomed tenant still in the batcher: it must reach the store before the delete.
   auto tracked = s.limits->track(s.tenant("old"), TrackRequest{{"", "api", "calls", 1}, "", {}});
 
   auto out = apply(s, a, payload(5, "acme", 100, key->publicKey(), "x", true));
   REQUIRE(out.kind == ApplyOutcome::Kind::APPLIED);
   CHECK(out.deleted == 1);
-  tracked.wait(ws);
+  tracked.wait(s.waitScope);
   CHECK(s.tenants->find("old") == nullptr);
   CHECK(s.tenants->find("acme") != nullptr);
   auto gone = s.writer
                   ->submit<bool>([](WriterContext& ctx) {
                     return ctx.catalog().findTenant("old").has_value();
                   })
-                  .wait(ws);
+                  .wait(s.waitScope);
   CHECK_FALSE(gone);
 }
 
 TEST_CASE("New rules from the central keep the usage already counted in their window") {
-  kj::EventLoop loop;
-  kj::WaitScope ws(loop);
-  testing::ServiceStack s(ws, {});
-  auto key = recipient(3);
-  Applier a(*s.services, *s.writer, s.keyring, {key}, std::nullopt, s.log);
+  Sidecar side;
+  auto& s = side.s;
+  auto& key = side.key;
+  auto& a = side.a;
   REQUIRE(apply(s, a, payload(5, "acme", 100, key->publicKey())).kind ==
           ApplyOutcome::Kind::APPLIED);
-  s.limits->track(s.tenant("acme"), TrackRequest{{"", "llm", "tokens", 60}, "", {}}).wait(ws);
+  s.limits->track(s.tenant("acme"), TrackRequest{{"", "llm", "tokens", 60}, "", {}})
+      .wait(s.waitScope);
 
   REQUIRE(apply(s, a, payload(6, "acme", 80, key->publicKey())).kind ==
           ApplyOutcome::Kind::APPLIED);
