@@ -66,11 +66,11 @@ HttpResponse CentralApi::Host::refusal() const {
   return errorResponse(status, code, message);
 }
 
-kj::Promise<CentralApi::Host> CentralApi::authenticate(const HttpRequest& request) {
+kj::Promise<kj::Own<CentralApi::Host>> CentralApi::authenticate(const HttpRequest& request) {
   auto refuse = [](int status, std::string message) {
-    Host h;
-    h.status = status;
-    h.message = kj::mv(message);
+    auto h = kj::heap<Host>();
+    h->status = status;
+    h->message = kj::mv(message);
     return h;
   };
   auto authorization = request.header("authorization");
@@ -84,45 +84,46 @@ kj::Promise<CentralApi::Host> CentralApi::authenticate(const HttpRequest& reques
   std::string named = queryParam(request.query, "host").value_or("");
   if (!named.empty() && !isHostId(named)) return refuse(400, "host is not a host id");
   UnixMillis now = clock_.now();
-  return writer_.submit<Host>([hasToken, hash, named, now, refuse](WriterContext& ctx) {
-    SyncStore& store = ctx.sync();
-    std::string id;
-    if (hasToken) {
-      auto owner = store.hostOfToken(hash);
-      if (!owner) return refuse(401, "unknown host token");
-      if (!named.empty() && named != *owner) {
-        return refuse(403, "this host token belongs to another host");
-      }
-      id = *owner;
-    } else {
-      id = named.empty() ? "dev" : named;  // --dev only (checked above): a host names itself.
-      store.createHost(id, std::nullopt, now);
-    }
-    auto record = store.host(id);
-    KJ_ASSERT(record.has_value());
-    Host h;
-    h.id = id;
-    if (auto key = keyOf(record->recipientKey)) {
-      h.hasKey = true;
-      h.key = *key;
-    }
-    return h;
-  });
+  return writer_.submit<kj::Own<Host>>(
+      [hasToken, hash, named, now, refuse](WriterContext& ctx) -> kj::Own<Host> {
+        SyncStore& store = ctx.sync();
+        std::string id;
+        if (hasToken) {
+          auto owner = store.hostOfToken(hash);
+          if (!owner) return refuse(401, "unknown host token");
+          if (!named.empty() && named != *owner) {
+            return refuse(403, "this host token belongs to another host");
+          }
+          id = *owner;
+        } else {
+          id = named.empty() ? "dev" : named;  // --dev only (checked above): a host names itself.
+          store.createHost(id, std::nullopt, now);
+        }
+        auto record = store.host(id);
+        KJ_ASSERT(record.has_value());
+        auto h = kj::heap<Host>();
+        h->id = id;
+        if (auto key = keyOf(record->recipientKey)) {
+          h->hasKey = true;
+          h->key = *key;
+        }
+        return h;
+      });
 }
 
 HttpResult CentralApi::sync(const HttpRequest& request) {
   TAKE_OR_RETURN(since, intParam(request.query, "since", INT64_MAX));
   TAKE_OR_RETURN(wait, intParam(request.query, "wait", Feed::MAX_WAIT_MS / 1000));
   return authenticate(request).then(
-      [this, since = since, wait = wait](Host host) mutable -> kj::Promise<HttpResponse> {
-        if (host.status != 0) return host.refusal();
-        if (!host.hasKey && !feed_.source().recipient) {
+      [this, since = since, wait = wait](kj::Own<Host> host) mutable -> kj::Promise<HttpResponse> {
+        if (host->status != 0) return host->refusal();
+        if (!host->hasKey && !feed_.source().recipient) {
           return errorResponse(
               409, "conflict",
-              "host " + host.id + " has no key to seal secrets to: POST /v1/hosts first");
+              "host " + host->id + " has no key to seal secrets to: POST /v1/hosts first");
         }
         std::optional<sync::PublicKey> key;
-        if (host.hasKey) key = host.key;
+        if (host->hasKey) key = host->key;
         return feed_.sync(since, wait.value_or(0) * 1000, key).then([](FeedAnswer a) {
           HttpResponse response;
           response.headers.emplace_back("etag", etagOf(a.version));
@@ -158,23 +159,24 @@ HttpResult CentralApi::registerHost(const HttpRequest& request) {
   std::string id = body["host"].get<std::string>();
   std::array<uint8_t, 32> publicKey{};
   std::memcpy(publicKey.data(), key->data(), publicKey.size());
-  return authenticate(request).then([this, id, publicKey](Host host) -> kj::Promise<HttpResponse> {
-    if (host.status != 0) return host.refusal();
-    UnixMillis now = clock_.now();
-    bool anonymous = host.id == "dev" && id != "dev";  // --dev, named in the body only.
-    if (host.id != id && !anonymous) {
-      return errorResponse(403, "forbidden", "this host token belongs to another host");
-    }
-    return writer_
-        .submit<void>([id, publicKey, now](WriterContext& ctx) {
-          ctx.sync().createHost(id, std::nullopt, now);  // --dev hosts; no-op otherwise.
-          ctx.sync().setHostKey(id, publicKey);
-        })
-        .then([this, id]() {
-          log_.info("central", "host " + id + " registered its key");
-          return HttpResponse(200, nlohmann::json{{"host", id}}.dump());
-        });
-  });
+  return authenticate(request).then(
+      [this, id, publicKey](kj::Own<Host> host) -> kj::Promise<HttpResponse> {
+        if (host->status != 0) return host->refusal();
+        UnixMillis now = clock_.now();
+        bool anonymous = host->id == "dev" && id != "dev";  // --dev, named in the body only.
+        if (host->id != id && !anonymous) {
+          return errorResponse(403, "forbidden", "this host token belongs to another host");
+        }
+        return writer_
+            .submit<void>([id, publicKey, now](WriterContext& ctx) {
+              ctx.sync().createHost(id, std::nullopt, now);  // --dev hosts; no-op otherwise.
+              ctx.sync().setHostKey(id, publicKey);
+            })
+            .then([this, id]() {
+              log_.info("central", "host " + id + " registered its key");
+              return HttpResponse(200, nlohmann::json{{"host", id}}.dump());
+            });
+      });
 }
 
 HttpResult CentralApi::status(const HttpRequest& request) {
@@ -195,20 +197,21 @@ HttpResult CentralApi::status(const HttpRequest& request) {
   if (body.contains("lastError") && body["lastError"].is_string()) {
     status.lastError = shortName(body["lastError"].get<std::string>());  // Bounded, valid UTF-8.
   }
-  return authenticate(request).then([this, status](Host host) -> kj::Promise<HttpResponse> {
-    if (host.status != 0) return host.refusal();
-    std::string id = host.id;
-    UnixMillis now = clock_.now();
-    return writer_
-        .submit<void>(
-            [id, status, now](WriterContext& ctx) { ctx.sync().recordStatus(id, status, now); })
-        .then([]() { return HttpResponse(204, ""); });
-  });
+  return authenticate(request).then(
+      [this, status](kj::Own<Host> host) -> kj::Promise<HttpResponse> {
+        if (host->status != 0) return host->refusal();
+        std::string id = host->id;
+        UnixMillis now = clock_.now();
+        return writer_
+            .submit<void>(
+                [id, status, now](WriterContext& ctx) { ctx.sync().recordStatus(id, status, now); })
+            .then([]() { return HttpResponse(204, ""); });
+      });
 }
 
 HttpResult CentralApi::hosts(const HttpRequest& request) {
-  return authenticate(request).then([this](Host host) -> kj::Promise<HttpResponse> {
-    if (host.status != 0) return host.refusal();
+  return authenticate(request).then([this](kj::Own<Host> host) -> kj::Promise<HttpResponse> {
+    if (host->status != 0) return host->refusal();
     UnixMillis now = clock_.now();
     return writer_
         .submit<std::vector<HostRecord>>([](WriterContext& ctx) { return ctx.sync().hosts(); })

@@ -31,7 +31,7 @@ public:
 
 private:
   // The asking host (from its token, or in --dev from ?host=, registered on first sight), or
-  // why not (status != 0). Plain fields: GCC 12 misreads optionals inside kj promises.
+  // why not (status != 0).
   struct Host {
     std::string id;
     bool hasKey = false;
@@ -40,7 +40,7 @@ private:
     std::string message;
     HttpResponse refusal() const;
   };
-  kj::Promise<Host> authenticate(const HttpRequest& request);
+  kj::Promise<kj::Own<Host>> authenticate(const HttpRequest& request);
   HttpResult sync(const HttpRequest& request);
   HttpResult registerHost(const HttpRequest& request);
   HttpResult status(const HttpRequest& request);

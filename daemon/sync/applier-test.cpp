@@ -19,11 +19,14 @@ std::shared_ptr<const RecipientKey> recipient(uint8_t fill) {
 }
 
 // A payload of tenant `id` with a rule on llm/tokens at `limit` and one secret sealed to `to`.
+// Its configuration is {"cache":{"ttl":N}} as version N, N = `configVersion` or `version`.
 SyncPayload payload(int64_t version, const std::string& id, int64_t limit, const PublicKey& to,
-                    const std::string& secretValue = "s3cr3t", bool full = false) {
+                    const std::string& secretValue = "s3cr3t", bool full = false,
+                    std::optional<int64_t> configVersion = std::nullopt) {
+  int64_t config = configVersion.value_or(version);
   StoredDocuments d;
   d.info = Tenant{id, "Tenant " + id, "pro", "UTC", 0, std::nullopt, std::nullopt, std::nullopt};
-  d.config = std::make_pair(R"({"cache":{"ttl":)" + std::to_string(version) + "}}", version);
+  d.config = std::make_pair(R"({"cache":{"ttl":)" + std::to_string(config) + "}}", config);
   d.rules = std::make_pair(json::array({{{"resource", "llm"},
                                          {"metric", "tokens"},
                                          {"period", "day"},
@@ -170,6 +173,28 @@ TEST_CASE("New rules from the central keep the usage already counted in their wi
   CHECK(s.tenant("acme").rulesVersion == 6);
   CHECK(check(s, "acme", 20).allowed);
   CHECK_FALSE(check(s, "acme", 21).allowed);  // 60 counted + 21 > 80.
+}
+
+TEST_CASE("A configuration from the central reaches config watchers, once per change") {
+  Sidecar side;
+  auto& s = side.s;
+  auto& key = side.key;
+  auto& a = side.a;
+  REQUIRE(apply(s, a, payload(5, "acme", 100, key->publicKey())).kind ==
+          ApplyOutcome::Kind::APPLIED);
+  struct Counter final : ConfigListener {
+    int told = 0;
+    void configChanged() override { ++told; }
+  } counter;
+  auto subscription = s.settings->watchConfig("acme", counter);
+  REQUIRE(apply(s, a, payload(6, "acme", 100, key->publicKey())).kind ==
+          ApplyOutcome::Kind::APPLIED);
+  CHECK(counter.told == 1);
+  CHECK(s.tenant("acme").config.doc == json::parse(R"({"cache":{"ttl":6}})"));
+  // The same configuration again (another tenant changed): watchers are not told.
+  REQUIRE(apply(s, a, payload(7, "acme", 100, key->publicKey(), "s3cr3t", false, 6)).kind ==
+          ApplyOutcome::Kind::APPLIED);
+  CHECK(counter.told == 1);
 }
 
 }  // namespace tenantd::sync
