@@ -1,6 +1,7 @@
 #include "central/central-api.h"
 
 #include <kj/timer.h>
+#include <sodium.h>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -18,6 +19,7 @@ namespace {
 using nlohmann::json;
 
 std::unique_ptr<SecretKey> filled(uint8_t fill) {
+  REQUIRE(sodium_init() >= 0);  // Guarded memory needs libsodium, before any ServiceStack.
   auto key = std::make_unique<SecretKey>();
   std::memset(key->data(), fill, MASTER_KEY_BYTES);
   return key;
@@ -148,7 +150,7 @@ TEST_CASE("The central's snapshot applies on a sidecar to the same documents and
   CHECK(body.find("v4lue") == std::string::npos);
 }
 
-TEST_CASE("A request at the current version waits for the next change, or its wait") {
+TEST_CASE("A request at the current version waits for the next change or for its wait") {
   kj::EventLoop loop;
   kj::WaitScope ws(loop);
   sync::RecipientKey fleet(filled(6));
