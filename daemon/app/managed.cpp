@@ -298,7 +298,7 @@ kj::Promise<HttpResponse> SidecarSync::forward(const HttpRequest& request) {
                          "this host follows a static snapshot: change tenants where the snapshot "
                          "is made; nothing changed here");
   }
-  sync::FetchRequest out;
+  sync::FetchRequest out = sync::requestWithin(forwardLimits_);
   out.method = std::string(request.method);
   out.url = centralUrl_ + std::string(request.path);
   if (!request.query.empty()) out.url += "?" + std::string(request.query);
@@ -307,10 +307,6 @@ kj::Promise<HttpResponse> SidecarSync::forward(const HttpRequest& request) {
     if (auto value = request.header(name))
       out.headers.push_back(name + (": " + std::string(*value)));
   }
-  out.connectTimeoutMs = forwardLimits_.connectTimeoutMs;
-  out.timeoutMs = forwardLimits_.timeoutMs;
-  out.maxBodyBytes = forwardLimits_.maxBodyBytes;
-  out.caFile = forwardLimits_.caFile;
   return fetcher_.send(kj::mv(out)).then([this](sync::FetchResult r) -> kj::Promise<HttpResponse> {
     if (r.kind != sync::FetchResult::Kind::ANSWERED) {
       log_.warn("sync", "a write could not be forwarded: the central could not be reached");

@@ -63,6 +63,12 @@ struct Sidecar {
   testing::ServiceStack s;
   std::shared_ptr<const RecipientKey> key = recipient(3);
   Applier a{*s.services, *s.writer, s.keyring, {key}, std::nullopt, s.log};
+
+  // acme at `version` with a limit of 100 on llm/tokens, applied.
+  void startAt(int64_t version) {
+    REQUIRE(apply(s, a, payload(version, "acme", 100, key->publicKey())).kind ==
+            ApplyOutcome::Kind::APPLIED);
+  }
 };
 }  // namespace
 
@@ -95,8 +101,7 @@ TEST_CASE("Older, equal and foreign payloads change nothing") {
   auto& s = side.s;
   auto& key = side.key;
   auto& a = side.a;
-  REQUIRE(apply(s, a, payload(5, "acme", 100, key->publicKey())).kind ==
-          ApplyOutcome::Kind::APPLIED);
+  side.startAt(5);
 
   auto older = apply(s, a, payload(4, "acme", 7, key->publicKey()));
   CHECK(older.kind == ApplyOutcome::Kind::REFUSED);
@@ -163,8 +168,7 @@ TEST_CASE("New rules from the central keep the usage already counted in their wi
   auto& s = side.s;
   auto& key = side.key;
   auto& a = side.a;
-  REQUIRE(apply(s, a, payload(5, "acme", 100, key->publicKey())).kind ==
-          ApplyOutcome::Kind::APPLIED);
+  side.startAt(5);
   s.limits->track(s.tenant("acme"), TrackRequest{{"", "llm", "tokens", 60}, "", {}})
       .wait(s.waitScope);
 
@@ -180,8 +184,7 @@ TEST_CASE("A configuration from the central reaches config watchers, once per ch
   auto& s = side.s;
   auto& key = side.key;
   auto& a = side.a;
-  REQUIRE(apply(s, a, payload(5, "acme", 100, key->publicKey())).kind ==
-          ApplyOutcome::Kind::APPLIED);
+  side.startAt(5);
   struct Counter final : ConfigListener {
     int told = 0;
     void configChanged() override { ++told; }

@@ -43,15 +43,20 @@ kj::Promise<void> SyncClient::run() {
       .then([this]() { return run(); });
 }
 
-FetchRequest SyncClient::toCentral(std::string method, std::string path) const {
+FetchRequest requestWithin(const FeedOptions& options) {
   FetchRequest r;
+  r.connectTimeoutMs = options.connectTimeoutMs;
+  r.timeoutMs = options.timeoutMs;
+  r.maxBodyBytes = options.maxBodyBytes;
+  r.caFile = options.caFile;
+  return r;
+}
+
+FetchRequest SyncClient::toCentral(std::string method, std::string path) const {
+  FetchRequest r = requestWithin(options_);
   r.method = kj::mv(method);
   r.url = options_.url + path + (path.find('?') == std::string::npos ? "?" : "&") +
           "host=" + options_.hostId;
-  r.connectTimeoutMs = options_.connectTimeoutMs;
-  r.timeoutMs = options_.timeoutMs;
-  r.maxBodyBytes = options_.maxBodyBytes;
-  r.caFile = options_.caFile;
   if (!options_.hostToken.empty())
     r.headers.push_back("Authorization: Bearer " + options_.hostToken);
   return r;
@@ -59,12 +64,8 @@ FetchRequest SyncClient::toCentral(std::string method, std::string path) const {
 
 FetchRequest SyncClient::nextRequest() const {
   if (!options_.snapshotUrl.empty()) {
-    FetchRequest r;
+    FetchRequest r = requestWithin(options_);
     r.url = options_.snapshotUrl;
-    r.connectTimeoutMs = options_.connectTimeoutMs;
-    r.timeoutMs = options_.timeoutMs;
-    r.maxBodyBytes = options_.maxBodyBytes;
-    r.caFile = options_.caFile;
     if (etag_) r.headers.push_back("If-None-Match: " + *etag_);
     return r;
   }

@@ -45,6 +45,10 @@ struct FeedOptions {
   std::optional<PublicKey> hostKey;
 };
 
+// A request to `options`' central (or snapshot server) within its limits: connect and total
+// timeouts, the body cap, the CA file. The sync loop and forwarded writes both start here.
+FetchRequest requestWithin(const FeedOptions& options);
+
 class SyncClient final : private kj::TaskSet::ErrorHandler {
 public:
   // `worker` opens and parses answers off the event loop (a full snapshot is megabytes).
