@@ -275,6 +275,13 @@ struct Decision {
   scope @9 :Text;
   resetAtMs @10 :Int64;   # 0 for lifetime.
   error @11 :Text;        # consumeBatch only: why this item was not recorded ("" when it was).
+  counted @12 :Counted;   # Whose usage the figures count ([fleet], docs/FLEET.md).
+}
+
+enum Counted {
+  host @0;    # This host alone: the daemon does not count across hosts.
+  fleet @1;   # The whole fleet's usage.
+  local @2;   # The fleet's store is unreachable: this host's counts on the last fleet figures.
 }
 
 struct TrackResult {
@@ -292,4 +299,5 @@ struct RuleUsage {
   reserved @5 :Int64;
   limit @6 :Int64;
   resetAtMs @7 :Int64;
+  counted @8 :Counted;
 }

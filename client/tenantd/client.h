@@ -94,6 +94,9 @@ struct Decision {
   std::string period;
   std::string scope;
   int64_t resetAtMs = 0;  // 0 for lifetime.
+  // Whose usage the figures count: "host" (this host alone), "fleet" (every host, [fleet] on)
+  // or "local" (the fleet's store unreachable: this host's counts on the last fleet figures).
+  std::string counted = "host";
 };
 
 struct RuleUsage {
@@ -105,6 +108,7 @@ struct RuleUsage {
   int64_t reserved = 0;
   int64_t limit = 0;
   int64_t resetAtMs = 0;
+  std::string counted = "host";  // As Decision::counted.
 };
 
 struct TrackResult {

@@ -2,6 +2,16 @@
 
 namespace tenantd::client::detail {
 
+namespace {
+std::string countedName(rpc::Counted c) {
+  switch (c) {
+    case rpc::Counted::FLEET: return "fleet";
+    case rpc::Counted::LOCAL: return "local";
+    default: return "host";
+  }
+}
+}  // namespace
+
 void write(rpc::UsageRequest::Builder out, const Usage& usage) {
   out.setUserId(usage.userId);
   out.setResource(usage.resource);
@@ -28,6 +38,7 @@ Decision read(rpc::Decision::Reader d) {
   out.period = d.getPeriod();
   out.scope = d.getScope();
   out.resetAtMs = d.getResetAtMs();
+  out.counted = countedName(d.getCounted());
   return out;
 }
 
@@ -36,7 +47,8 @@ TrackResult read(rpc::TrackResult::Reader r) {
   out.duplicate = r.getDuplicate();
   for (auto u : r.getUsage()) {
     out.usage.push_back(RuleUsage{u.getResource(), u.getMetric(), u.getPeriod(), u.getScope(),
-                                  u.getCurrent(), u.getReserved(), u.getLimit(), u.getResetAtMs()});
+                                  u.getCurrent(), u.getReserved(), u.getLimit(), u.getResetAtMs(),
+                                  countedName(u.getCounted())});
   }
   return out;
 }

@@ -5,6 +5,7 @@
 #include "app/managed.h"
 #include "app/systemd.h"
 #include "config/config-diff.h"
+#include "fleet/fleet-sync.h"
 #include "rpc/sidecar.h"
 #include "rpc/unix-listener.h"
 #include "store/catalog.h"
@@ -129,7 +130,7 @@ void Daemon::start() {
     UnixMillis loadStart = clock_.now();
     size_t tenants = services_->load(*db);
     applied = SyncStore(*db).applied();
-    if (config_.central.managed()) hostId = hostIdFor(config_, *db);
+    if (config_.central.managed() || config_.fleet.enabled()) hostId = hostIdFor(config_, *db);
     log_.info("store", "loaded " + std::to_string(tenants) + " tenant(s) and " +
                            std::to_string(services_->auth.size()) + " token(s) in " +
                            std::to_string(clock_.now() - loadStart) + " ms");
@@ -144,6 +145,13 @@ void Daemon::start() {
   HttpOptions httpOptions{config_.maxBodyBytes, config_.requestTimeoutMs,
                           static_cast<size_t>(config_.maxConnections)};
   setUpManagedMode(applied, hostId);
+  if (config_.fleet.enabled()) {
+    fleet_ = kj::heap<fleet::FleetSync>(
+        uvLoop_, [this]() { bridge_->kick(); }, config_.fleet, redisOptionsOf(config_), hostId,
+        services_->tenants, services_->readiness, metrics_, log_, clock_);
+    services_->limits.setFleet(fleet_.get());
+    fleet_->start();
+  }
   http_ = std::make_unique<HttpServer>(
       uvLoop_, httpOptions, [this](const HttpRequest& r) { return handleHttp(r); }, log_,
       [this]() { bridge_->kick(); });
@@ -171,6 +179,9 @@ void Daemon::start() {
   std::string managedLine = central_.get() != nullptr   ? central_->describe()
                             : sidecar_.get() != nullptr ? sidecar_->describe()
                                                         : "";
+  if (fleet_.get() != nullptr) {
+    managedLine += "  fleet " + config_.fleet.redis + " as host " + fleet_->hostId() + "\n";
+  }
   out_ << "tenantd " << TENANTD_VERSION << " ready" << (config_.dev ? " (dev mode)" : "") << "\n"
        << "  REST  " << rest << "\n"
        << "  RPC   " << config_.socketPath << "\n"
@@ -500,6 +511,14 @@ void Daemon::drain() {
   rpcServer_ = nullptr;
   // Every write already accepted reaches the writer and settles before the writer goes.
   services_->batcher.idle().exclusiveJoin(timer.afterDelay(deadline)).wait(io_.waitScope);
+  if (fleet_.get() != nullptr) {
+    // The last counts go to the fleet now rather than at the next host's resend.
+    fleet_->flushNow()
+        .exclusiveJoin(timer.afterDelay(config_.fleet.timeoutMs * kj::MILLISECONDS))
+        .wait(io_.waitScope);
+    services_->limits.setFleet(nullptr);
+    fleet_ = nullptr;
+  }
   central_ = nullptr;
   services_ = nullptr;
   writer_ = nullptr;  // Commits every job already submitted, then closes the store.

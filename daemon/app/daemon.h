@@ -28,6 +28,9 @@ namespace tenantd {
 
 class CentralRole;
 class SidecarSync;
+namespace fleet {
+class FleetSync;
+}
 
 // A reason the daemon cannot start that the operator fixes (a key, a directory's mode): main
 // prints its text alone, on one line, with no internals around it.
@@ -99,8 +102,9 @@ private:
   kj::Own<Writer> writer_;
   kj::Own<Services> services_;  // After the writer they use; destroyed before it.
   kj::Own<RestServer> rest_;
-  kj::Own<CentralRole> central_;  // `tenantd central`
-  kj::Own<SidecarSync> sidecar_;  // [central] url or snapshot_url
+  kj::Own<CentralRole> central_;     // `tenantd central`
+  kj::Own<SidecarSync> sidecar_;     // [central] url or snapshot_url
+  kj::Own<fleet::FleetSync> fleet_;  // [fleet] redis
   uint64_t housekeepingTicks_ = 0;
   bool probingWrites_ = false;  // A store_probe write is in flight (writes are failing).
   kj::Promise<void> housekeeping_ = nullptr;

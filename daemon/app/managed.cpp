@@ -192,21 +192,26 @@ std::unique_ptr<SecretKey> hostKeyOf(const Config& config, Log& log) {
   return readKey(path, "this host's key");
 }
 
-std::string hostTokenOf(const Config& config) {
-  std::string path = config.central.hostTokenFile;
+// The first line of `path`, or of systemd's credential `name` when `path` is empty ("" when
+// there is neither). `what` names the setting in the error.
+std::string credentialLine(std::string path, const char* name, const std::string& what) {
   if (path.empty()) {
     const char* credentials = getenv("CREDENTIALS_DIRECTORY");
     if (credentials == nullptr) return "";
-    path = std::string(credentials) + "/host.token";
+    path = std::string(credentials) + "/" + name;
     struct stat st;
     if (stat(path.c_str(), &st) != 0) return "";
   }
   std::ifstream in(path);
-  std::string token;
-  if (!in || !std::getline(in, token) || token.empty()) {
-    throw StartupError("[central] host_token_file: " + path + ": cannot read a token");
+  std::string line;
+  if (!in || !std::getline(in, line) || line.empty()) {
+    throw StartupError(what + ": " + path + ": cannot read it");
   }
-  return token;
+  return line;
+}
+
+std::string hostTokenOf(const Config& config) {
+  return credentialLine(config.central.hostTokenFile, "host.token", "[central] host_token_file");
 }
 
 sync::Applier::Recipients recipientsOf(const Config& config, Log& log) {
@@ -222,9 +227,11 @@ sync::Applier::Recipients recipientsOf(const Config& config, Log& log) {
 
 std::string hostIdFor(const Config& config, Db& db) {
   SyncStore store(db);
-  if (!config.central.hostId.empty()) {
-    store.setHostId(config.central.hostId);
-    return config.central.hostId;
+  const std::string& configured =
+      !config.fleet.hostId.empty() ? config.fleet.hostId : config.central.hostId;
+  if (!configured.empty()) {
+    store.setHostId(configured);
+    return configured;
   }
   if (auto id = store.hostId()) return *id;
   uint8_t bytes[8];
@@ -234,6 +241,16 @@ std::string hostIdFor(const Config& config, Db& db) {
   std::string id = std::string("host-") + hex;
   store.setHostId(id);
   return id;
+}
+
+fleet::RedisOptions redisOptionsOf(const Config& config) {
+  fleet::RedisOptions o;
+  o.address = *parseRedisAddress(config.fleet.redis);  // Checked when the config was read.
+  o.password = credentialLine(config.fleet.passwordFile, "redis.password", "[fleet] password_file");
+  o.connectTimeoutMs = config.fleet.connectTimeoutMs;
+  o.timeoutMs = config.fleet.timeoutMs;
+  o.maxBackoffMs = config.fleet.maxBackoffMs;
+  return o;
 }
 
 int runHostTokenCreate(const Config& config, const std::string& hostId, std::ostream& out,

@@ -9,6 +9,7 @@
 #include "central/central-api.h"
 #include "central/feed.h"
 #include "config/config.h"
+#include "fleet/redis-connection.h"
 #include "rest/rest-server.h"
 #include "service/services.h"
 #include "sync/applier.h"
@@ -72,6 +73,10 @@ int runCentralSnapshot(const Config& config, const std::string& file, Log& log, 
 
 // This host's id: [central] host_id, else the one kept in the store, else a new one (kept).
 std::string hostIdFor(const Config& config, Db& db);
+
+// [fleet]'s connection settings, the password read from password_file or the systemd
+// credential redis.password (docs/FLEET.md).
+fleet::RedisOptions redisOptionsOf(const Config& config);
 
 // `tenantd host-token create --host ID` at the central: the host row and its token, printed once.
 int runHostTokenCreate(const Config& config, const std::string& hostId, std::ostream& out,

@@ -199,6 +199,8 @@ TEST_CASE("The shipped example config parses and states every default") {
   CHECK(fromExample.bounds == defaults.bounds);
   CHECK(fromExample.rpc == defaults.rpc);
   CHECK(fromExample.central == defaults.central);
+  CHECK(fromExample.fleet == defaults.fleet);
+  CHECK_FALSE(fromExample.fleet.enabled());
   CHECK_FALSE(fromExample.metricsListen);
 }
 
@@ -222,6 +224,39 @@ max_body_bytes = 2048
                     Catch::Contains("between 0 and 60"));
   CHECK_THROWS_WITH(applyConfigText(Config{}, "[central]\nverify_keys = [1]\n", "t.toml"),
                     Catch::Contains("verify_keys[0]"));
+}
+
+TEST_CASE("[fleet] is read whole and its mistakes are named") {
+  Config c = applyConfigText(Config{}, R"(
+[fleet]
+redis = "redis://10.0.0.5:6379"
+host_id = "edge-1"
+flush_interval_ms = 20
+on_unavailable = "closed"
+)",
+                             "t.toml");
+  CHECK(c.fleet.enabled());
+  CHECK(c.fleet.hostId == "edge-1");
+  CHECK(c.fleet.flushIntervalMs == 20);
+  CHECK(c.fleet.onUnavailable == FleetPolicy::CLOSED);
+  auto tcp = parseRedisAddress(c.fleet.redis);
+  REQUIRE(tcp);
+  CHECK(tcp->host == "10.0.0.5");
+  CHECK(tcp->port == 6379);
+  auto unix = parseRedisAddress("unix:/run/redis/redis.sock");
+  REQUIRE(unix);
+  CHECK(unix->unixPath == "/run/redis/redis.sock");
+  for (const char* bad : {"redis://host", "redis://:1", "redis://h:0", "redis://h:70000",
+                          "redis://user:pw@h:1", "rediss://h:1", "unix:"}) {
+    INFO(bad);
+    CHECK_FALSE(parseRedisAddress(bad));
+  }
+  CHECK_THROWS_WITH(applyConfigText(Config{}, "[fleet]\nredis = \"tcp://x\"\n", "t.toml"),
+                    Catch::Contains("fleet.redis") && Catch::Contains("redis://host:port"));
+  CHECK_THROWS_WITH(applyConfigText(Config{}, "[fleet]\non_unavailable = \"maybe\"\n", "t.toml"),
+                    Catch::Contains("fleet.on_unavailable"));
+  CHECK_THROWS_WITH(applyConfigText(Config{}, "[fleet]\nhost_id = \"_x\"\n", "t.toml"),
+                    Catch::Contains("fleet.host_id"));
 }
 
 TEST_CASE("The packaged /etc/tenantd/tenantd.toml parses and changes no default") {

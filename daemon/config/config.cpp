@@ -334,6 +334,67 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
               c.central.recipientPublicKey = require<std::string>(n, at, "a string");
             }},
        }},
+      {"fleet",
+       {
+           {"redis",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.fleet.redis = require<std::string>(n, at, "a string");
+              if (!parseRedisAddress(c.fleet.redis)) {
+                throw ConfigError(at + ": expected unix:/path/to/redis.sock or redis://host:port");
+              }
+            }},
+           {"password_file",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.fleet.passwordFile = require<std::string>(n, at, "a string");
+            }},
+           {"host_id",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.fleet.hostId = require<std::string>(n, at, "a string");
+              if (!isValidTenantId(c.fleet.hostId)) {
+                throw ConfigError(at + ": 1-64 letters, digits, '_', '.', '-'");
+              }
+            }},
+           {"key_prefix",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.fleet.keyPrefix = require<std::string>(n, at, "a string");
+              if (!isValidTenantId(c.fleet.keyPrefix)) {
+                throw ConfigError(at + ": 1-64 letters, digits, '_', '.', '-'");
+              }
+            }},
+           {"flush_interval_ms",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.fleet.flushIntervalMs = requireRange(n, at, 1, 60'000);
+            }},
+           {"on_unavailable",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              auto text = require<std::string>(n, at, "a string");
+              if (text == "local") {
+                c.fleet.onUnavailable = FleetPolicy::LOCAL;
+              } else if (text == "open") {
+                c.fleet.onUnavailable = FleetPolicy::OPEN;
+              } else if (text == "closed") {
+                c.fleet.onUnavailable = FleetPolicy::CLOSED;
+              } else {
+                throw ConfigError(at + ": one of \"local\", \"open\", \"closed\"");
+              }
+            }},
+           {"connect_timeout_ms",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.fleet.connectTimeoutMs = requireRange(n, at, 10, 600'000);
+            }},
+           {"timeout_ms",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.fleet.timeoutMs = requireRange(n, at, 10, 600'000);
+            }},
+           {"max_backoff_ms",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.fleet.maxBackoffMs = requireRange(n, at, 10, 3'600'000);
+            }},
+           {"grace_seconds",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.fleet.graceSeconds = requireRange(n, at, 0, 86'400 * 366);
+            }},
+       }},
       {"metrics",
        {
            {"listen",
@@ -449,6 +510,31 @@ Config applyConfigFile(Config base, const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return applyConfigText(std::move(base), text.str(), path);
+}
+
+std::optional<RedisAddress> parseRedisAddress(std::string_view text) {
+  RedisAddress out;
+  if (text.starts_with("unix:/")) {
+    out.unixPath = std::string(text.substr(5));
+    return out;
+  }
+  if (!text.starts_with("redis://")) return std::nullopt;
+  std::string_view rest = text.substr(8);
+  size_t colon = rest.rfind(':');
+  if (colon == 0 || colon == std::string_view::npos) return std::nullopt;
+  std::string_view host = rest.substr(0, colon), port = rest.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || host.find_first_of("/@") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  int value = 0;
+  for (char ch : port) {
+    if (ch < '0' || ch > '9') return std::nullopt;
+    value = value * 10 + (ch - '0');
+  }
+  if (value == 0 || value > 65535) return std::nullopt;
+  out.host = std::string(host);
+  out.port = value;
+  return out;
 }
 
 }  // namespace tenantd

@@ -4,6 +4,7 @@
 
 #include "core/bounds.h"
 #include "core/quotas.h"
+#include "core/rules.h"
 #include "util/listen-address.h"
 #include "util/log.h"
 #include "util/sync-level.h"
@@ -64,6 +65,32 @@ struct CentralConfig {
   bool operator==(const CentralConfig&) const = default;
 };
 
+// Where the fleet's Redis listens: a Unix socket, or a host and port (no TLS in Debian 12's
+// hiredis: docs/FLEET.md says how to tunnel).
+struct RedisAddress {
+  std::string unixPath;  // Set for "unix:/path".
+  std::string host;      // Otherwise, from "redis://host:port".
+  int port = 0;
+};
+std::optional<RedisAddress> parseRedisAddress(std::string_view text);
+
+// [fleet]: one tenant's usage counted across every host on Redis or Valkey (docs/FLEET.md).
+// Off while `redis` is empty.
+struct FleetConfig {
+  std::string redis;         // "unix:/run/redis/redis.sock" or "redis://host:6379"
+  std::string passwordFile;  // Empty: the credential redis.password when systemd passes one.
+  std::string hostId;        // Empty: [central] host_id, else made on first start and kept.
+  std::string keyPrefix = "tenantd";
+  int64_t flushIntervalMs = 50;
+  FleetPolicy onUnavailable = FleetPolicy::LOCAL;
+  int64_t connectTimeoutMs = 1000;
+  int64_t timeoutMs = 1000;  // A reply later than this: the connection is dropped and redialled.
+  int64_t maxBackoffMs = 5000;
+  int64_t graceSeconds = 3600;  // A counter's key outlives its window by this.
+  bool enabled() const { return !redis.empty(); }
+  bool operator==(const FleetConfig&) const = default;
+};
+
 struct Config {
   bool dev = false;
   bool centralRole = false;  // `tenantd central`: serve /v1 beside the tenant API.
@@ -93,6 +120,7 @@ struct Config {
   int shutdownTimeoutMs = 4000;
   RpcAccess rpc;
   CentralConfig central;
+  FleetConfig fleet;
 
   std::string databasePath() const { return dataDir + "/tenantd.db"; }
 };

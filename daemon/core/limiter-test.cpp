@@ -368,3 +368,117 @@ TEST_CASE("The engine agrees with a naive model on random operation sequences") 
 }
 
 }  // namespace tenantd
+
+namespace tenantd {
+
+namespace {
+std::map<std::string, int64_t> valuesOf(const std::vector<FleetCount>& counts) {
+  std::map<std::string, int64_t> out;
+  for (auto& c : counts) out[c.rule->resource + "/" + c.userKey] = c.value;
+  return out;
+}
+}  // namespace
+
+TEST_CASE("Without fleet tracking nothing is noted for the fleet") {
+  Limiter l = withRules({rule("llm", "tokens", Period::DAY, 100)});
+  l.record("", "llm", "tokens", 5, T0, T0);
+  CHECK(l.takeFleetChanges(false, T0).empty());
+}
+
+TEST_CASE("The fleet gets each changed counter's absolute contribution once per take") {
+  Limiter l = withRules({rule("llm", "tokens", Period::DAY, 100),
+                         rule("llm", "tokens", Period::DAY, 10, GateAction::BLOCK, Scope::USER)});
+  l.trackFleet(true);
+  l.record("u1", "llm", "tokens", 4, T0, T0);
+  l.record("u1", "llm", "tokens", 3, T0, T0);
+  auto first = l.takeFleetChanges(false, T0);
+  CHECK(valuesOf(first) == std::map<std::string, int64_t>{{"llm/", 7}, {"llm/u1", 7}});
+  for (auto& c : first) CHECK(c.previous == 0);
+  CHECK(l.takeFleetChanges(false, T0).empty());  // Nothing changed or read since.
+
+  l.record("", "llm", "tokens", 2, T0, T0);  // Tenant-scoped only: no user.
+  auto second = l.takeFleetChanges(false, T0);
+  REQUIRE(second.size() == 1);
+  CHECK(second[0].value == 9);
+  CHECK(second[0].previous == 7);
+}
+
+TEST_CASE("Fleet figures of other hosts count in checks of this one") {
+  Limiter l = withRules({rule("llm", "tokens", Period::DAY, 100)});
+  l.trackFleet(true);
+  l.record("", "llm", "tokens", 10, T0, T0);
+  auto sent = l.takeFleetChanges(false, T0);
+  REQUIRE(sent.size() == 1);
+  // The fleet total came back as 95: 85 used elsewhere.
+  l.setFleetOthers(l.generation(), sent[0].rule, "", sent[0].window, 95 - sent[0].value);
+  auto d = l.check({"", "llm", "tokens", 6}, T0);
+  CHECK_FALSE(d.allowed);
+  CHECK(d.reported.current == 95);
+  CHECK(l.check({"", "llm", "tokens", 5}, T0).allowed);
+
+  SECTION("A figure of older rules is ignored") {
+    uint64_t old = l.generation();
+    l.setRules({rule("llm", "tokens", Period::DAY, 100)}, {}, T0);
+    l.setFleetOthers(old, &l.rules()[0], "", sent[0].window, 50);
+    CHECK(l.check({"", "llm", "tokens", 1}, T0).reported.current == 0);
+  }
+  SECTION("A figure of another window is ignored, and a new window starts at zero") {
+    l.setFleetOthers(l.generation(), sent[0].rule, "", windowAt(Period::DAY, T0 + DAY, nullptr), 1);
+    CHECK(l.check({"", "llm", "tokens", 0}, T0).reported.current == 95);
+    CHECK(l.check({"", "llm", "tokens", 0}, T0 + DAY).reported.current == 0);
+  }
+}
+
+TEST_CASE("A check asks for the fleet's figure of the counters it read") {
+  Limiter l = withRules({rule("llm", "tokens", Period::DAY, 100)});
+  l.trackFleet(true);
+  CHECK(l.takeFleetChanges(false, T0).empty());
+  l.check({"", "llm", "tokens", 1}, T0);
+  auto read = l.takeFleetChanges(false, T0);
+  REQUIRE(read.size() == 1);
+  CHECK(read[0].value == 0);
+}
+
+TEST_CASE("A window that ends with unsent usage still sends its final figure") {
+  Limiter l = withRules({rule("llm", "tokens", Period::MINUTE, 100)});
+  l.trackFleet(true);
+  l.record("", "llm", "tokens", 5, T0, T0);
+  l.check({"", "llm", "tokens", 1}, T0 + MIN);  // Rolls into the next minute.
+  l.record("", "llm", "tokens", 2, T0 + MIN, T0 + MIN);
+  auto counts = l.takeFleetChanges(false, T0 + MIN);
+  std::map<UnixMillis, int64_t> byWindow;
+  for (auto& c : counts) byWindow[c.window.start] = c.value;
+  CHECK(byWindow == std::map<UnixMillis, int64_t>{{T0, 5}, {T0 + MIN, 2}});
+}
+
+TEST_CASE("Reserved amounts are this host's and a counter with a strict call out waits") {
+  Limiter l = withRules({rule("llm", "tokens", Period::DAY, 100)});
+  l.trackFleet(true);
+  l.reserve({"r1", "", "llm", "tokens", 7, T0 + HOUR}, T0);
+  l.holdForFleet({"", "llm", "tokens", 3}, 3, T0);
+  CHECK(l.takeFleetChanges(false, T0).empty());  // The strict call adds in Redis itself.
+  CHECK(l.takeFleetChanges(true, T0).empty());
+  l.holdForFleet({"", "llm", "tokens", 3}, -3, T0);
+  l.record("", "llm", "tokens", 3, T0, T0);  // Its answer: allowed.
+  auto counts = l.takeFleetChanges(false, T0);
+  REQUIRE(counts.size() == 1);
+  CHECK(counts[0].value == 10);
+  l.settle("r1", T0);
+  counts = l.takeFleetChanges(false, T0);
+  REQUIRE(counts.size() == 1);
+  CHECK(counts[0].value == 3);
+  CHECK(counts[0].previous == 10);
+}
+
+TEST_CASE("Taking everything sends every counter of the current windows") {
+  Limiter l = withRules({rule("llm", "tokens", Period::DAY, 100),
+                         rule("llm", "tokens", Period::DAY, 10, GateAction::BLOCK, Scope::USER)});
+  l.trackFleet(true);
+  l.record("u1", "llm", "tokens", 4, T0, T0);
+  l.takeFleetChanges(false, T0);
+  auto all = l.takeFleetChanges(true, T0);
+  CHECK(valuesOf(all) == std::map<std::string, int64_t>{{"llm/", 4}, {"llm/u1", 4}});
+  CHECK(l.hasStrictRule("llm", "tokens") == false);
+}
+
+}  // namespace tenantd

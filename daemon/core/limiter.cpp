@@ -3,10 +3,16 @@
 #include "saturating.h"
 
 #include <algorithm>
+#include <atomic>
 
 namespace tenantd {
 
 namespace {
+// Generations are unique across every Limiter of the process: fleet figures (and a fleet's
+// bookkeeping of what it sent) can never be taken for another limiter's, even one that replaced
+// this tenant's after a reload.
+std::atomic<uint64_t> lastGeneration{0};
+
 std::string_view keyFor(const Rule& rule, std::string_view userId) {
   return rule.scope == Scope::USER ? userId : std::string_view();
 }
@@ -20,11 +26,15 @@ bool nearer(const RuleUsage& a, int64_t aTotal, const RuleUsage& b, int64_t bTot
 }  // namespace
 
 Limiter::Limiter(std::string plan, const date::time_zone* zone)
-    : plan_(std::move(plan)), zone_(zone) {}
+    : plan_(std::move(plan)), zone_(zone), generation_(++lastGeneration) {}
 
 void Limiter::setRules(std::vector<Rule> rules, const std::vector<SeedUsage>& seed,
                        UnixMillis now) {
   rules_ = std::move(rules);
+  generation_ = ++lastGeneration;
+  // The old rules' counters go; the fleet resends every counter of a new generation.
+  changed_.clear();
+  closed_.clear();
   states_.assign(rules_.size(), RuleState{});
   userCounters_ = 0;
   byMetric_.clear();
@@ -60,8 +70,16 @@ void Limiter::roll(size_t i, std::string_view key, Counter& c, UnixMillis now) {
   // Never back into an earlier window: a wall clock stepped back keeps the current counts.
   if (c.window.contains(now) || (c.window.end > c.window.start && now < c.window.start)) return;
   RuleState& s = states_[i];
+  if (c.changed) {
+    // The ended window's final figure still goes to the fleet (reservations move on).
+    closed_.push_back(FleetCount{&rules_[i], std::string(key), c.window, c.used, c.sent});
+    c.changed = false;
+  }
+  c.queued = false;  // Its entry in changed_, if any, is skipped.
   c.window = windowAt(rules_[i].period, now, zone_);
   c.used = 0;
+  c.others = 0;
+  c.sent = 0;
   // Usage recorded ahead of time for this window now counts; what has passed is dropped.
   auto& pending = s.pending;
   for (auto& p : pending) {
@@ -71,6 +89,7 @@ void Limiter::roll(size_t i, std::string_view key, Counter& c, UnixMillis now) {
       std::remove_if(pending.begin(), pending.end(),
                      [&](const Pending& p) { return p.at < c.window.end && p.userKey == key; }),
       pending.end());
+  if (c.contribution() != 0) noteChange(i, key, c);
 }
 
 bool Limiter::addsUserCounter(std::string_view userId, std::string_view resource,
@@ -113,13 +132,17 @@ Limiter::Counter Limiter::wouldBe(size_t i, std::string_view key, UnixMillis now
 
 RuleUsage Limiter::usageAt(size_t i, std::string_view userId, UnixMillis now) {
   std::string_view key = keyFor(rules_[i], userId);
-  if (Counter* c = counter(i, key, now, false)) return snapshot(i, *c);
+  if (Counter* c = counter(i, key, now, false)) {
+    noteRead(i, key, *c);
+    return snapshot(i, *c);
+  }
   // A user with no counter yet has used nothing in this window (pending usage aside).
   return snapshot(i, wouldBe(i, key, now));
 }
 
 RuleUsage Limiter::snapshot(size_t i, const Counter& c) const {
-  return RuleUsage{&rules_[i], c.used, c.reserved, states_[i].limit, c.window};
+  return RuleUsage{&rules_[i], saturatingAdd(c.used, c.others), c.reserved, states_[i].limit,
+                   c.window};
 }
 
 Decision Limiter::check(const UsageQuery& q, UnixMillis now) {
@@ -170,6 +193,7 @@ void Limiter::apply(std::string_view userId, std::string_view resource, std::str
     Counter* c = counter(i, key, now, true);
     if (c->window.contains(at)) {
       c->used = saturatingAdd(c->used, delta);
+      noteChange(i, key, *c);
     } else if (at >= c->window.end) {
       // Usage for a window that has not started yet waits as pending; undoing removes it.
       auto& pending = states_[i].pending;
@@ -199,8 +223,10 @@ void Limiter::applyReservation(const Reservation& r, int64_t sign, UnixMillis no
   if (indices == nullptr) return;
   for (size_t i : *indices) {
     if (!applies(rules_[i], r.userId)) continue;
-    Counter* c = counter(i, keyFor(rules_[i], r.userId), now, true);
+    std::string_view key = keyFor(rules_[i], r.userId);
+    Counter* c = counter(i, key, now, true);
     c->reserved = saturatingAdd(c->reserved, sign * r.amount);
+    noteChange(i, key, *c);
   }
 }
 
@@ -252,7 +278,8 @@ size_t Limiter::prune(UnixMillis now) {
     RuleState& s = states_[i];
     for (auto it = s.users.begin(); it != s.users.end();) {
       // A user whose window has passed and who holds nothing counts zero: forget them.
-      if (it->second.window.end <= now && it->second.reserved == 0) {
+      // Not before the fleet has its final figure.
+      if (it->second.window.end <= now && it->second.reserved == 0 && !it->second.changed) {
         it = s.users.erase(it);
         --userCounters_;
         ++dropped;
@@ -269,6 +296,109 @@ size_t Limiter::prune(UnixMillis now) {
     dropped += before - pending.size();
   }
   return dropped;
+}
+
+std::vector<FleetCount> Limiter::takeFleetChanges(bool all, UnixMillis now) {
+  std::vector<FleetCount> out;
+  std::vector<std::pair<size_t, std::string>> later;  // Strict calls are out on these.
+  auto take = [&](size_t i, std::string_view key, Counter& c) {
+    if (c.held != 0) {
+      c.queued = true;  // Sent once its strict calls are answered.
+      later.emplace_back(i, std::string(key));
+      return;
+    }
+    int64_t value = c.contribution();
+    out.push_back(FleetCount{&rules_[i], std::string(key), c.window, value, c.sent});
+    c.sent = value;
+    c.changed = false;
+    c.queued = false;
+  };
+  if (all) {
+    for (size_t i = 0; i < rules_.size(); ++i) {
+      RuleState& s = states_[i];
+      if (rules_[i].scope == Scope::TENANT) {
+        roll(i, "", s.tenant, now);
+        take(i, "", s.tenant);
+      }
+      for (auto& [user, c] : s.users) {
+        roll(i, user, c, now);
+        take(i, user, c);
+      }
+    }
+  } else {
+    for (auto& [i, key] : changed_) {
+      if (i >= states_.size()) continue;
+      Counter* c = nullptr;
+      if (rules_[i].scope == Scope::TENANT) {
+        c = &states_[i].tenant;
+      } else if (auto it = states_[i].users.find(key); it != states_[i].users.end()) {
+        c = &it->second;
+      }
+      // Its window's final figure, even if `now` has left it: the next check rolls it.
+      if (c != nullptr && c->queued) take(i, key, *c);
+    }
+  }
+  changed_ = std::move(later);
+  for (auto& f : closed_) out.push_back(std::move(f));
+  closed_.clear();
+  return out;
+}
+
+void Limiter::setFleetOthers(uint64_t generation, const Rule* rule, std::string_view userKey,
+                             const Window& window, int64_t others) {
+  if (generation != generation_) return;
+  size_t i = static_cast<size_t>(rule - rules_.data());
+  if (i >= rules_.size()) return;
+  Counter* c = nullptr;
+  if (rules_[i].scope == Scope::TENANT) {
+    c = &states_[i].tenant;
+  } else if (auto it = states_[i].users.find(userKey); it != states_[i].users.end()) {
+    c = &it->second;
+  }
+  if (c != nullptr && c->window == window) c->others = std::max<int64_t>(0, others);
+}
+
+void Limiter::holdForFleet(const UsageQuery& q, int64_t amount, UnixMillis now) {
+  const auto* indices = rulesFor(q.resource, q.metric);
+  if (indices == nullptr) return;
+  for (size_t i : *indices) {
+    if (!applies(rules_[i], q.userId)) continue;
+    std::string_view key = keyFor(rules_[i], q.userId);
+    Counter* c = counter(i, key, now, true);
+    c->held = saturatingAdd(c->held, amount);
+  }
+}
+
+void Limiter::noteFleetAdd(const UsageQuery& q, UnixMillis now) {
+  const auto* indices = rulesFor(q.resource, q.metric);
+  if (indices == nullptr) return;
+  for (size_t i : *indices) {
+    if (!applies(rules_[i], q.userId)) continue;
+    Counter* c = counter(i, keyFor(rules_[i], q.userId), now, true);
+    c->sent = saturatingAdd(c->sent, q.amount);
+  }
+}
+
+bool Limiter::hasStrictRule(std::string_view resource, std::string_view metric) const {
+  const auto* indices = rulesFor(resource, metric);
+  if (indices == nullptr) return false;
+  for (size_t i : *indices) {
+    if (rules_[i].fleet == FleetMode::STRICT) return true;
+  }
+  return false;
+}
+
+std::vector<Limiter::Applicable> Limiter::applicable(const UsageQuery& q, UnixMillis now) {
+  std::vector<Applicable> out;
+  const auto* indices = rulesFor(q.resource, q.metric);
+  if (indices == nullptr) return out;
+  for (size_t i : *indices) {
+    if (!applies(rules_[i], q.userId)) continue;
+    std::string_view key = keyFor(rules_[i], q.userId);
+    Counter* c = counter(i, key, now, true);
+    out.push_back(Applicable{&rules_[i], std::string(key), c->window, states_[i].limit});
+  }
+  return out;
 }
 
 std::vector<RuleUsage> Limiter::usage(std::string_view userId, UnixMillis now) {

@@ -26,6 +26,13 @@ struct UsageQuery {
   int64_t amount = 1;
 };
 
+// Whose usage a figure counts: this host alone (no [fleet]); the whole fleet; or, while the
+// fleet's store is unreachable, this host's own counts on the last fleet figures it read.
+enum class Counted : uint8_t { HOST, FLEET, LOCAL };
+inline std::string_view countedName(Counted c) {
+  return c == Counted::FLEET ? "fleet" : c == Counted::LOCAL ? "local" : "host";
+}
+
 // One rule's state as a check or a usage report sees it.
 struct RuleUsage {
   const Rule* rule = nullptr;
@@ -33,6 +40,7 @@ struct RuleUsage {
   int64_t reserved = 0;  // Open reservations, counted against the limit until settled.
   int64_t limit = 0;     // After the plan's tier.
   Window window{0, 0};
+  Counted counted = Counted::HOST;
 
   // What is left under the limit: never negative, and exact at the int64 edge (a saturated
   // counter leaves 0, not a wrapped figure).
@@ -55,6 +63,16 @@ struct Reservation {
   std::string metric;
   int64_t amount = 0;
   UnixMillis expiresAt = 0;
+};
+
+// What this host holds in one counter's window, for the fleet (fleet/, docs/FLEET.md): its
+// absolute contribution (used + reserved), never a delta, so a resend cannot count twice.
+struct FleetCount {
+  const Rule* rule;
+  std::string userKey;  // "" for tenant-scoped rules.
+  Window window;
+  int64_t value;     // This host's contribution now.
+  int64_t previous;  // What it last sent for this counter (0: never).
 };
 
 // Usage already recorded in a rule's window when rules are installed (from the store).
@@ -107,6 +125,38 @@ public:
   // Kept as counters come and go: the per-user quota asks on every track.
   size_t userCounters() const { return userCounters_; }
 
+  // Fleet counting (fleet/). Off by default: nothing below costs a standalone host anything.
+  // When on, every counter a change or a check touches is noted until takeFleetChanges() hands
+  // it over: changed ones carry their new figure, read ones fetch the fleet's.
+  void trackFleet(bool on) { trackFleet_ = on; }
+  // New at construction and at each setRules(), unique in the process: fleet figures of another
+  // generation do not fit these counters.
+  uint64_t generation() const { return generation_; }
+  // The counters changed or read since the last call, and the final figures of windows that
+  // closed meanwhile; with `all`, every counter of the current windows. Each is marked as sent.
+  std::vector<FleetCount> takeFleetChanges(bool all, UnixMillis now);
+  // The rest of the fleet's usage in a counter's window (the fleet total less this host's
+  // contribution), read back by a flush. Ignored if the counter has moved to another window.
+  void setFleetOthers(uint64_t generation, const Rule* rule, std::string_view userKey,
+                      const Window& window, int64_t others);
+  // A strict call in flight on every counter the query matches (`amount` > 0 when it goes out,
+  // < 0 when its answer is in): while one is out, a counter is not flushed, since the call adds
+  // to this host's figure in Redis itself and a flush could undo that or count it twice.
+  void holdForFleet(const UsageQuery& query, int64_t amount, UnixMillis now);
+  // A strict call's own add landed in the fleet as `previous + amount`: keep the bookkeeping
+  // of what was sent in step, so the next flush does not take it for a lost write.
+  void noteFleetAdd(const UsageQuery& query, UnixMillis now);
+  // Whether a rule for this resource and metric is strict.
+  bool hasStrictRule(std::string_view resource, std::string_view metric) const;
+  // The rules a query applies to, with their counter's key and window, in rule order.
+  struct Applicable {
+    const Rule* rule;
+    std::string userKey;  // "" for tenant-scoped rules.
+    Window window;
+    int64_t limit;
+  };
+  std::vector<Applicable> applicable(const UsageQuery& query, UnixMillis now);
+
   // One row per rule that applies to `userId` (user-scoped rules need a userId).
   std::vector<RuleUsage> usage(std::string_view userId, UnixMillis now);
   std::vector<RuleUsage> usageOf(std::string_view userId, std::string_view resource,
@@ -117,6 +167,12 @@ private:
     Window window{0, 0};
     int64_t used = 0;
     int64_t reserved = 0;
+    int64_t others = 0;    // The rest of the fleet, as last read (0 without a fleet).
+    int64_t held = 0;      // Strict fleet calls in flight: not flushed meanwhile.
+    int64_t sent = 0;      // This host's contribution as last sent to the fleet.
+    bool changed = false;  // Its contribution changed since the last takeFleetChanges().
+    bool queued = false;   // In changed_: changed, or read by a check (its total is wanted).
+    int64_t contribution() const { return saturatingAdd(used, reserved); }
   };
   struct Pending {  // Recorded for a window that has not started yet.
     std::string userKey;
@@ -158,14 +214,33 @@ private:
   RuleUsage snapshot(size_t i, const Counter& c) const;
   void applyReservation(const Reservation& r, int64_t sign, UnixMillis now);
   void resolveLimits();
+  // Notes a fleet change of counter (i, key); cheap when fleet tracking is off.
+  void noteChange(size_t i, std::string_view key, Counter& c) {
+    if (!trackFleet_) return;
+    c.changed = true;
+    queue(i, key, c);
+  }
+  // A check read the counter: the next flush brings its fleet total back.
+  void noteRead(size_t i, std::string_view key, Counter& c) {
+    if (trackFleet_) queue(i, key, c);
+  }
+  void queue(size_t i, std::string_view key, Counter& c) {
+    if (c.queued) return;
+    c.queued = true;
+    changed_.emplace_back(i, std::string(key));
+  }
 
   std::string plan_;
   const date::time_zone* zone_;
+  uint64_t generation_;
   std::vector<Rule> rules_;
   size_t userCounters_ = 0;  // Sum of every rule's users.size().
   std::vector<RuleState> states_;
   std::unordered_map<MetricKey, std::vector<size_t>, MetricHash> byMetric_;
   std::unordered_map<std::string, Reservation, StringHash, std::equal_to<>> reservations_;
+  bool trackFleet_ = false;
+  std::vector<std::pair<size_t, std::string>> changed_;  // Counters with `queued` set.
+  std::vector<FleetCount> closed_;  // Final figures of changed windows that have ended.
 };
 
 }  // namespace tenantd

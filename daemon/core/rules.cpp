@@ -35,6 +35,16 @@ std::string_view scopeName(Scope scope) {
   return scope == Scope::TENANT ? "tenant" : "user";
 }
 
+std::optional<FleetMode> parseFleetMode(std::string_view text) {
+  if (text == "local") return FleetMode::LOCAL_FIRST;
+  if (text == "strict") return FleetMode::STRICT;
+  return std::nullopt;
+}
+
+std::string_view fleetModeName(FleetMode mode) {
+  return mode == FleetMode::STRICT ? "strict" : "local";
+}
+
 int64_t Rule::limitFor(std::string_view plan) const {
   for (auto& [tierPlan, tierLimit] : tiers) {
     if (tierPlan == plan) return tierLimit;

@@ -56,6 +56,7 @@ void writeDecisionFields(JsonOut& out, const Decision& d) {
   out.field("gateAction", gateActionName(u.rule->gateAction));
   out.key("usage").beginObject().field("current", u.current).field("limit", u.limit);
   if (u.reserved != 0) out.field("reserved", u.reserved);
+  if (u.counted != Counted::HOST) out.field("counted", countedName(u.counted));
   out.endObject();
   out.field("remaining", u.remaining());
   writeResetAt(out, u.window);

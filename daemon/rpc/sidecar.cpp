@@ -59,6 +59,9 @@ int64_t resetAt(const Window& w) {
   return w.end == LIFETIME_WINDOW.end ? 0 : w.end;
 }
 
+static_assert(static_cast<int>(Counted::FLEET) == static_cast<int>(rpc::Counted::FLEET) &&
+              static_cast<int>(Counted::LOCAL) == static_cast<int>(rpc::Counted::LOCAL));
+
 void fillDecision(const DecisionCounts& counts, rpc::Decision::Builder b, const Decision& d) {
   counts.count(d);
   b.setAllowed(d.allowed);
@@ -74,6 +77,7 @@ void fillDecision(const DecisionCounts& counts, rpc::Decision::Builder b, const 
   b.setPeriod(literal(periodName(u.rule->period)));
   b.setScope(literal(scopeName(u.rule->scope)));
   b.setResetAtMs(resetAt(u.window));
+  b.setCounted(static_cast<rpc::Counted>(u.counted));
 }
 
 void fillUsage(capnp::List<rpc::RuleUsage>::Builder list, const std::vector<RuleUsage>& rows) {
@@ -88,6 +92,7 @@ void fillUsage(capnp::List<rpc::RuleUsage>::Builder list, const std::vector<Rule
     b.setReserved(u.reserved);
     b.setLimit(u.limit);
     b.setResetAtMs(resetAt(u.window));
+    b.setCounted(static_cast<rpc::Counted>(u.counted));
   }
 }
 

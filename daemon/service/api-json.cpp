@@ -30,6 +30,7 @@ void writeUsageRow(JsonOut& out, const RuleUsage& u) {
       .field("scope", scopeName(u.rule->scope));
   writeResetAt(out, u.window);
   if (u.reserved != 0) out.field("reserved", u.reserved);
+  if (u.counted != Counted::HOST) out.field("counted", countedName(u.counted));
   out.endObject();
 }
 }  // namespace

@@ -50,7 +50,84 @@ std::vector<QuotaUse> LimitsService::quotaUse(TenantState& t) const {
 }
 
 Decision LimitsService::check(TenantState& t, const UsageQuery& query) {
-  return t.limiter.check(query, clock_.now());
+  Decision d = t.limiter.check(query, clock_.now());
+  if (fleet_ != nullptr) underFleet(t, query, d);
+  return d;
+}
+
+void LimitsService::underFleet(const TenantState& t, const UsageQuery& q, Decision& d) const {
+  if (!d.matched) return;
+  if (fleet_->reachable()) {
+    d.reported.counted = Counted::FLEET;
+    return;
+  }
+  d.reported.counted = Counted::LOCAL;
+  switch (fleet_->policy()) {
+    case FleetPolicy::LOCAL: break;
+    case FleetPolicy::OPEN: d.allowed = true; break;
+    case FleetPolicy::CLOSED:
+      // Refused where a block rule governs the request (a refusal is always a block rule's).
+      for (auto& r : t.limiter.rules()) {
+        if (r.gateAction == GateAction::BLOCK && r.resource == q.resource && r.metric == q.metric &&
+            (r.scope == Scope::TENANT || !q.userId.empty())) {
+          d.allowed = false;
+          break;
+        }
+      }
+      break;
+  }
+}
+
+void LimitsService::label(std::vector<RuleUsage>& rows) const {
+  if (fleet_ == nullptr) return;
+  Counted counted = fleet_->reachable() ? Counted::FLEET : Counted::LOCAL;
+  for (auto& r : rows) r.counted = counted;
+}
+
+bool LimitsService::strict(const TenantState& t, const UsageRequest& u) const {
+  return fleet_ != nullptr && fleet_->reachable() && t.limiter.hasStrictRule(u.resource, u.metric);
+}
+
+kj::Promise<LimitsService::FleetDecision> LimitsService::decideOnFleet(
+    TenantState& t, UsageRequest request, kj::Function<void(UnixMillis)> onAllowed,
+    kj::Function<Decision(UnixMillis)> local) {
+  UnixMillis now = clock_.now();
+  auto counters = t.limiter.applicable(request.view(), now);
+  uint64_t generation = t.limiter.generation();
+  // Flushes sent while the call is out carry the amount already: a flush's absolute figure can
+  // never take back what the call adds.
+  t.limiter.holdForFleet(request.view(), request.amount, now);
+  auto asked = fleet_->strictAdd(t, counters, request.amount);
+  return asked.then([this, &t, request = kj::mv(request), counters = kj::mv(counters), generation,
+                     onAllowed = kj::mv(onAllowed),
+                     local = kj::mv(local)](StrictAnswer a) mutable -> FleetDecision {
+    UnixMillis now = clock_.now();
+    bool sameRules = t.limiter.generation() == generation;
+    if (sameRules) t.limiter.holdForFleet(request.view(), -request.amount, now);
+    if (!a.reached) return {local(now), now};
+    if (sameRules && a.figures.size() == counters.size()) {
+      for (size_t i = 0; i < counters.size(); ++i) {
+        auto& c = counters[i];
+        int64_t others = a.figures[i].total - a.figures[i].mine;
+        t.limiter.setFleetOthers(generation, c.rule, c.userKey, c.window, others);
+      }
+    }
+    UsageQuery q = request.view();
+    if (!a.allowed) {
+      Decision d = t.limiter.check(q, now);
+      d.allowed = false;
+      d.reported.counted = Counted::FLEET;
+      return {d, now};
+    }
+    if (sameRules) t.limiter.noteFleetAdd(q, now);
+    onAllowed(now);
+    // The figures as they stand with this amount in, checked for nothing more.
+    q.amount = 0;
+    Decision d = t.limiter.check(q, now);
+    d.allowed = true;
+    d.reported.counted = Counted::FLEET;
+    return {d, now};
+  });
 }
 
 void LimitsService::recordUsage(TenantState& t, const UsageRequest& u, UnixMillis at,
@@ -83,8 +160,10 @@ kj::Promise<TrackResult> LimitsService::track(TenantState& t, TrackRequest reque
   UnixMillis now = clock_.now();
   UnixMillis at = request.at.value_or(now);
   auto report = [this, &t, usage = request.usage](bool duplicate) {
-    return TrackResult{duplicate,
-                       t.limiter.usageOf(usage.userId, usage.resource, usage.metric, clock_.now())};
+    TrackResult r{duplicate,
+                  t.limiter.usageOf(usage.userId, usage.resource, usage.metric, clock_.now())};
+    label(r.usage);
+    return r;
   };
   if (!request.id.empty()) {
     auto inFlight = t.committingIds.find(request.id);
@@ -140,14 +219,38 @@ kj::Promise<Decision> LimitsService::consume(TenantState& t, UsageRequest reques
   KJ_IF_MAYBE (refused, overUserQuota(t, request)) {
     return kj::mv(*refused);
   }
-  Decision d = t.limiter.consume(request.view(), now);
+  if (fleet_ == nullptr) {
+    Decision d = t.limiter.consume(request.view(), now);
+    if (d.allowed) noteRecorded(t, request, now);
+    return persistConsume(t, kj::mv(request), d, now);
+  }
+  // Checks and records on this host's counters, the fleet's figures in them.
+  auto local = [this, &t, request](UnixMillis now) {
+    Decision d = check(t, request.view());
+    if (d.allowed) {
+      recordUsage(t, request, now, now);
+      if (d.matched) d.reported.current = saturatingAdd(d.reported.current, request.amount);
+    }
+    return d;
+  };
+  if (!strict(t, request)) return persistConsume(t, kj::mv(request), local(now), now);
+  auto recordNow = [this, &t, request](UnixMillis now) {
+    recordUsage(t, request, now, now);
+  };
+  return decideOnFleet(t, request, kj::mv(recordNow), kj::mv(local))
+      .then([this, &t, request = kj::mv(request)](FleetDecision f) mutable {
+        return persistConsume(t, kj::mv(request), f.decision, f.at);
+      });
+}
+
+kj::Promise<Decision> LimitsService::persistConsume(TenantState& t, UsageRequest request,
+                                                    Decision d, UnixMillis at) {
   if (!d.allowed) return d;
-  noteRecorded(t, request, now);
   auto committed = batcher_.add(StoreOp::usage(t.info.id, request.userId, request.resource,
-                                               request.metric, request.amount, now));
+                                               request.metric, request.amount, at));
   return committed.then([d]() { return d; },
-                        [this, &t, request = kj::mv(request), now](kj::Exception&& e) -> Decision {
-                          unrecordUsage(t, request, now);
+                        [this, &t, request = kj::mv(request), at](kj::Exception&& e) -> Decision {
+                          unrecordUsage(t, request, at);
                           kj::throwFatalException(kj::mv(e));
                         });
 }
@@ -172,7 +275,28 @@ kj::Promise<ReserveResult> LimitsService::reserve(TenantState& t, UsageRequest r
   }
   Reservation r{newReservationId(), request.userId, request.resource,
                 request.metric,     request.amount, now + ttlMs};
-  Decision d = t.limiter.reserve(r, now);
+  if (fleet_ == nullptr) return persistReserve(t, r, t.limiter.reserve(r, now));
+  // Checks and holds on this host's counters, the fleet's figures in them.
+  auto local = [this, &t, request, r](UnixMillis now) {
+    Decision d = check(t, request.view());
+    if (d.allowed) {
+      t.limiter.restoreReservation(r, now);
+      if (d.matched) d.reported.reserved = saturatingAdd(d.reported.reserved, request.amount);
+    }
+    return d;
+  };
+  if (!strict(t, request)) return persistReserve(t, r, local(now));
+  auto holdNow = [&t, r](UnixMillis now) {
+    t.limiter.restoreReservation(r, now);
+  };
+  return decideOnFleet(t, kj::mv(request), kj::mv(holdNow), kj::mv(local))
+      .then([this, &t, r = kj::mv(r)](FleetDecision f) mutable {
+        return persistReserve(t, kj::mv(r), f.decision);
+      });
+}
+
+kj::Promise<ReserveResult> LimitsService::persistReserve(TenantState& t, Reservation r,
+                                                         Decision d) {
   ReserveResult result{d, {}, 0};
   if (!d.allowed) return result;
   result.reservationId = r.id;
@@ -203,8 +327,10 @@ kj::Promise<std::optional<TrackResult>> LimitsService::commit(TenantState& t,
   kj::Promise<void> committed = batcher_.addAll(std::move(ops));
   return committed.then(
       [this, &t, usage]() -> std::optional<TrackResult> {
-        return TrackResult{
-            false, t.limiter.usageOf(usage.userId, usage.resource, usage.metric, clock_.now())};
+        TrackResult r{false,
+                      t.limiter.usageOf(usage.userId, usage.resource, usage.metric, clock_.now())};
+        label(r.usage);
+        return r;
       },
       [this, &t, usage, now, r = *settled](kj::Exception&& e) -> std::optional<TrackResult> {
         if (usage.amount > 0) unrecordUsage(t, usage, now);
@@ -225,7 +351,9 @@ kj::Promise<bool> LimitsService::release(TenantState& t, std::string reservation
 }
 
 std::vector<RuleUsage> LimitsService::usage(TenantState& t, std::string_view userId) {
-  return t.limiter.usage(userId, clock_.now());
+  auto rows = t.limiter.usage(userId, clock_.now());
+  label(rows);
+  return rows;
 }
 
 kj::Promise<Prepared<NewRules>> LimitsService::prepareRules(std::string text) {

@@ -6,6 +6,7 @@
 #include "core/quotas.h"
 #include "loop/worker.h"
 #include "service/documents.h"
+#include "service/fleet.h"
 #include "service/tenants.h"
 #include "service/usage-batcher.h"
 #include "util/clock.h"
@@ -59,6 +60,10 @@ public:
   LimitsService(Tenants& tenants, UsageBatcher& batcher, Writer& writer, Worker& worker,
                 const Clock& clock, Log& log, Quotas quotas = {}, DocumentBounds bounds = {});
 
+  // Fleet-wide counting ([fleet]): set once at start, before serving; null (the default) counts
+  // this host alone. Not owned.
+  void setFleet(Fleet* fleet) { fleet_ = fleet; }
+
   Decision check(TenantState& t, const UsageQuery& query);
   kj::Promise<TrackResult> track(TenantState& t, TrackRequest request);
   kj::Promise<Decision> consume(TenantState& t, UsageRequest request);
@@ -97,6 +102,25 @@ private:
   void noteRecorded(TenantState& t, const UsageRequest& u, UnixMillis at);
   void unrecordUsage(TenantState& t, const UsageRequest& u, UnixMillis at);
   std::string newReservationId();
+  // With a fleet: whose figures these are, and the on_unavailable policy applied to `d`.
+  void underFleet(const TenantState& t, const UsageQuery& q, Decision& d) const;
+  void label(std::vector<RuleUsage>& rows) const;
+  // A strict rule applies and the fleet can be asked.
+  bool strict(const TenantState& t, const UsageRequest& u) const;
+  // Asks the fleet to decide `request` atomically; `onAllowed` then runs in the same turn as
+  // the answer (nothing else reaches this tenant's counters in between). Falls back to `local`
+  // when the fleet cannot be reached. `at`: the instant both were given.
+  struct FleetDecision {
+    Decision decision;
+    UnixMillis at;
+  };
+  kj::Promise<FleetDecision> decideOnFleet(TenantState& t, UsageRequest request,
+                                           kj::Function<void(UnixMillis)> onAllowed,
+                                           kj::Function<Decision(UnixMillis)> local);
+  // A decision's store write (when allowed), undone in memory if it fails.
+  kj::Promise<Decision> persistConsume(TenantState& t, UsageRequest request, Decision d,
+                                       UnixMillis at);
+  kj::Promise<ReserveResult> persistReserve(TenantState& t, Reservation r, Decision d);
   // The refusal when `u` would give its user a new counter past the quota; nullptr otherwise.
   kj::Maybe<kj::Exception> overUserQuota(const TenantState& t, const UsageRequest& u) const;
 
@@ -109,6 +133,7 @@ private:
   Quotas quotas_;
   DocumentBounds bounds_;
   uint64_t expireCalls_ = 0;
+  Fleet* fleet_ = nullptr;
 };
 
 }  // namespace tenantd

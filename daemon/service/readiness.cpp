@@ -19,6 +19,7 @@ ReadinessReport Readiness::now() const {
     return {true, "degraded: serving last-known-good, " + std::to_string(copyAgeSeconds()) +
                       " s old (" + syncError_ + ")"};
   }
+  if (!fleetError_.empty()) return {true, "degraded: " + fleetError_};
   return {true, degradedReason_};
 }
 

@@ -45,6 +45,10 @@ public:
     syncError_.clear();
   }
   void syncFailed(std::string reason) { syncError_ = std::move(reason); }
+  // Fleet counting ([fleet], docs/FLEET.md): degraded, with `reason`, while its store is
+  // unreachable; checks go on under the on_unavailable policy. Empty: reachable.
+  void fleetUnavailable(std::string reason) { fleetError_ = std::move(reason); }
+
   // Seconds since the copy was last known current; -1 when not managed or never had one.
   int64_t copyAgeSeconds() const;
 
@@ -59,6 +63,7 @@ private:
   bool hasCopy_ = false;
   UnixMillis confirmedAt_ = 0;
   std::string syncError_;  // Empty: the last sync succeeded.
+  std::string fleetError_;
 };
 
 }  // namespace tenantd

@@ -8,7 +8,7 @@ namespace tenantd {
 
 namespace {
 const std::set<std::string> KNOWN_FIELDS = {"resource", "metric",     "period", "limit",
-                                            "tiers",    "gateAction", "scope"};
+                                            "tiers",    "gateAction", "scope",  "fleet"};
 
 bool isInteger(const nlohmann::json& v) {
   return v.is_number_integer() || v.is_number_unsigned();
@@ -69,6 +69,12 @@ std::variant<std::vector<Rule>, RuleError> parseRules(const nlohmann::json& doc)
       if (!scope) return RuleError{at + ".scope", "one of tenant, user"};
       r.scope = *scope;
     }
+    if (item.contains("fleet")) {
+      auto mode = item["fleet"].is_string() ? parseFleetMode(item["fleet"].get<std::string>())
+                                            : std::nullopt;
+      if (!mode) return RuleError{at + ".fleet", "one of local, strict"};
+      r.fleet = *mode;
+    }
     rules.push_back(std::move(r));
   }
   if (auto e = validateRules(rules)) return *e;
@@ -102,6 +108,8 @@ nlohmann::json ruleToJson(const Rule& r) {
   }
   j["gateAction"] = gateActionName(r.gateAction);
   j["scope"] = scopeName(r.scope);
+  // Only when strict: every stored rule list before fleets keeps its canonical text (and ETag).
+  if (r.fleet == FleetMode::STRICT) j["fleet"] = fleetModeName(r.fleet);
   return j;
 }
 

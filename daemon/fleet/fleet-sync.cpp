@@ -1,0 +1,291 @@
+#include "fleet-sync.h"
+
+#include "fleet/scripts.h"
+
+#include <hiredis/hiredis.h>
+
+#include <chrono>
+
+namespace tenantd::fleet {
+
+namespace {
+enum Script : size_t { FLUSH = 0, STRICT = 1 };
+
+int64_t integerAt(const redisReply* r, size_t i) {
+  const redisReply* e = r->element[i];
+  return e->type == REDIS_REPLY_INTEGER ? e->integer : 0;
+}
+
+bool isIntegerArray(const redisReply* r, size_t n) {
+  if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements != n) return false;
+  for (size_t i = 0; i < n; ++i) {
+    if (r->element[i]->type != REDIS_REPLY_INTEGER) return false;
+  }
+  return true;
+}
+
+std::string describe(const redisReply* r) {
+  if (r == nullptr) return "no reply";
+  if (r->type == REDIS_REPLY_ERROR) return std::string(r->str, r->len);
+  return "an unexpected reply";
+}
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+}  // namespace
+
+std::string counterKey(std::string_view prefix, std::string_view tenantId, const FleetCount& c) {
+  // Names and periods hold no ':' and tenant ids no '{' or '}'; the user key, last, may hold
+  // anything.
+  std::string key;
+  key.reserve(prefix.size() + tenantId.size() + c.rule->resource.size() + c.rule->metric.size() +
+              c.userKey.size() + 48);
+  key.append(prefix).append(":{").append(tenantId).append("}:");
+  key.append(periodName(c.rule->period)).append(":").append(scopeName(c.rule->scope));
+  key.append(":").append(c.rule->resource).append(":").append(c.rule->metric).append(":");
+  key.append(std::to_string(c.window.start)).append(":").append(c.userKey);
+  return key;
+}
+
+struct FleetSync::Metrics {
+  explicit Metrics(tenantd::Metrics& m)
+      : flushes(m.counter("tenantd_fleet_flushes_total",
+                          "Flushes of this host's counters to the fleet's Redis, by outcome",
+                          {{"outcome", "ok"}})),
+        flushFailures(m.counter("tenantd_fleet_flushes_total",
+                                "Flushes of this host's counters to the fleet's Redis, by outcome",
+                                {{"outcome", "failed"}})),
+        countersSent(m.counter("tenantd_fleet_counters_sent_total",
+                               "Counter-windows sent to the fleet's Redis", {})),
+        resends(m.counter("tenantd_fleet_resends_total",
+                          "Tenants whose every counter was sent again (reconnect, new rules, "
+                          "data lost in Redis)",
+                          {})),
+        disconnects(m.counter("tenantd_fleet_disconnects_total",
+                              "Times the connection to the fleet's Redis failed", {})),
+        flushSeconds(m.latency("tenantd_fleet_flush_seconds",
+                               "Round trip of one flush to the fleet's Redis", {})),
+        strictAllowed(m.counter("tenantd_fleet_strict_total",
+                                "Strict-rule calls decided on the fleet's Redis, by outcome",
+                                {{"outcome", "allowed"}})),
+        strictRefused(m.counter("tenantd_fleet_strict_total",
+                                "Strict-rule calls decided on the fleet's Redis, by outcome",
+                                {{"outcome", "refused"}})),
+        strictUnreached(m.counter("tenantd_fleet_strict_total",
+                                  "Strict-rule calls decided on the fleet's Redis, by outcome",
+                                  {{"outcome", "unreachable"}})),
+        strictSeconds(m.latency("tenantd_fleet_strict_seconds",
+                                "Round trip of one strict call to the fleet's Redis", {})) {}
+  OwnedCounter& flushes;
+  OwnedCounter& flushFailures;
+  OwnedCounter& countersSent;
+  OwnedCounter& resends;
+  OwnedCounter& disconnects;
+  LatencyHistogram& flushSeconds;
+  OwnedCounter& strictAllowed;
+  OwnedCounter& strictRefused;
+  OwnedCounter& strictUnreached;
+  LatencyHistogram& strictSeconds;
+  std::unique_ptr<tenantd::Metrics::Gauge> up;
+};
+
+FleetSync::FleetSync(uv_loop_t& loop, kj::Function<void()> wake, const FleetConfig& config,
+                     RedisOptions redis, std::string hostId, Tenants& tenants, Readiness& readiness,
+                     tenantd::Metrics& metrics, Log& log, const Clock& clock)
+    : config_(config),
+      hostId_(std::move(hostId)),
+      tenants_(tenants),
+      readiness_(readiness),
+      log_(log),
+      clock_(clock),
+      metrics_(std::make_unique<Metrics>(metrics)),
+      redis_(
+          loop, kj::mv(wake),
+          [&]() {
+            redis.scripts = {FLUSH_SCRIPT, STRICT_SCRIPT};
+            return std::move(redis);
+          }(),
+          [this](bool up, const std::string& why) { changed(up, why); }),
+      timer_(new uv_timer_t) {
+  metrics_->up =
+      metrics.gauge("tenantd_fleet_up", "1 while the fleet's Redis answers, 0 while it does not",
+                    {}, [this]() { return redis_.up() ? 1.0 : 0.0; });
+  uv_timer_init(&loop, timer_);
+  timer_->data = this;
+  readiness_.fleetUnavailable("fleet: not connected to Redis yet");
+}
+
+FleetSync::~FleetSync() noexcept(false) {
+  uv_close(reinterpret_cast<uv_handle_t*>(timer_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+}
+
+void FleetSync::start() {
+  redis_.start();
+  auto interval = static_cast<uint64_t>(config_.flushIntervalMs);
+  uv_timer_start(timer_, onFlushTimer, interval, interval);
+}
+
+void FleetSync::onFlushTimer(uv_timer_t* timer) {
+  static_cast<FleetSync*>(timer->data)->flush();
+}
+
+void FleetSync::changed(bool up, const std::string& why) {
+  if (up) {
+    // Whatever Redis holds now (a restart, a failover, another host's rewrite), this host's
+    // every counter goes again on the next flush.
+    resendAll_ = true;
+    readiness_.fleetUnavailable("");
+    log_.info("fleet", "connected to Redis; resending this host's counters");
+    flush();
+    return;
+  }
+  metrics_->disconnects.add();
+  readiness_.fleetUnavailable("fleet: Redis unreachable (" + why + "); checks count on this " +
+                              "host's usage and the last fleet figures read");
+  log_.warn("fleet", "Redis unreachable: " + why);
+}
+
+std::string FleetSync::expireAt(const Window& w) const {
+  if (w.end == LIFETIME_WINDOW.end) return "0";
+  return std::to_string(w.end + config_.graceSeconds * 1000);
+}
+
+kj::Promise<void> FleetSync::flushNow() {
+  auto paf = kj::newPromiseAndFulfiller<void>();
+  flushWaiters_.add(kj::mv(paf.fulfiller));
+  if (!flushing_) flush();
+  return kj::mv(paf.promise);
+}
+
+void FleetSync::flush() {
+  if (flushing_) return;
+  auto waiters = kj::heap<kj::Vector<kj::Own<kj::PromiseFulfiller<void>>>>(kj::mv(flushWaiters_));
+  flushWaiters_ = {};
+  if (!redis_.up()) {
+    for (auto& w : *waiters) w->fulfill();
+    return;
+  }
+  UnixMillis now = clock_.now();
+  bool all = resendAll_;
+  resendAll_ = false;
+  if (all) sentAt_.clear();  // Rebuilt below: tenants deleted meanwhile drop out.
+  struct Batch {
+    size_t outstanding = 0;
+    bool failed = false;
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    kj::Own<kj::Vector<kj::Own<kj::PromiseFulfiller<void>>>> waiters;
+  };
+  auto batch = std::make_shared<Batch>();
+  batch->waiters = kj::mv(waiters);
+  const std::string& sha = redis_.scriptSha(FLUSH);
+  tenants_.forEach([&](TenantState& t) {
+    const std::string& id = t.info.id;
+    uint64_t generation = t.limiter.generation();
+    auto seen = sentAt_.find(id);
+    bool whole = all || seen == sentAt_.end() || seen->second != generation || resend_.count(id);
+    if (whole) {
+      t.limiter.trackFleet(true);
+      sentAt_[id] = generation;
+      resend_.erase(id);
+      metrics_->resends.add();
+    }
+    auto counts = t.limiter.takeFleetChanges(whole, now);
+    if (counts.empty()) return;
+    std::vector<std::string> argv;
+    argv.reserve(4 + counts.size() * 4);
+    argv.push_back("EVALSHA");
+    argv.push_back(sha);
+    argv.push_back(std::to_string(counts.size()));
+    for (auto& c : counts) argv.push_back(counterKey(config_.keyPrefix, id, c));
+    argv.push_back(hostId_);
+    for (auto& c : counts) {
+      argv.push_back(std::to_string(c.value));
+      argv.push_back(std::to_string(c.previous));
+      argv.push_back(expireAt(c.window));
+    }
+    metrics_->countersSent.add(counts.size());
+    ++batch->outstanding;
+    redis_.send(argv, [this, batch, id, generation,
+                       counts = std::move(counts)](const redisReply* r) mutable {
+      if (!isIntegerArray(r, counts.size() + 1)) {
+        // Not applied, or not known to be: this tenant goes whole next time.
+        resend_.insert(id);
+        if (!batch->failed) {
+          batch->failed = true;
+          if (r != nullptr) log_.warn("fleet", "flush refused by Redis: " + describe(r));
+        }
+      } else {
+        if (integerAt(r, counts.size()) > 0) {
+          log_.warn("fleet", "Redis had lost counters of tenant " + id + "; resending them");
+          resend_.insert(id);
+        }
+        if (TenantState* t = tenants_.find(id)) {
+          for (size_t i = 0; i < counts.size(); ++i) {
+            auto& c = counts[i];
+            t->limiter.setFleetOthers(generation, c.rule, c.userKey, c.window,
+                                      integerAt(r, i) - c.value);
+          }
+        }
+      }
+      if (--batch->outstanding > 0) return;
+      flushing_ = false;
+      (batch->failed ? metrics_->flushFailures : metrics_->flushes).add();
+      metrics_->flushSeconds.observe(secondsSince(batch->started));
+      for (auto& w : *batch->waiters) w->fulfill();
+    });
+  });
+  if (batch->outstanding == 0) {
+    for (auto& w : *batch->waiters) w->fulfill();
+    return;
+  }
+  flushing_ = true;
+}
+
+kj::Promise<StrictAnswer> FleetSync::strictAdd(const TenantState& t,
+                                               const std::vector<Limiter::Applicable>& counters,
+                                               int64_t amount) {
+  if (!redis_.up()) {
+    metrics_->strictUnreached.add();
+    return StrictAnswer{};
+  }
+  std::vector<std::string> argv;
+  argv.reserve(5 + counters.size() * 3);
+  argv.push_back("EVALSHA");
+  argv.push_back(redis_.scriptSha(STRICT));
+  argv.push_back(std::to_string(counters.size()));
+  for (auto& c : counters) {
+    argv.push_back(
+        counterKey(config_.keyPrefix, t.info.id, FleetCount{c.rule, c.userKey, c.window, 0, 0}));
+  }
+  argv.push_back(hostId_);
+  argv.push_back(std::to_string(amount));
+  for (auto& c : counters) {
+    argv.push_back(c.rule->gateAction == GateAction::BLOCK ? std::to_string(c.limit) : "-1");
+    argv.push_back(expireAt(c.window));
+  }
+  auto paf = kj::newPromiseAndFulfiller<StrictAnswer>();
+  size_t n = counters.size();
+  redis_.send(argv, [this, n, fulfiller = kj::mv(paf.fulfiller),
+                     started = std::chrono::steady_clock::now()](const redisReply* r) mutable {
+    StrictAnswer a;
+    if (!isIntegerArray(r, 1 + 2 * n)) {
+      metrics_->strictUnreached.add();
+      if (r != nullptr) log_.warn("fleet", "strict call refused by Redis: " + describe(r));
+      fulfiller->fulfill(kj::mv(a));
+      return;
+    }
+    metrics_->strictSeconds.observe(secondsSince(started));
+    a.reached = true;
+    a.allowed = integerAt(r, 0) == 1;
+    (a.allowed ? metrics_->strictAllowed : metrics_->strictRefused).add();
+    for (size_t i = 0; i < n; ++i) {
+      a.figures.push_back({integerAt(r, 1 + i), integerAt(r, 1 + n + i)});
+    }
+    fulfiller->fulfill(kj::mv(a));
+  });
+  return kj::mv(paf.promise);
+}
+
+}  // namespace tenantd::fleet

@@ -1,0 +1,429 @@
+// End to end: fleet-wide counting (docs/FLEET.md) with the real binaries. Debian's redis-server,
+// started here on a Unix socket, and three `tenantd --dev` sidecars sharing it (each its own
+// store and host id, the same demo tenant): mixed load counts exactly once in the fleet; a
+// local-first limit overshoots by no more than the stated bound; strict consumes never pass their
+// limit; a sidecar SIGKILLed and Redis restarted empty both end with exact totals; and with Redis
+// gone each on_unavailable policy holds until it returns.
+
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "support/daemon-fixture.h"
+#include "support/http-client.h"
+#include "support/redis-server.h"
+#include "tenantd/client.h"
+
+namespace tenantd::testing {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+namespace tc = tenantd::client;
+
+namespace {
+const std::string DEMO = "tenant-123";
+constexpr int64_t FLUSH_MS = 50;
+constexpr int64_t BIG = 1'000'000'000'000;
+
+const json RULES = json::array({
+    {{"resource", "llm"}, {"metric", "tokens"}, {"period", "month"}, {"limit", BIG}},
+    {{"resource", "llm"},
+     {"metric", "tokens"},
+     {"period", "day"},
+     {"limit", BIG},
+     {"scope", "user"}},
+    {{"resource", "api"}, {"metric", "calls"}, {"period", "day"}, {"limit", BIG}},
+    {{"resource", "burst"}, {"metric", "calls"}, {"period", "day"}, {"limit", 300}},
+    {{"resource", "paid"},
+     {"metric", "calls"},
+     {"period", "day"},
+     {"limit", 200},
+     {"fleet", "strict"}},
+    {{"resource", "spare"}, {"metric", "calls"}, {"period", "day"}, {"limit", 1000}},
+});
+
+HttpResult rest(const RunningDaemon& d, const std::string& method, const std::string& path,
+                const std::string& body = "") {
+  std::map<std::string, std::string> headers{{"Authorization", "Bearer " + d.demoToken()}};
+  if (!body.empty()) headers.emplace("Content-Type", "application/json");
+  return httpRequest(method, d.restUrl + path, headers, body);
+}
+
+// Waits for `condition` (which asks a real process something) to hold, up to `deadline`.
+bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds deadline) {
+  auto end = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < end) {
+    if (condition()) return true;
+  }
+  return condition();
+}
+
+struct Sidecar {
+  std::unique_ptr<RunningDaemon> daemon;
+  std::string hostId;
+
+  Sidecar(const RedisServer& redis, std::string id, const std::string& policy = "local")
+      : hostId(std::move(id)) {
+    std::string address = redis.address();
+    daemon = std::make_unique<RunningDaemon>(std::vector<std::string>{}, [&](RunningDaemon& d) {
+      std::string config = d.dir.file("tenantd.toml");
+      std::ofstream(config) << "[fleet]\nredis = \"" << address << "\"\nhost_id = \"" << hostId
+                            << "\"\nflush_interval_ms = " << FLUSH_MS
+                            << "\nmax_backoff_ms = 100\nconnect_timeout_ms = 500\n"
+                            << "timeout_ms = 500\non_unavailable = \"" << policy << "\"\n";
+      d.args.push_back("--config");
+      d.args.push_back(config);
+    });
+    auto r = rest(*daemon, "PUT", "/tenant/limits/resources", RULES.dump());
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+  }
+
+  tc::ClientOptions clientOptions() const {
+    tc::ClientOptions o;
+    o.socketPath = daemon->socketPath;
+    o.timeout = 10s;
+    o.minReconnectBackoff = 5ms;
+    o.maxReconnectBackoff = 50ms;
+    return o;
+  }
+
+  json usage() const {
+    auto r = rest(*daemon, "GET", "/tenant/limits/resources/usage");
+    REQUIRE(r.status == 200);
+    return json::parse(r.body);
+  }
+  // The current figure of the tenant-scoped row of `resource`.
+  int64_t current(const std::string& resource) const {
+    for (auto& row : usage()) {
+      if (row["resource"] == resource && row["scope"] == "tenant") return row["current"];
+    }
+    return -1;
+  }
+  bool ready() const {
+    auto r = httpRequestOutsideApi("GET", daemon->restUrl + "/readyz");
+    return r.status == 200 && r.body.find("degraded") == std::string::npos;
+  }
+  // SIGTERM: the drain flushes this host's last counts to the fleet.
+  void stop() {
+    daemon->process->signal(SIGTERM);
+    REQUIRE(daemon->process->waitForExit(10s) == std::optional<int>(0));
+  }
+};
+
+struct Fleet {
+  RedisServer redis;
+  std::vector<std::unique_ptr<Sidecar>> sidecars;
+
+  explicit Fleet(std::vector<std::string> policies = {"local", "local", "local"}) {
+    for (size_t i = 0; i < policies.size(); ++i) {
+      sidecars.push_back(std::make_unique<Sidecar>(redis, "h" + std::to_string(i), policies[i]));
+    }
+  }
+  void stopAll() {
+    for (auto& s : sidecars) s->stop();
+  }
+  // The fleet's counter of the tenant-scoped `resource` rule in its current window.
+  std::map<std::string, std::string> counter(const std::string& period, const std::string& scope,
+                                             const std::string& resource,
+                                             const std::string& user = "") {
+    auto keys = redis.keys("tenantd:{" + DEMO + "}:" + period + ":" + scope + ":" + resource +
+                           ":*:" + user);
+    if (keys.empty()) return {};
+    REQUIRE(keys.size() == 1);
+    return redis.hash(keys[0]);
+  }
+};
+
+int64_t total(const std::map<std::string, std::string>& counter) {
+  auto it = counter.find("_total");
+  return it == counter.end() ? 0 : std::stoll(it->second);
+}
+
+// The sum of every host's field: what `_total` must equal.
+int64_t sumOfHosts(const std::map<std::string, std::string>& counter) {
+  int64_t sum = 0;
+  for (auto& [field, value] : counter) {
+    if (field != "_total") sum += std::stoll(value);
+  }
+  return sum;
+}
+
+// What a load thread had acknowledged.
+struct Acknowledged {
+  std::mutex mutex;
+  int64_t tokens = 0;
+  std::map<std::string, int64_t> tokensByUser;
+  int64_t apiCalls = 0;
+  void addTokens(const std::string& user, int64_t amount) {
+    std::lock_guard lock(mutex);
+    tokens += amount;
+    tokensByUser[user] += amount;
+  }
+  void addCalls(int64_t amount) {
+    std::lock_guard lock(mutex);
+    apiCalls += amount;
+  }
+};
+
+// `ops` mixed operations on `sidecar`: tracks with ids (retried with the same id until
+// acknowledged, so a crash between commit and answer counts once), consumes, and reservations
+// committed with less than they held.
+void mixedLoad(Sidecar& sidecar, const std::string& prefix, int ops, Acknowledged& ack) {
+  tc::Client client(sidecar.clientOptions());
+  for (int i = 0; i < ops; ++i) {
+    std::string user = "u" + std::to_string(i % 5);
+    int64_t amount = i % 7 + 1;
+    for (int attempt = 0;; ++attempt) {
+      try {
+        switch (i % 3) {
+          case 0: {
+            // A retry answered "duplicate" is the first attempt's commit: counted once either way.
+            client.track(DEMO, {{user, "llm", "tokens", amount}, prefix + std::to_string(i)});
+            ack.addTokens(user, amount);
+            break;
+          }
+          case 1:
+            if (client.consume(DEMO, {"", "api", "calls", 1}).allowed) ack.addCalls(1);
+            break;
+          case 2: {
+            auto held = client.reserve(DEMO, {"", "api", "calls", 3});
+            if (held.decision.allowed) {
+              client.commit(DEMO, held.id, 2);
+              ack.addCalls(2);
+            }
+            break;
+          }
+        }
+        break;
+      } catch (const tc::Error&) {
+        // Only tracks are retried (their id makes a retry safe); the others were not
+        // acknowledged, so whatever the store kept of them is not expected here.
+        if (i % 3 != 0 || attempt > 2000) break;
+      }
+    }
+  }
+}
+}  // namespace
+
+TEST_CASE("Mixed load on three sidecars counts every acknowledged use exactly once in the fleet") {
+  Fleet f;
+  Acknowledged ack;
+  std::vector<std::thread> threads;
+  for (size_t s = 0; s < f.sidecars.size(); ++s) {
+    for (int t = 0; t < 2; ++t) {
+      threads.emplace_back(mixedLoad, std::ref(*f.sidecars[s]),
+                           "s" + std::to_string(s) + "t" + std::to_string(t) + "-", 240,
+                           std::ref(ack));
+    }
+  }
+  for (auto& t : threads) t.join();
+  REQUIRE(ack.tokens > 0);
+
+  // Every sidecar shows the fleet's figure, not its own, within a few flushes.
+  for (auto& s : f.sidecars) {
+    CHECK(waitFor([&]() { return s->current("llm") == ack.tokens; }, 2s));
+    CHECK(s->usage()[0]["counted"] == "fleet");
+  }
+  f.stopAll();
+  auto tokens = f.counter("month", "tenant", "llm");
+  CHECK(total(tokens) == ack.tokens);
+  CHECK(sumOfHosts(tokens) == ack.tokens);
+  CHECK(tokens.size() == 4);  // h0, h1, h2 and _total.
+  for (auto& [user, amount] : ack.tokensByUser) {
+    INFO(user);
+    CHECK(total(f.counter("day", "user", "llm", user)) == amount);
+  }
+  auto calls = f.counter("day", "tenant", "api");
+  CHECK(total(calls) == ack.apiCalls);
+  CHECK(sumOfHosts(calls) == ack.apiCalls);
+}
+
+namespace {
+struct Burst {
+  std::atomic<int64_t> allowed{0};
+  std::chrono::steady_clock::time_point first, last;
+  std::mutex mutex;
+};
+
+// Consumes one `resource` call at a time until `refusals` refusals in a row.
+void burst(Sidecar& sidecar, const std::string& resource, Burst& b) {
+  tc::Client client(sidecar.clientOptions());
+  int refused = 0;
+  while (refused < 40) {
+    if (client.consume(DEMO, {"", resource, "calls", 1}).allowed) {
+      refused = 0;
+      b.allowed.fetch_add(1);
+      auto now = std::chrono::steady_clock::now();
+      std::lock_guard lock(b.mutex);
+      if (b.first == std::chrono::steady_clock::time_point()) b.first = now;
+      b.last = now;
+    } else {
+      ++refused;
+    }
+  }
+}
+
+// The slowest flush round trip a sidecar has seen: the smallest histogram bound holding every
+// observation of tenantd_fleet_flush_seconds.
+double slowestFlushSeconds(const Sidecar& s) {
+  auto text = httpRequestOutsideApi("GET", s.daemon->restUrl + "/metrics").body;
+  std::istringstream lines(text);
+  std::string line;
+  double count = -1;
+  std::vector<std::pair<double, double>> buckets;
+  while (std::getline(lines, line)) {
+    if (line.rfind("tenantd_fleet_flush_seconds_count ", 0) == 0)
+      count = std::stod(line.substr(34));
+    const std::string b = "tenantd_fleet_flush_seconds_bucket{le=\"";
+    if (line.rfind(b, 0) == 0 && line.find("+Inf") == std::string::npos) {
+      size_t end = line.find('"', b.size());
+      buckets.emplace_back(std::stod(line.substr(b.size(), end - b.size())),
+                           std::stod(line.substr(line.find("} ") + 2)));
+    }
+  }
+  for (auto& [bound, n] : buckets) {
+    if (n >= count) return bound;
+  }
+  WARN("count " << count << " buckets " << buckets.size() << " text " << text.size());
+  return 1.0;
+}
+}  // namespace
+
+TEST_CASE("A concurrent burst overshoots a local-first limit by no more than the stated bound") {
+  Fleet f;
+  std::vector<std::unique_ptr<Burst>> bursts;
+  std::vector<std::thread> threads;
+  for (auto& s : f.sidecars) {
+    bursts.push_back(std::make_unique<Burst>());
+    for (int t = 0; t < 2; ++t) {
+      threads.emplace_back(burst, std::ref(*s), "burst", std::ref(*bursts.back()));
+    }
+  }
+  for (auto& t : threads) t.join();
+  // docs/FLEET.md: overshoot <= (hosts - 1) x r x (2 x flush interval + 2 x flush round trip),
+  // r the fastest host's rate of allowed units.
+  int64_t allowed = 0;
+  double fastest = 0, slowestTrip = 0;
+  for (size_t i = 0; i < f.sidecars.size(); ++i) {
+    allowed += bursts[i]->allowed;
+    double seconds =
+        std::max(1e-3, std::chrono::duration<double>(bursts[i]->last - bursts[i]->first).count());
+    fastest = std::max(fastest, bursts[i]->allowed / seconds);
+    slowestTrip = std::max(slowestTrip, slowestFlushSeconds(*f.sidecars[i]));
+  }
+  double bound = (f.sidecars.size() - 1) * fastest * (2 * FLUSH_MS / 1000.0 + 2 * slowestTrip);
+  WARN("burst: " << allowed << " allowed against a limit of 300; bound " << bound
+                 << " (fastest host " << fastest << "/s, slowest flush " << slowestTrip * 1000
+                 << " ms)");
+  CHECK(allowed >= 300);
+  CHECK(allowed - 300 <= bound);
+  f.stopAll();
+  CHECK(total(f.counter("day", "tenant", "burst")) == allowed);
+}
+
+TEST_CASE("Strict consumes never pass their limit across the fleet") {
+  Fleet f;
+  std::vector<std::unique_ptr<Burst>> bursts;
+  std::vector<std::thread> threads;
+  for (auto& s : f.sidecars) {
+    bursts.push_back(std::make_unique<Burst>());
+    for (int t = 0; t < 2; ++t) {
+      threads.emplace_back(burst, std::ref(*s), "paid", std::ref(*bursts.back()));
+    }
+  }
+  for (auto& t : threads) t.join();
+  int64_t allowed = 0;
+  for (auto& b : bursts) allowed += b->allowed;
+  CHECK(allowed == 200);
+  for (auto& s : f.sidecars) CHECK(s->current("paid") == 200);
+  f.stopAll();
+  auto paid = f.counter("day", "tenant", "paid");
+  CHECK(total(paid) == 200);
+  CHECK(sumOfHosts(paid) == 200);
+}
+
+TEST_CASE("A sidecar SIGKILLed and Redis restarted empty both end with exact totals") {
+  Fleet f;
+  Acknowledged ack;
+  std::atomic<bool> crashed{false};
+  std::vector<std::thread> threads;
+  for (size_t s = 0; s < f.sidecars.size(); ++s) {
+    threads.emplace_back(mixedLoad, std::ref(*f.sidecars[s]), "s" + std::to_string(s) + "-", 600,
+                         std::ref(ack));
+  }
+  // Mid-load: h1 dies without a word and comes back on its store; then Redis loses everything.
+  REQUIRE(waitFor([&]() { return f.sidecars[1]->current("llm") > 0; }, 5s));
+  f.sidecars[1]->daemon->process->signal(SIGKILL);
+  REQUIRE(f.sidecars[1]->daemon->process->waitForExit(5s).has_value());
+  f.sidecars[1]->daemon->restart();
+  f.redis.kill();
+  f.redis.start();
+  for (auto& t : threads) t.join();
+
+  for (auto& s : f.sidecars) {
+    CHECK(waitFor([&]() { return s->ready() && s->current("llm") == ack.tokens; }, 5s));
+  }
+  f.stopAll();
+  auto tokens = f.counter("month", "tenant", "llm");
+  CHECK(total(tokens) == ack.tokens);
+  CHECK(sumOfHosts(tokens) == ack.tokens);
+  for (auto& [user, amount] : ack.tokensByUser) {
+    INFO(user);
+    CHECK(total(f.counter("day", "user", "llm", user)) == amount);
+  }
+}
+
+TEST_CASE("With Redis gone each policy holds, and the sidecars recover when it returns") {
+  Fleet f({"local", "open", "closed"});
+  auto& local = *f.sidecars[0];
+  auto& open = *f.sidecars[1];
+  auto& closed = *f.sidecars[2];
+  {
+    tc::Client client(local.clientOptions());
+    for (int i = 0; i < 300; ++i) REQUIRE(client.consume(DEMO, {"", "burst", "calls", 1}).allowed);
+    CHECK_FALSE(client.consume(DEMO, {"", "burst", "calls", 1}).allowed);
+  }
+  // Every host has read the fleet's figure: the limit is used up.
+  for (auto& s : f.sidecars) REQUIRE(waitFor([&]() { return s->current("burst") == 300; }, 2s));
+
+  f.redis.kill();
+  for (auto& s : f.sidecars) {
+    REQUIRE(waitFor([&]() { return !s->ready(); }, 3s));
+    auto r = httpRequestOutsideApi("GET", s->daemon->restUrl + "/readyz");
+    CHECK(r.status == 200);  // Degraded, still serving.
+    CHECK(r.body.find("Redis unreachable") != std::string::npos);
+  }
+  tc::Client toLocal(local.clientOptions()), toOpen(open.clientOptions()),
+      toClosed(closed.clientOptions());
+  auto l = toLocal.consume(DEMO, {"", "burst", "calls", 1});
+  CHECK_FALSE(l.allowed);  // This host's counts on the last fleet figures.
+  CHECK(l.counted == "local");
+  CHECK(toOpen.consume(DEMO, {"", "burst", "calls", 1}).allowed);
+  CHECK_FALSE(toClosed.consume(DEMO, {"", "spare", "calls", 1}).allowed);
+  CHECK(toLocal.consume(DEMO, {"", "spare", "calls", 1}).allowed);
+  // A strict rule falls back to the policy too.
+  CHECK(toLocal.consume(DEMO, {"", "paid", "calls", 1}).allowed);
+  CHECK(toOpen.consume(DEMO, {"", "paid", "calls", 1}).allowed);
+  CHECK_FALSE(toClosed.consume(DEMO, {"", "paid", "calls", 1}).allowed);
+
+  f.redis.start();  // Empty: every host refills it.
+  for (auto& s : f.sidecars) REQUIRE(waitFor([&]() { return s->ready(); }, 5s));
+  for (auto& s : f.sidecars) CHECK(waitFor([&]() { return s->current("burst") == 301; }, 2s));
+  CHECK(local.usage()[0]["counted"] == "fleet");
+  f.stopAll();
+  CHECK(total(f.counter("day", "tenant", "burst")) == 301);
+  CHECK(total(f.counter("day", "tenant", "spare")) == 1);
+  CHECK(total(f.counter("day", "tenant", "paid")) == 2);
+}
+
+}  // namespace tenantd::testing
