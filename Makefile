@@ -66,6 +66,7 @@ bench: build
 	@bench/rpc-bench $(BUILD)
 	@bench/writer-fairness $(BUILD)
 	@bench/sync-bench $(BUILD)
+	@bench/fleet-bench $(BUILD)
 
 # The long forms of the randomized tests (`make test` runs each briefly).
 soak: build

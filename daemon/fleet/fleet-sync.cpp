@@ -48,6 +48,15 @@ std::string counterKey(std::string_view prefix, std::string_view tenantId, const
   return key;
 }
 
+// One flush: its calls still out, and who waits for all of them.
+struct FleetSync::Batch {
+  size_t outstanding = 0;
+  size_t calls = 0;
+  bool failed = false;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  kj::Own<kj::Vector<kj::Own<kj::PromiseFulfiller<void>>>> waiters;
+};
+
 struct FleetSync::Metrics {
   explicit Metrics(tenantd::Metrics& m)
       : flushes(m.counter("tenantd_fleet_flushes_total",
@@ -63,7 +72,7 @@ struct FleetSync::Metrics {
                           "data lost in Redis)",
                           {})),
         disconnects(m.counter("tenantd_fleet_disconnects_total",
-                              "Times the connection to the fleet's Redis failed", {})),
+                              "Times the fleet's Redis went from answering to unreachable", {})),
         flushSeconds(m.latency("tenantd_fleet_flush_seconds",
                                "Round trip of one flush to the fleet's Redis", {})),
         strictAllowed(m.counter("tenantd_fleet_strict_total",
@@ -106,7 +115,7 @@ FleetSync::FleetSync(uv_loop_t& loop, kj::Function<void()> wake, const FleetConf
             redis.scripts = {FLUSH_SCRIPT, STRICT_SCRIPT};
             return std::move(redis);
           }(),
-          [this](bool up, const std::string& why) { changed(up, why); }),
+          [this](bool up, const std::string& why) { changed(up, why); }, log),
       timer_(new uv_timer_t) {
   metrics_->up =
       metrics.gauge("tenantd_fleet_up", "1 while the fleet's Redis answers, 0 while it does not",
@@ -133,6 +142,7 @@ void FleetSync::onFlushTimer(uv_timer_t* timer) {
 
 void FleetSync::changed(bool up, const std::string& why) {
   if (up) {
+    wasUp_ = true;
     // Whatever Redis holds now (a restart, a failover, another host's rewrite), this host's
     // every counter goes again on the next flush.
     resendAll_ = true;
@@ -141,10 +151,19 @@ void FleetSync::changed(bool up, const std::string& why) {
     flush();
     return;
   }
-  metrics_->disconnects.add();
+  if (wasUp_) metrics_->disconnects.add();
+  wasUp_ = false;
   readiness_.fleetUnavailable("fleet: Redis unreachable (" + why + "); checks count on this " +
                               "host's usage and the last fleet figures read");
   log_.warn("fleet", "Redis unreachable: " + why);
+}
+
+void FleetSync::refused(const std::string& what, const std::string& why) {
+  // Once per distinct answer: a Redis that refuses every flush would otherwise log 20 times a
+  // second.
+  if (why == lastRefusal_) return;
+  lastRefusal_ = why;
+  log_.warn("fleet", what + " refused by Redis: " + why);
 }
 
 std::string FleetSync::expireAt(const Window& w) const {
@@ -171,15 +190,10 @@ void FleetSync::flush() {
   bool all = resendAll_;
   resendAll_ = false;
   if (all) sentAt_.clear();  // Rebuilt below: tenants deleted meanwhile drop out.
-  struct Batch {
-    size_t outstanding = 0;
-    bool failed = false;
-    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
-    kj::Own<kj::Vector<kj::Own<kj::PromiseFulfiller<void>>>> waiters;
-  };
   auto batch = std::make_shared<Batch>();
   batch->waiters = kj::mv(waiters);
-  const std::string& sha = redis_.scriptSha(FLUSH);
+  flushing_ = true;
+  batch->outstanding = 1;  // Held while the calls go out: one answered at once ends nothing.
   tenants_.forEach([&](TenantState& t) {
     const std::string& id = t.info.id;
     uint64_t generation = t.limiter.generation();
@@ -192,55 +206,72 @@ void FleetSync::flush() {
       metrics_->resends.add();
     }
     auto counts = t.limiter.takeFleetChanges(whole, now);
-    if (counts.empty()) return;
-    std::vector<std::string> argv;
-    argv.reserve(4 + counts.size() * 4);
-    argv.push_back("EVALSHA");
-    argv.push_back(sha);
-    argv.push_back(std::to_string(counts.size()));
-    for (auto& c : counts) argv.push_back(counterKey(config_.keyPrefix, id, c));
-    argv.push_back(hostId_);
-    for (auto& c : counts) {
-      argv.push_back(std::to_string(c.value));
-      argv.push_back(std::to_string(c.previous));
-      argv.push_back(expireAt(c.window));
+    if (!counts.empty()) sendCounts(batch, id, generation, std::move(counts));
+  });
+  sent(*batch);
+}
+
+void FleetSync::sendCounts(const std::shared_ptr<Batch>& batch, const std::string& id,
+                           uint64_t generation, std::vector<FleetCount> counts) {
+  std::vector<std::string> argv;
+  argv.reserve(4 + counts.size() * 4);
+  argv.push_back("EVALSHA");
+  argv.push_back(redis_.scriptSha(FLUSH));
+  argv.push_back(std::to_string(counts.size()));
+  for (auto& c : counts) argv.push_back(counterKey(config_.keyPrefix, id, c));
+  argv.push_back(hostId_);
+  for (auto& c : counts) {
+    argv.push_back(std::to_string(c.value));
+    argv.push_back(std::to_string(c.previous));
+    argv.push_back(expireAt(c.window));
+  }
+  metrics_->countersSent.add(counts.size());
+  ++batch->outstanding;
+  ++batch->calls;
+  std::string key = argv[3];  // Every key of one tenant is in its slot.
+  auto onReply = [this, batch, id, generation,
+                  counts = std::move(counts)](const redisReply* r) mutable {
+    if (counts.size() > 1 && r != nullptr && r->type == REDIS_REPLY_ERROR &&
+        std::string_view(r->str, r->len).starts_with("TRYAGAIN")) {
+      // Some of these keys have moved to the slot's next node and some not: one call per key
+      // goes wherever its key is now (the script treats every key on its own).
+      for (auto& c : counts) sendCounts(batch, id, generation, {c});
+      return sent(*batch);
     }
-    metrics_->countersSent.add(counts.size());
-    ++batch->outstanding;
-    redis_.send(argv, [this, batch, id, generation,
-                       counts = std::move(counts)](const redisReply* r) mutable {
-      if (!isIntegerArray(r, counts.size() + 1)) {
-        // Not applied, or not known to be: this tenant goes whole next time.
+    if (!isIntegerArray(r, counts.size() + 1)) {
+      // Not applied, or not known to be: this tenant goes whole next time.
+      resend_.insert(id);
+      if (!batch->failed) {
+        batch->failed = true;
+        if (r != nullptr) refused("flush", describe(r));
+      }
+    } else {
+      if (integerAt(r, counts.size()) > 0) {
+        log_.warn("fleet", "Redis had lost counters of tenant " + id + "; resending them");
         resend_.insert(id);
-        if (!batch->failed) {
-          batch->failed = true;
-          if (r != nullptr) log_.warn("fleet", "flush refused by Redis: " + describe(r));
-        }
-      } else {
-        if (integerAt(r, counts.size()) > 0) {
-          log_.warn("fleet", "Redis had lost counters of tenant " + id + "; resending them");
-          resend_.insert(id);
-        }
-        if (TenantState* t = tenants_.find(id)) {
-          for (size_t i = 0; i < counts.size(); ++i) {
-            auto& c = counts[i];
-            t->limiter.setFleetOthers(generation, c.rule, c.userKey, c.window,
-                                      integerAt(r, i) - c.value);
-          }
+      }
+      if (TenantState* t = tenants_.find(id)) {
+        for (size_t i = 0; i < counts.size(); ++i) {
+          auto& c = counts[i];
+          t->limiter.setFleetOthers(generation, c.rule, c.userKey, c.window,
+                                    integerAt(r, i) - c.value);
         }
       }
-      if (--batch->outstanding > 0) return;
-      flushing_ = false;
-      (batch->failed ? metrics_->flushFailures : metrics_->flushes).add();
-      metrics_->flushSeconds.observe(secondsSince(batch->started));
-      for (auto& w : *batch->waiters) w->fulfill();
-    });
-  });
-  if (batch->outstanding == 0) {
-    for (auto& w : *batch->waiters) w->fulfill();
-    return;
+    }
+    sent(*batch);
+  };
+  redis_.send(key, std::move(argv), kj::mv(onReply), RedisRouter::TryAgain::RETURN);
+}
+
+void FleetSync::sent(Batch& batch) {
+  if (--batch.outstanding > 0) return;
+  flushing_ = false;
+  if (batch.calls > 0) {
+    if (!batch.failed) lastRefusal_.clear();
+    (batch.failed ? metrics_->flushFailures : metrics_->flushes).add();
+    metrics_->flushSeconds.observe(secondsSince(batch.started));
   }
-  flushing_ = true;
+  for (auto& w : *batch.waiters) w->fulfill();
 }
 
 kj::Promise<StrictAnswer> FleetSync::strictAdd(const TenantState& t,
@@ -267,24 +298,26 @@ kj::Promise<StrictAnswer> FleetSync::strictAdd(const TenantState& t,
   }
   auto paf = kj::newPromiseAndFulfiller<StrictAnswer>();
   size_t n = counters.size();
-  redis_.send(argv, [this, n, fulfiller = kj::mv(paf.fulfiller),
-                     started = std::chrono::steady_clock::now()](const redisReply* r) mutable {
-    StrictAnswer a;
-    if (!isIntegerArray(r, 1 + 2 * n)) {
-      metrics_->strictUnreached.add();
-      if (r != nullptr) log_.warn("fleet", "strict call refused by Redis: " + describe(r));
-      fulfiller->fulfill(kj::mv(a));
-      return;
-    }
-    metrics_->strictSeconds.observe(secondsSince(started));
-    a.reached = true;
-    a.allowed = integerAt(r, 0) == 1;
-    (a.allowed ? metrics_->strictAllowed : metrics_->strictRefused).add();
-    for (size_t i = 0; i < n; ++i) {
-      a.figures.push_back({integerAt(r, 1 + i), integerAt(r, 1 + n + i)});
-    }
-    fulfiller->fulfill(kj::mv(a));
-  });
+  std::string key = argv[3];
+  redis_.send(key, std::move(argv),
+              [this, n, fulfiller = kj::mv(paf.fulfiller),
+               started = std::chrono::steady_clock::now()](const redisReply* r) mutable {
+                StrictAnswer a;
+                if (!isIntegerArray(r, 1 + 2 * n)) {
+                  metrics_->strictUnreached.add();
+                  if (r != nullptr) refused("strict call", describe(r));
+                  fulfiller->fulfill(kj::mv(a));
+                  return;
+                }
+                metrics_->strictSeconds.observe(secondsSince(started));
+                a.reached = true;
+                a.allowed = integerAt(r, 0) == 1;
+                (a.allowed ? metrics_->strictAllowed : metrics_->strictRefused).add();
+                for (size_t i = 0; i < n; ++i) {
+                  a.figures.push_back({integerAt(r, 1 + i), integerAt(r, 1 + n + i)});
+                }
+                fulfiller->fulfill(kj::mv(a));
+              });
   return kj::mv(paf.promise);
 }
 

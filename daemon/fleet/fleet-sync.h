@@ -10,7 +10,7 @@
 // on the call itself (strictAdd). Event-loop thread only.
 
 #include "config/config.h"
-#include "fleet/redis-connection.h"
+#include "fleet/redis-router.h"
 #include "service/fleet.h"
 #include "service/readiness.h"
 #include "service/tenants.h"
@@ -49,15 +49,23 @@ public:
   kj::Promise<StrictAnswer> strictAdd(const TenantState& t,
                                       const std::vector<Limiter::Applicable>& counters,
                                       int64_t amount) override;
+  kj::Promise<void> refresh() override { return flushNow(); }
 
   const std::string& hostId() const { return hostId_; }
 
 private:
   struct Metrics;
+  struct Batch;
   static void onFlushTimer(uv_timer_t* timer);
   void flush();
+  // One EVALSHA of the flush script for `counts` of tenant `id`; split into one call per counter
+  // if Redis answers TRYAGAIN (the tenant's slot is half migrated).
+  void sendCounts(const std::shared_ptr<Batch>& batch, const std::string& id, uint64_t generation,
+                  std::vector<FleetCount> counts);
+  void sent(Batch& batch);
   void changed(bool up, const std::string& why);
   std::string expireAt(const Window& w) const;
+  void refused(const std::string& what, const std::string& why);
 
   FleetConfig config_;
   std::string hostId_;
@@ -66,13 +74,15 @@ private:
   Log& log_;
   const Clock& clock_;
   std::unique_ptr<Metrics> metrics_;
-  RedisConnection redis_;
+  RedisRouter redis_;
   uv_timer_t* timer_;  // Freed by its close callback.
   bool flushing_ = false;
+  bool wasUp_ = false;
   bool resendAll_ = true;
   std::set<std::string> resend_;                      // Tenants to send whole next time.
   std::unordered_map<std::string, uint64_t> sentAt_;  // Tenant -> rules generation last sent.
   kj::Vector<kj::Own<kj::PromiseFulfiller<void>>> flushWaiters_;
+  std::string lastRefusal_;  // Logged once until a flush succeeds.
 };
 
 }  // namespace tenantd::fleet

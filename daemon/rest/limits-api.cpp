@@ -102,9 +102,14 @@ void addLimitsRoutes(Router& router, RestContext& ctx) {
     TAKE_OR_RETURN(caller, authorize(ctx, r, Access::READ));
     std::string userId = queryParam(r.query, "userId").value_or("");
     if (auto e = refused(contract::checkUserId(userId))) return *e;
-    JsonOut out;
-    writeUsageRows(out, ctx.limits.usage(caller.tenant, userId));
-    return HttpResponse(200, out.str());
+    return whenDone(
+        ctx.limits.reportUsage(caller.tenant, std::move(userId)),
+        [](std::vector<RuleUsage> rows) {
+          JsonOut out;
+          writeUsageRows(out, rows);
+          return HttpResponse(200, out.str());
+        },
+        ctx.log);
   });
 
   router.add("POST", base + "/check", [&ctx](const HttpRequest& r) -> HttpResult {

@@ -251,8 +251,10 @@ kj::Promise<void> AdminImpl::usage(UsageContext context) {
   TenantState& t = tenantForRpc(ctx_, text(params.getTenantId()));
   std::string userId = text(params.getUserId());
   throwIfInvalid(contract::checkUserId(userId));
-  context.getResults().setJson(usageRowsJson(ctx_.services.limits.usage(t, userId)));
-  return kj::READY_NOW;
+  return ctx_.services.limits.reportUsage(t, std::move(userId))
+      .then([context](std::vector<RuleUsage> rows) mutable {
+        context.getResults().setJson(usageRowsJson(rows));
+      });
 }
 
 kj::Promise<void> AdminImpl::usageSummary(UsageSummaryContext context) {

@@ -41,6 +41,9 @@ public:
   virtual kj::Promise<StrictAnswer> strictAdd(const TenantState& t,
                                               const std::vector<Limiter::Applicable>& counters,
                                               int64_t amount) = 0;
+  // Resolves once a flush that started after this call has its replies in: every counter noted
+  // read before it then holds the fleet's figure as of now. At once while unreachable.
+  virtual kj::Promise<void> refresh() = 0;
 };
 
 }  // namespace tenantd

@@ -356,6 +356,16 @@ std::vector<RuleUsage> LimitsService::usage(TenantState& t, std::string_view use
   return rows;
 }
 
+kj::Promise<std::vector<RuleUsage>> LimitsService::reportUsage(TenantState& t, std::string userId) {
+  if (fleet_ == nullptr || !fleet_->reachable()) return usage(t, userId);
+  t.limiter.usage(userId, clock_.now());  // Notes every row read: the flush asks for them.
+  return fleet_->refresh().then(
+      [this, id = t.info.id, userId = kj::mv(userId)]() -> std::vector<RuleUsage> {
+        TenantState* now = tenants_.find(id);
+        return now != nullptr ? usage(*now, userId) : std::vector<RuleUsage>{};
+      });
+}
+
 kj::Promise<Prepared<NewRules>> LimitsService::prepareRules(std::string text) {
   return worker_.run<Prepared<NewRules>>(
       [text = kj::mv(text), bounds = bounds_]() { return tenantd::prepareRules(text, bounds); });

@@ -73,6 +73,9 @@ public:
                                                  int64_t actualAmount);
   kj::Promise<bool> release(TenantState& t, std::string reservationId);
   std::vector<RuleUsage> usage(TenantState& t, std::string_view userId);
+  // usage() for a report (REST's GET .../usage, Admin.usage): with [fleet], after one flush, so
+  // the rows hold the fleet's figures as of now, not as of this host's last check of them.
+  kj::Promise<std::vector<RuleUsage>> reportUsage(TenantState& t, std::string userId);
   std::vector<QuotaUse> quotaUse(TenantState& t) const;
 
   // A rule list's text parsed, checked within the per-tenant bounds and made canonical, on the
