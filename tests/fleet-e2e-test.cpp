@@ -74,12 +74,12 @@ struct Sidecar {
   Sidecar(const RedisBackend& redis, std::string id, const std::string& policy = "local",
           const std::string& password = "")
       : hostId(std::move(id)) {
-    std::string address = redis.address();
+    std::string where = redis.fleetConfig();
     daemon = std::make_unique<RunningDaemon>(std::vector<std::string>{}, [&](RunningDaemon& d) {
       std::string config = d.dir.file("tenantd.toml");
       std::ofstream out(config);
-      out << "[fleet]\nredis = \"" << address << "\"\nhost_id = \"" << hostId
-          << "\"\nflush_interval_ms = " << FLUSH_MS
+      out << "[fleet]\n"
+          << where << "host_id = \"" << hostId << "\"\nflush_interval_ms = " << FLUSH_MS
           << "\nmax_backoff_ms = 100\nconnect_timeout_ms = 500\n"
           << "timeout_ms = 500\non_unavailable = \"" << policy << "\"\n";
       if (!password.empty()) {
@@ -126,11 +126,12 @@ struct Sidecar {
   }
 };
 
-enum class Backend { NODE, CLUSTER };
+enum class Backend { NODE, CLUSTER, SENTINEL };
 
 struct Fleet {
   std::unique_ptr<RedisBackend> redis;
-  RedisCluster* cluster = nullptr;  // Set for Backend::CLUSTER.
+  RedisCluster* cluster = nullptr;       // Set for Backend::CLUSTER.
+  RedisSentinelSet* sentinel = nullptr;  // Set for Backend::SENTINEL.
   std::vector<std::unique_ptr<Sidecar>> sidecars;
 
   explicit Fleet(Backend backend, std::vector<std::string> policies = {"local", "local", "local"}) {
@@ -138,6 +139,10 @@ struct Fleet {
       auto c = std::make_unique<RedisCluster>();
       cluster = c.get();
       redis = std::move(c);
+    } else if (backend == Backend::SENTINEL) {
+      auto s = std::make_unique<RedisSentinelSet>();
+      sentinel = s.get();
+      redis = std::move(s);
     } else {
       redis = std::make_unique<RedisServer>();
     }
@@ -246,7 +251,7 @@ namespace {
 void countsEveryUseOnce(Backend backend) {
   Fleet f(backend);
   Acknowledged ack;
-  std::atomic<bool> migrating{f.cluster != nullptr};
+  std::atomic<bool> migrating{f.cluster != nullptr || f.sentinel != nullptr};
   std::vector<std::thread> threads;
   for (size_t s = 0; s < f.sidecars.size(); ++s) {
     for (int t = 0; t < 2; ++t) {
@@ -284,6 +289,22 @@ void countsEveryUseOnce(Backend backend) {
                  << " key(s), " << writtenAfterMove
                  << " written by a sidecar on the new node mid-migration");
   }
+  if (f.sentinel != nullptr) {
+    // Mid-load, Sentinel makes the replica master: what the old master took but had not
+    // replicated is gone, and the hosts must find the new master and put it back.
+    REQUIRE(waitFor([&]() { return f.redis->keys("tenantd:{" + DEMO + "}:*").size() >= 5; }, 5s));
+    RedisServer& before = f.sentinel->master();
+    f.sentinel->failover();
+    CHECK(&f.sentinel->master() != &before);
+    for (auto& s : f.sidecars) CHECK(waitFor([&]() { return s->ready(); }, 10s));
+    migrating = false;
+  }
+  auto connects = [](const Sidecar& s) {
+    std::string log = s.daemon->process->err();
+    size_t n = 0;
+    for (size_t at = 0; (at = log.find("connected to Redis;", at)) != std::string::npos; ++at) ++n;
+    return n;
+  };
   for (auto& t : threads) t.join();
   REQUIRE_FALSE(ack.gaveUp);
   REQUIRE(ack.tokens > 0);
@@ -292,6 +313,8 @@ void countsEveryUseOnce(Backend backend) {
   for (auto& s : f.sidecars) {
     CHECK(waitFor([&]() { return s->current("llm") == ack.tokens; }, 2s));
     CHECK(s->usage()[0]["counted"] == "fleet");
+    // Under Sentinel each host found the new master by itself (and resent everything there).
+    if (f.sentinel != nullptr) CHECK(connects(*s) >= 2);
   }
   f.stopAll();
   auto tokens = f.counter("month", "tenant", "llm");
@@ -314,6 +337,10 @@ TEST_CASE("Mixed load on three sidecars counts every acknowledged use exactly on
 
 TEST_CASE("On a Redis Cluster mixed load counts exactly once while the tenant's slot migrates") {
   countsEveryUseOnce(Backend::CLUSTER);
+}
+
+TEST_CASE("Under Redis Sentinel mixed load counts exactly once across a failover") {
+  countsEveryUseOnce(Backend::SENTINEL);
 }
 
 namespace {

@@ -180,7 +180,7 @@ void Daemon::start() {
                             : sidecar_.get() != nullptr ? sidecar_->describe()
                                                         : "";
   if (fleet_.get() != nullptr) {
-    managedLine += "  fleet " + config_.fleet.redis + " as host " + fleet_->hostId() + "\n";
+    managedLine += "  fleet " + config_.fleet.where() + " as host " + fleet_->hostId() + "\n";
   }
   out_ << "tenantd " << TENANTD_VERSION << " ready" << (config_.dev ? " (dev mode)" : "") << "\n"
        << "  REST  " << rest << "\n"

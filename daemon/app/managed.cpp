@@ -245,7 +245,10 @@ std::string hostIdFor(const Config& config, Db& db) {
 
 fleet::RedisOptions redisOptionsOf(const Config& config) {
   fleet::RedisOptions o;
-  o.address = *parseRedisAddress(config.fleet.redis);  // Checked when the config was read.
+  // Both checked when the config was read.
+  if (!config.fleet.redis.empty()) o.address = *parseRedisAddress(config.fleet.redis);
+  for (auto& s : config.fleet.sentinels) o.sentinels.push_back(*parseRedisAddress(s));
+  o.sentinelMaster = config.fleet.sentinelMaster;
   o.password = credentialLine(config.fleet.passwordFile, "redis.password", "[fleet] password_file");
   o.connectTimeoutMs = config.fleet.connectTimeoutMs;
   o.timeoutMs = config.fleet.timeoutMs;

@@ -259,6 +259,35 @@ on_unavailable = "closed"
                     Catch::Contains("fleet.host_id"));
 }
 
+TEST_CASE("[fleet] sentinels name the master's sentinels and go with sentinel_master") {
+  Config c = applyConfigText(Config{}, R"(
+[fleet]
+sentinels = ["redis://10.0.0.7:26379", "redis://10.0.0.8:26379"]
+sentinel_master = "tenantd"
+)",
+                             "t.toml");
+  CHECK(c.fleet.enabled());
+  CHECK(c.fleet.sentinels.size() == 2);
+  CHECK(c.fleet.sentinelMaster == "tenantd");
+  CHECK(c.fleet.where() == "the master \"tenantd\" of Sentinel");
+  CHECK_THROWS_WITH(applyConfigText(Config{}, "[fleet]\nsentinels = [\"redis://h:1\"]\n", "t.toml"),
+                    Catch::Contains("sentinels and sentinel_master go together"));
+  CHECK_THROWS_WITH(applyConfigText(Config{}, "[fleet]\nsentinel_master = \"m\"\n", "t.toml"),
+                    Catch::Contains("sentinels and sentinel_master go together"));
+  CHECK_THROWS_WITH(applyConfigText(Config{},
+                                    "[fleet]\nredis = \"redis://h:1\"\nsentinels = "
+                                    "[\"redis://h:2\"]\nsentinel_master = \"m\"\n",
+                                    "t.toml"),
+                    Catch::Contains("redis or sentinels, not both"));
+  CHECK_THROWS_WITH(applyConfigText(Config{},
+                                    "[fleet]\nsentinels = [\"h:26379\"]\nsentinel_master = "
+                                    "\"m\"\n",
+                                    "t.toml"),
+                    Catch::Contains("fleet.sentinels") && Catch::Contains("h:26379"));
+  CHECK_THROWS_WITH(applyConfigText(Config{}, "[fleet]\nsentinels = []\n", "t.toml"),
+                    Catch::Contains("at least one sentinel"));
+}
+
 TEST_CASE("The packaged /etc/tenantd/tenantd.toml parses and changes no default") {
   const Config defaults;
   Config packaged = applyConfigFile(defaults, TENANTD_DEFAULT_CONFIG);

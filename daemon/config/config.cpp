@@ -343,6 +343,24 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
                 throw ConfigError(at + ": expected unix:/path/to/redis.sock or redis://host:port");
               }
             }},
+           {"sentinels",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.fleet.sentinels = requireStrings(n, at);
+              if (c.fleet.sentinels.empty()) throw ConfigError(at + ": at least one sentinel");
+              for (auto& s : c.fleet.sentinels) {
+                if (!parseRedisAddress(s)) {
+                  throw ConfigError(at + ": expected unix:/path or redis://host:port, got \"" + s +
+                                    "\"");
+                }
+              }
+            }},
+           {"sentinel_master",
+            [](Config& c, const toml::node& n, const std::string& at) {
+              c.fleet.sentinelMaster = require<std::string>(n, at, "a string");
+              if (!isValidTenantId(c.fleet.sentinelMaster)) {
+                throw ConfigError(at + ": 1-64 letters, digits, '_', '.', '-'");
+              }
+            }},
            {"password_file",
             [](Config& c, const toml::node& n, const std::string& at) {
               c.fleet.passwordFile = require<std::string>(n, at, "a string");
@@ -501,6 +519,14 @@ Config applyConfigText(Config base, std::string_view text, std::string_view sour
       setter->second(base, node, where(sourceName, node, name));
     }
   }
+  const FleetConfig& f = base.fleet;
+  if (!f.redis.empty() && !f.sentinels.empty()) {
+    throw ConfigError(std::string(sourceName) + ": [fleet] takes redis or sentinels, not both");
+  }
+  if (f.sentinels.empty() != f.sentinelMaster.empty()) {
+    throw ConfigError(std::string(sourceName) +
+                      ": [fleet] sentinels and sentinel_master go together");
+  }
   return base;
 }
 
@@ -510,6 +536,10 @@ Config applyConfigFile(Config base, const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return applyConfigText(std::move(base), text.str(), path);
+}
+
+std::string describeRedisAddress(const RedisAddress& a) {
+  return !a.unixPath.empty() ? "unix:" + a.unixPath : a.host + ":" + std::to_string(a.port);
 }
 
 std::optional<RedisAddress> parseRedisAddress(std::string_view text) {

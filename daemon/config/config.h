@@ -71,13 +71,20 @@ struct RedisAddress {
   std::string unixPath;  // Set for "unix:/path".
   std::string host;      // Otherwise, from "redis://host:port".
   int port = 0;
+  bool operator==(const RedisAddress&) const = default;
 };
 std::optional<RedisAddress> parseRedisAddress(std::string_view text);
+// "unix:/path" or "host:port", for logs.
+std::string describeRedisAddress(const RedisAddress& a);
 
 // [fleet]: one tenant's usage counted across every host on Redis or Valkey (docs/FLEET.md).
-// Off while `redis` is empty.
+// Off while both `redis` and `sentinels` are empty.
 struct FleetConfig {
-  std::string redis;         // "unix:/run/redis/redis.sock" or "redis://host:6379"
+  std::string redis;  // "unix:/run/redis/redis.sock" or "redis://host:6379"
+  // Instead of `redis`: Redis Sentinels ("redis://host:26379"), asked for the master named
+  // `sentinelMaster` before each connect.
+  std::vector<std::string> sentinels;
+  std::string sentinelMaster;
   std::string passwordFile;  // Empty: the credential redis.password when systemd passes one.
   std::string hostId;        // Empty: [central] host_id, else made on first start and kept.
   std::string keyPrefix = "tenantd";
@@ -87,7 +94,11 @@ struct FleetConfig {
   int64_t timeoutMs = 1000;  // A reply later than this: the connection is dropped and redialled.
   int64_t maxBackoffMs = 5000;
   int64_t graceSeconds = 3600;  // A counter's key outlives its window by this.
-  bool enabled() const { return !redis.empty(); }
+  bool enabled() const { return !redis.empty() || !sentinels.empty(); }
+  // What the fleet's Redis is, for the log: the address, or the sentinels' master name.
+  std::string where() const {
+    return !redis.empty() ? redis : "the master \"" + sentinelMaster + "\" of Sentinel";
+  }
   bool operator==(const FleetConfig&) const = default;
 };
 

@@ -59,6 +59,12 @@ void RedisConnection::start() {
   wake_();
 }
 
+void RedisConnection::retarget(const RedisAddress& address) {
+  if (address == options_.address) return;
+  options_.address = address;
+  if (state_ != State::DOWN) fail("the master is now " + describeRedisAddress(address));
+}
+
 void RedisConnection::dial() {
   const RedisAddress& a = options_.address;
   redisAsyncContext* ac = a.unixPath.empty() ? redisAsyncConnect(a.host.c_str(), a.port)
@@ -115,6 +121,16 @@ void RedisConnection::handshake() {
       if (r != nullptr && r->type == REDIS_REPLY_ERROR) fail("AUTH refused: " + replyError(r));
     });
   }
+  if (options_.masterOnly) {
+    // The master Sentinel named may be a replica by now (a failover under way).
+    sendRaw({"ROLE"}, [this](const redisReply* r) {
+      if (r == nullptr) return;
+      bool master = r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+                    r->element[0]->type == REDIS_REPLY_STRING &&
+                    std::string_view(r->element[0]->str, r->element[0]->len) == "master";
+      if (!master) fail("not the master (ROLE): a failover is under way");
+    });
+  }
   size_t scripts = options_.scripts.size();
   auto left = std::make_shared<size_t>(scripts);
   for (size_t i = 0; i < scripts; ++i) {
@@ -159,7 +175,11 @@ void RedisConnection::onReply(redisAsyncContext*, void* reply, void* privdata) {
   RedisConnection* self = pending->self;
   if (!self->destroying_) {
     if (!self->sentAt_.empty()) self->sentAt_.pop_front();
-    pending->done(static_cast<const redisReply*>(reply));
+    auto* r = static_cast<const redisReply*>(reply);
+    bool demoted = r != nullptr && r->type == REDIS_REPLY_ERROR &&
+                   std::string_view(r->str, r->len).find("READONLY") != std::string_view::npos;
+    pending->done(r);
+    if (demoted && self->ac_ != nullptr) self->fail("READONLY: the node is a replica now");
   }
   delete pending;
 }

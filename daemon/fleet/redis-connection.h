@@ -7,6 +7,9 @@
 //
 // Commands sent on one connection are written and answered in order, and hiredis pipelines what
 // is sent in one loop turn into one write: a flush of many commands is one round trip.
+//
+// A node that answers READONLY has become a replica (a failover): the connection is dropped and
+// redialled, which under Sentinel asks for the new master.
 
 #include "config/config.h"
 
@@ -26,6 +29,11 @@ namespace tenantd::fleet {
 
 struct RedisOptions {
   RedisAddress address;
+  // Set: `address` is unknown until Redis Sentinel names the master (RedisRouter asks), and
+  // a connection is used only once ROLE says it reached a master.
+  std::vector<RedisAddress> sentinels;
+  std::string sentinelMaster;
+  bool masterOnly = false;
   std::string password;              // Empty: no AUTH.
   std::vector<std::string> scripts;  // Loaded after each connect: scriptSha(i).
   int64_t connectTimeoutMs = 1000;
@@ -49,6 +57,10 @@ public:
   RedisConnection& operator=(const RedisConnection&) = delete;
 
   void start();
+  // Points the next dial at `address` (after a Sentinel failover, or the next sentinel in a
+  // list); a connection to another address is dropped and redialled there.
+  void retarget(const RedisAddress& address);
+  const RedisAddress& address() const { return options_.address; }
   bool up() const { return state_ == State::UP; }
   const std::string& scriptSha(size_t i) const { return shas_.at(i); }
   // Sends one command (up() must hold, or `done` gets nullptr at once).

@@ -4,6 +4,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <charconv>
 #include <set>
 
 namespace tenantd::fleet {
@@ -56,6 +57,17 @@ RedisRouter::RedisRouter(uv_loop_t& loop, kj::Function<void()> wake, RedisOption
       changed_(kj::mv(changed)),
       log_(log) {
   slots_.fill(-1);
+  if (!options_.sentinels.empty()) {
+    options_.masterOnly = true;
+    RedisOptions asking;
+    asking.address = options_.sentinels[0];
+    asking.connectTimeoutMs = options_.connectTimeoutMs;
+    asking.timeoutMs = options_.timeoutMs;
+    asking.maxBackoffMs = options_.maxBackoffMs;
+    sentinel_ = std::make_unique<RedisConnection>(
+        loop_, [this]() { wake_(); }, std::move(asking),
+        [this](bool up, const std::string& why) { sentinelChanged(up, why); });
+  }
   nodeAt(options_.address.host, options_.address.port);
 }
 
@@ -64,7 +76,50 @@ RedisRouter::~RedisRouter() {
 }
 
 void RedisRouter::start() {
+  if (sentinel_ != nullptr) return sentinel_->start();  // Node 0 once the master is named.
   nodes_[0]->connection->start();
+}
+
+void RedisRouter::sentinelChanged(bool up, const std::string& why) {
+  if (up) return askSentinel();
+  lastWhy_ = "sentinel " + describeRedisAddress(sentinel_->address()) + ": " + why;
+  // The next sentinel is dialled after the backoff.
+  sentinelAt_ = (sentinelAt_ + 1) % options_.sentinels.size();
+  sentinel_->retarget(options_.sentinels[sentinelAt_]);
+  report();
+}
+
+void RedisRouter::askSentinel() {
+  if (sentinel_ == nullptr || !sentinel_->up()) return;  // Asked once it is up again.
+  sentinel_->send({"SENTINEL", "get-master-addr-by-name", options_.sentinelMaster},
+                  [this](const redisReply* r) {
+                    if (r == nullptr)
+                      return;  // The sentinel connection failed: sentinelChanged() runs.
+                    int port = 0;
+                    bool named = r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+                                 r->element[0]->type == REDIS_REPLY_STRING &&
+                                 r->element[1]->type == REDIS_REPLY_STRING;
+                    if (named) {
+                      const redisReply* p = r->element[1];
+                      auto parsed = std::from_chars(p->str, p->str + p->len, port);
+                      named = parsed.ec == std::errc() && parsed.ptr == p->str + p->len &&
+                              port > 0 && port <= 65535;
+                    }
+                    if (!named) {
+                      lastWhy_ = "sentinel " + describeRedisAddress(sentinel_->address()) +
+                                 " names no master \"" + options_.sentinelMaster + "\"";
+                      report();
+                      return after(ASK_SENTINEL_AGAIN_MS, [this]() { askSentinel(); });
+                    }
+                    Node& master = *nodes_[0];
+                    master.host = std::string(r->element[0]->str, r->element[0]->len);
+                    master.port = port;
+                    master.connection->retarget(RedisAddress{"", master.host, port});
+                    if (!masterDialled_) {
+                      masterDialled_ = true;
+                      master.connection->start();
+                    }
+                  });
 }
 
 size_t RedisRouter::nodeAt(const std::string& host, int port) {
@@ -93,7 +148,10 @@ void RedisRouter::nodeChanged(size_t node, bool up, const std::string& why) {
     lastWhy_ = nodes_.size() > 1
                    ? nodes_[node]->host + ":" + std::to_string(nodes_[node]->port) + ": " + why
                    : why;
-    if (node == 0) askedSlots_ = false;  // Asked again on reconnect: the map may have moved.
+    if (node == 0) {
+      askedSlots_ = false;  // Asked again on reconnect: the map may have moved.
+      askSentinel();        // Under Sentinel: so may the master.
+    }
   } else if (node == 0 && !askedSlots_) {
     return askSlots(0);  // Reported once answered.
   }

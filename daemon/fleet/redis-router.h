@@ -10,6 +10,12 @@
 //
 // Every key the fleet sends in one command shares a tenant's hash tag, so one command is always
 // one slot. The router is up while every master it knows is connected.
+//
+// Under Redis Sentinel (`RedisOptions::sentinels`) the first node's address is asked of a
+// sentinel (`SENTINEL get-master-addr-by-name`) before it is dialled and again each time that
+// connection fails; a sentinel that fails hands over to the next in the list. Sentinel drops
+// clients' connections when it fails over, and a demoted master answers READONLY or a ROLE that
+// is not master: each leads back to the sentinel.
 
 #include "fleet/redis-connection.h"
 #include "util/log.h"
@@ -57,9 +63,12 @@ private:
   struct Call;
   static constexpr int MAX_HOPS = 16;
   static constexpr uint64_t TRYAGAIN_MS = 5;
+  static constexpr uint64_t ASK_SENTINEL_AGAIN_MS = 1000;  // While it knows no such master.
 
   size_t nodeAt(const std::string& host, int port);
   void nodeChanged(size_t node, bool up, const std::string& why);
+  void sentinelChanged(bool up, const std::string& why);
+  void askSentinel();
   void askSlots(size_t node);
   void dispatch(std::shared_ptr<Call> call, size_t node, bool asking);
   void answered(std::shared_ptr<Call> call, const redisReply* r);
@@ -71,8 +80,11 @@ private:
   RedisOptions options_;
   OnChange changed_;
   Log& log_;
-  std::vector<std::unique_ptr<Node>> nodes_;  // [0]: the configured node.
-  std::array<int16_t, 16384> slots_;          // Node index per slot; -1: ask the first node.
+  std::vector<std::unique_ptr<Node>> nodes_;   // [0]: the configured node (Sentinel's master).
+  std::unique_ptr<RedisConnection> sentinel_;  // Under Sentinel: the one asked now.
+  size_t sentinelAt_ = 0;                      // Its index in options_.sentinels.
+  bool masterDialled_ = false;                 // Node 0 started, once Sentinel named it.
+  std::array<int16_t, 16384> slots_;           // Node index per slot; -1: ask the first node.
   bool cluster_ = false;
   bool askedSlots_ = false;  // The first node answered CLUSTER SLOTS (or refused it).
   bool refreshing_ = false;  // A CLUSTER SLOTS is out.

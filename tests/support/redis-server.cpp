@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -78,6 +79,25 @@ void RedisServer::start() {
   }
   ++starts_;
   std::string log = dir_.file("redis" + std::to_string(starts_) + ".log");
+  if (options_.sentinelOf != 0) {
+    std::string conf = dir_.file("sentinel.conf");  // Sentinel rewrites it: a file of its own.
+    std::ofstream(conf) << "sentinel monitor " << RedisSentinelSet::MASTER_NAME << " 127.0.0.1 "
+                        << options_.sentinelOf << " 1\n"
+                        << "sentinel down-after-milliseconds " << RedisSentinelSet::MASTER_NAME
+                        << " 1000\n";
+    process_ = std::make_unique<Process>(
+        REDIS_SERVER, Process::Options{{conf, "--sentinel", "--port", std::to_string(options_.port),
+                                        "--bind", "127.0.0.1", "--unixsocket", socket_, "--dir",
+                                        dir_.path().string(), "--logfile", log},
+                                       dir_.path().string(),
+                                       {},
+                                       dir_.file("stdout"),
+                                       dir_.file("stderr")});
+    if (!waitForFileText(log, "+monitor master", std::chrono::seconds(10))) {
+      throw std::runtime_error("redis-server --sentinel did not start: " + readFile(log));
+    }
+    return;
+  }
   std::vector<std::string> args = {"--port",       std::to_string(options_.port),
                                    "--bind",       "127.0.0.1",
                                    "--unixsocket", socket_,
@@ -86,6 +106,9 @@ void RedisServer::start() {
                                    "--appendonly", "no",
                                    "--logfile",    log};
   if (!options_.password.empty()) args.insert(args.end(), {"--requirepass", options_.password});
+  if (options_.replicaOf != 0) {
+    args.insert(args.end(), {"--replicaof", "127.0.0.1", std::to_string(options_.replicaOf)});
+  }
   if (options_.cluster) {
     // Kept across restarts: a cluster node comes back with its slots (and without data).
     if (starts_ == 1) std::filesystem::remove(dir_.file("nodes.conf"));
@@ -138,13 +161,18 @@ redisReply* RedisServer::call(const std::vector<std::string>& argv) {
     args.push_back(a.data());
     lengths.push_back(a.size());
   }
-  auto* r = static_cast<redisReply*>(
-      redisCommandArgv(connection(), static_cast<int>(args.size()), args.data(), lengths.data()));
-  if (r == nullptr) {
-    std::string why = context_->errstr;
-    redisFree(context_);
-    context_ = nullptr;
-    throw std::runtime_error("redis: " + why);
+  redisReply* r = nullptr;
+  // Twice: a connection the server closed meanwhile (Sentinel's CLIENT KILL on a failover) is
+  // only found out by the next command on it.
+  for (int attempt = 0; attempt < 2 && r == nullptr; ++attempt) {
+    r = static_cast<redisReply*>(
+        redisCommandArgv(connection(), static_cast<int>(args.size()), args.data(), lengths.data()));
+    if (r == nullptr) {
+      std::string why = context_->errstr;
+      redisFree(context_);
+      context_ = nullptr;
+      if (attempt == 1) throw std::runtime_error("redis: " + why);
+    }
   }
   if (r->type == REDIS_REPLY_ERROR) {
     std::string why(r->str, r->len);
@@ -185,8 +213,10 @@ std::vector<std::string> RedisServer::keys(const std::string& pattern) {
 RedisCluster::RedisCluster() {
   std::vector<std::string> args = {"--cluster", "create"};
   for (int i = 0; i < 3; ++i) {
-    nodes_.push_back(
-        std::make_unique<RedisServer>(RedisServer::Options{freeLoopbackPort(), true, ""}));
+    RedisServer::Options node;
+    node.port = freeLoopbackPort();
+    node.cluster = true;
+    nodes_.push_back(std::make_unique<RedisServer>(node));
     args.push_back("127.0.0.1:" + std::to_string(nodes_.back()->port()));
   }
   args.insert(args.end(), {"--cluster-replicas", "0", "--cluster-yes"});
@@ -276,6 +306,78 @@ void RedisCluster::migrate(int slot, size_t to,
   for (size_t i = 0; i < nodes_.size(); ++i) {
     if (i != to && i != from) nodes_[i]->command({"CLUSTER", "SETSLOT", s, "NODE", toId});
   }
+}
+
+RedisSentinelSet::RedisSentinelSet() {
+  RedisServer::Options master;
+  master.port = freeLoopbackPort();
+  servers_.push_back(std::make_unique<RedisServer>(master));
+  RedisServer::Options replica;
+  replica.port = freeLoopbackPort();
+  replica.replicaOf = master.port;
+  servers_.push_back(std::make_unique<RedisServer>(replica));
+  RedisServer::Options sentinel;
+  sentinel.port = freeLoopbackPort();
+  sentinel.sentinelOf = master.port;
+  sentinel_ = std::make_unique<RedisServer>(sentinel);
+  // Sentinel learns the replica from the master's INFO: a failover needs it known and in sync.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (servers_[1]->command({"INFO", "replication"}).find("master_link_status:up") ==
+             std::string::npos ||
+         sentinel_->command({"SENTINEL", "REPLICAS", MASTER_NAME}).find("master-link-status\nok") ==
+             std::string::npos) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw std::runtime_error("Sentinel never saw the replica in sync");
+    }
+  }
+}
+
+std::string RedisSentinelSet::fleetConfig() const {
+  return "sentinels = [\"redis://127.0.0.1:" + std::to_string(sentinel_->port()) +
+         "\"]\nsentinel_master = \"" + MASTER_NAME + "\"\n";
+}
+
+RedisServer& RedisSentinelSet::master() {
+  auto named = sentinel_->array({"SENTINEL", "get-master-addr-by-name", MASTER_NAME});
+  for (auto& s : servers_) {
+    if (named.size() == 2 && std::to_string(s->port()) == named[1]) return *s;
+  }
+  throw std::runtime_error("Sentinel names no master of this set");
+}
+
+std::vector<std::string> RedisSentinelSet::keys(const std::string& pattern) {
+  return master().keys(pattern);
+}
+
+std::map<std::string, std::string> RedisSentinelSet::hash(const std::string& key) {
+  return master().hash(key);
+}
+
+void RedisSentinelSet::kill() {
+  throw std::logic_error("RedisSentinelSet: fail over instead");
+}
+
+void RedisSentinelSet::start() {
+  throw std::logic_error("RedisSentinelSet: fail over instead");
+}
+
+void RedisSentinelSet::failover() {
+  RedisServer& before = master();
+  sentinel_->command({"SENTINEL", "FAILOVER", MASTER_NAME});
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  auto waitUntil = [&](const std::function<bool()>& done, const char* what) {
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error(what);
+    }
+  };
+  waitUntil([&]() { return &master() != &before; }, "Sentinel never switched the master");
+  waitUntil(
+      [&]() {
+        return before.command({"ROLE"}).rfind("slave", 0) == 0 &&
+               before.command({"INFO", "replication"}).find("master_link_status:up") !=
+                   std::string::npos;
+      },
+      "the old master never became a replica in sync");
 }
 
 }  // namespace tenantd::testing

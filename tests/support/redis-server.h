@@ -22,6 +22,8 @@ public:
   virtual ~RedisBackend() = default;
   // What [fleet] redis takes.
   virtual std::string address() const = 0;
+  // The [fleet] lines that point a sidecar at it.
+  virtual std::string fleetConfig() const { return "redis = \"" + address() + "\"\n"; }
   // Every key matching `pattern`, on whichever node holds it.
   virtual std::vector<std::string> keys(const std::string& pattern) = 0;
   // HGETALL of `key` as a map, from the node that holds it.
@@ -37,6 +39,8 @@ public:
     int port = 0;          // 0: a Unix socket only.
     bool cluster = false;  // --cluster-enabled yes (needs a port).
     std::string password;  // --requirepass; the test's own connection sends it.
+    int replicaOf = 0;     // The port of the master this one replicates.
+    int sentinelOf = 0;    // Run as a Redis Sentinel watching the master on this port.
   };
   explicit RedisServer(Options options);
   RedisServer() : RedisServer(Options{}) {}
@@ -99,6 +103,29 @@ public:
 private:
   void waitUntilOk();
   std::vector<std::unique_ptr<RedisServer>> nodes_;
+};
+
+// A master and one replica on loopback ports, and a Redis Sentinel (quorum 1) watching them:
+// the sidecars are given the sentinel and the master's name.
+class RedisSentinelSet final : public RedisBackend {
+public:
+  static constexpr const char* MASTER_NAME = "fleet";
+  RedisSentinelSet();
+  std::string address() const override { return sentinel_->address(); }
+  std::string fleetConfig() const override;
+  std::vector<std::string> keys(const std::string& pattern) override;
+  std::map<std::string, std::string> hash(const std::string& key) override;
+  void kill() override;  // Not used with Sentinel: throws.
+  void start() override;
+  // Asks Sentinel to fail over to the replica and waits until it names the replica master and
+  // the old master replicates it.
+  void failover();
+  // The server Sentinel names master now.
+  RedisServer& master();
+
+private:
+  std::vector<std::unique_ptr<RedisServer>> servers_;  // The first master, the first replica.
+  std::unique_ptr<RedisServer> sentinel_;
 };
 
 // A free loopback TCP port, below 55536 with its port + 10000 free too (a cluster node's bus).
