@@ -451,7 +451,6 @@ void strictNeverOver(Backend backend) {
 void exactAfterCrashes(Backend backend) {
   Fleet f(backend);
   Acknowledged ack;
-  std::atomic<bool> crashed{false};
   std::vector<std::thread> threads;
   for (size_t s = 0; s < f.sidecars.size(); ++s) {
     threads.emplace_back(mixedLoad, std::ref(*f.sidecars[s]), "s" + std::to_string(s) + "-", 600,
