@@ -111,25 +111,23 @@ void RedisRouter::askSentinel() {
                       report();
                       return after(ASK_SENTINEL_AGAIN_MS, [this]() { askSentinel(); });
                     }
-                    Node& master = *nodes_[0];
-                    master.host = std::string(r->element[0]->str, r->element[0]->len);
-                    master.port = port;
-                    master.connection->retarget(RedisAddress{"", master.host, port});
+                    RedisConnection& master = *nodes_[0]->connection;
+                    master.retarget(RedisAddress{
+                        "", std::string(r->element[0]->str, r->element[0]->len), port});
                     if (!masterDialled_) {
                       masterDialled_ = true;
-                      master.connection->start();
+                      master.start();
                     }
                   });
 }
 
 size_t RedisRouter::nodeAt(const std::string& host, int port) {
   for (size_t i = 0; i < nodes_.size(); ++i) {
-    if (nodes_[i]->host == host && nodes_[i]->port == port) return i;
+    const RedisAddress& at = nodes_[i]->connection->address();
+    if (at.host == host && at.port == port) return i;
   }
   size_t index = nodes_.size();
   auto node = std::make_unique<Node>();
-  node->host = host;
-  node->port = port;
   RedisOptions options = options_;
   if (index > 0) {  // A cluster's other masters: always TCP.
     options.address = RedisAddress{"", host, port};
@@ -146,7 +144,7 @@ void RedisRouter::nodeChanged(size_t node, bool up, const std::string& why) {
   nodes_[node]->up = up;
   if (!up) {
     lastWhy_ = nodes_.size() > 1
-                   ? nodes_[node]->host + ":" + std::to_string(nodes_[node]->port) + ": " + why
+                   ? describeRedisAddress(nodes_[node]->connection->address()) + ": " + why
                    : why;
     if (node == 0) {
       askedSlots_ = false;  // Asked again on reconnect: the map may have moved.
@@ -182,7 +180,7 @@ void RedisRouter::askSlots(size_t node) {
       }
       const redisReply* master = range->element[2];
       std::string host(master->element[0]->str, master->element[0]->len);
-      if (host.empty()) host = nodes_[node]->host;  // "": the node that answered.
+      if (host.empty()) host = nodes_[node]->connection->address().host;  // "": the one asked.
       size_t index = nodeAt(host, static_cast<int>(master->element[1]->integer));
       for (int64_t s = range->element[0]->integer;
            s <= range->element[1]->integer && s < CLUSTER_SLOTS && s >= 0; ++s) {

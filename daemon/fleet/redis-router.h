@@ -17,6 +17,7 @@
 // clients' connections when it fails over, and a demoted master answers READONLY or a ROLE that
 // is not master: each leads back to the sentinel.
 
+#include "fleet/key-slot.h"
 #include "fleet/redis-connection.h"
 #include "util/log.h"
 
@@ -44,7 +45,6 @@ public:
 
   void start();
   bool up() const { return reportedUp_; }
-  bool cluster() const { return cluster_; }
   // Scripts are loaded on every node; their SHA1s are the same everywhere.
   const std::string& scriptSha(size_t i) const { return nodes_[0]->connection->scriptSha(i); }
   enum class TryAgain { WAIT, RETURN };
@@ -55,9 +55,7 @@ public:
 
 private:
   struct Node {
-    std::string host;
-    int port = 0;
-    std::unique_ptr<RedisConnection> connection;
+    std::unique_ptr<RedisConnection> connection;  // Its address is the node's.
     bool up = false;
   };
   struct Call;
@@ -84,7 +82,7 @@ private:
   std::unique_ptr<RedisConnection> sentinel_;  // Under Sentinel: the one asked now.
   size_t sentinelAt_ = 0;                      // Its index in options_.sentinels.
   bool masterDialled_ = false;                 // Node 0 started, once Sentinel named it.
-  std::array<int16_t, 16384> slots_;           // Node index per slot; -1: ask the first node.
+  std::array<int16_t, CLUSTER_SLOTS> slots_;   // Node index per slot; -1: ask the first node.
   bool cluster_ = false;
   bool askedSlots_ = false;  // The first node answered CLUSTER SLOTS (or refused it).
   bool refreshing_ = false;  // A CLUSTER SLOTS is out.
