@@ -20,6 +20,10 @@ TEST_CASE("Listen addresses parse IPv4, names and bracketed IPv6") {
   CHECK_FALSE(parseListenAddress("host:65536"));
   CHECK_FALSE(parseListenAddress("host:8o"));
   CHECK_FALSE(parseListenAddress("[::1]80"));
+  // Found by the documents fuzzer: a bracket inside the host would format as something else.
+  CHECK_FALSE(parseListenAddress("[[]:3000"));
+  CHECK_FALSE(parseListenAddress("a]:3000"));
+  CHECK_FALSE(parseListenAddress("[localhost]:3000"));
 }
 
 }  // namespace tenantd

@@ -14,6 +14,8 @@ std::optional<ListenAddress> parseListenAddress(std::string_view text) {
     }
     out.host = std::string(text.substr(1, close - 1));
     portText = text.substr(close + 2);
+    // Brackets are for an IPv6 literal only, so what we format parses back the same.
+    if (out.host.find(':') == std::string::npos) return std::nullopt;
   } else {
     auto colon = text.rfind(':');
     if (colon == std::string_view::npos || text.find(':') != colon) return std::nullopt;
@@ -21,6 +23,7 @@ std::optional<ListenAddress> parseListenAddress(std::string_view text) {
     portText = text.substr(colon + 1);
   }
   if (out.host.empty() || portText.empty()) return std::nullopt;
+  if (out.host.find_first_of("[]") != std::string::npos) return std::nullopt;
   unsigned port = 0;
   auto [end, ec] = std::from_chars(portText.data(), portText.data() + portText.size(), port);
   if (ec != std::errc() || end != portText.data() + portText.size() || port > 65535) {
