@@ -104,7 +104,8 @@ void fillDecision(rpc::Decision::Builder b, int64_t current) {
   b.setResetAtMs(1'800'000'000'000);
 }
 
-// Items (calls, or batch items) completed by throughput runs, for --profile's per-item figures.
+// Items (calls, or batch items) completed, for --profile's per-item figures
+// (bench/rpc-instructions).
 uint64_t itemsDone = 0;
 
 std::string keyOf(rpc::UsageRequest::Reader r) {
@@ -263,6 +264,7 @@ public:
       KJ_ASSERT(response.getDecision().getMatched());
       lat.push_back(secondsSince(start) * 1e6);
     }
+    itemsDone += static_cast<uint64_t>(n);
     return lat;
   }
 

@@ -164,4 +164,50 @@ TEST_CASE("Usage whose commit fails during an install is not replayed") {
   CHECK(apiUsage(s, t).current == 2);
 }
 
+TEST_CASE("A retried track id waits for the first commit and leaves nothing behind") {
+  kj::EventLoop loop;
+  kj::WaitScope ws(loop);
+  testing::ServiceStack s(ws, {"t1"});
+  TenantState& t = s.tenant("t1");
+  s.limits->putRules(t, apiCallsPerDay(100), "test").wait(ws);
+  auto withId = [](const char* user, const char* id) {
+    TrackRequest r = apiCalls(user, 4);
+    r.id = id;
+    return r;
+  };
+
+  // The retry arrives while the first is still committing: answered after it, as a duplicate.
+  auto first = s.limits->track(t, withId("u1", "a"));
+  auto retry = s.limits->track(t, withId("u1", "a"));
+  CHECK(t.committingIds.size() == 1);
+  CHECK_FALSE(first.wait(ws).duplicate);
+  CHECK(retry.wait(ws).duplicate);
+  // Both answers taken together, as trackBatch does: the retry must not wait for its own batch.
+  kj::Vector<kj::Promise<TrackResult>> joined;
+  joined.add(s.limits->track(t, withId("u1", "c")));
+  joined.add(s.limits->track(t, withId("u1", "c")));
+  auto both = kj::joinPromises(joined.releaseAsArray()).wait(ws);
+  CHECK_FALSE(both[0].duplicate);
+  CHECK(both[1].duplicate);
+  // After the commit: a duplicate at once, and no entry kept for the id (each used to stay).
+  CHECK(t.committingIds.empty());
+  CHECK(s.limits->track(t, withId("u1", "a")).wait(ws).duplicate);
+  CHECK(apiUsage(s, t).current == 8);
+
+  // A first track whose commit fails fails its waiting retry too, and a later retry counts.
+  {
+    Db db(s.path, {});
+    db.exec(
+        "CREATE TRIGGER refuse_doomed BEFORE INSERT ON usage WHEN NEW.user_id = 'doomed' "
+        "BEGIN SELECT RAISE(ABORT, 'refused by test'); END");
+  }
+  auto doomed = s.limits->track(t, withId("doomed", "b"));
+  auto doomedRetry = s.limits->track(t, withId("doomed", "b"));
+  CHECK_THROWS_WITH(doomed.wait(ws), Catch::Contains("refused by test"));
+  CHECK_THROWS_WITH(doomedRetry.wait(ws), Catch::Contains("refused by test"));
+  CHECK(t.committingIds.empty());
+  CHECK_FALSE(s.limits->track(t, withId("u1", "b")).wait(ws).duplicate);
+  CHECK(apiUsage(s, t).current == 12);
+}
+
 }  // namespace tenantd

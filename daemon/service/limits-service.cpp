@@ -156,6 +156,23 @@ void LimitsService::unrecordUsage(TenantState& t, const UsageRequest& u, UnixMil
   }
 }
 
+namespace {
+// The first track with `id` has committed (failed: null if not): answers the retries that waited.
+void settleRetries(TenantState& t, const std::string& id, const kj::Exception* failed) {
+  auto it = t.committingIds.find(id);
+  if (it == t.committingIds.end()) return;
+  auto waiters = std::move(it->second);
+  t.committingIds.erase(it);
+  for (auto& w : waiters) {
+    if (failed != nullptr) {
+      w->reject(kj::cp(*failed));
+    } else {
+      w->fulfill();
+    }
+  }
+}
+}  // namespace
+
 kj::Promise<TrackResult> LimitsService::track(TenantState& t, TrackRequest request) {
   UnixMillis now = clock_.now();
   UnixMillis at = request.at.value_or(now);
@@ -169,7 +186,9 @@ kj::Promise<TrackResult> LimitsService::track(TenantState& t, TrackRequest reque
     auto inFlight = t.committingIds.find(request.id);
     if (inFlight != t.committingIds.end()) {
       // The first track with this id is not committed yet: acknowledge only once it is.
-      return inFlight->second.addBranch().then([report]() mutable { return report(true); });
+      auto paf = kj::newPromiseAndFulfiller<void>();
+      inFlight->second.push_back(kj::mv(paf.fulfiller));
+      return paf.promise.then([report]() mutable { return report(true); });
     }
     if (!t.trackIds.holds(request.id) && t.trackIds.size() >= quotas_.trackIds) {
       return quotaExceeded(
@@ -187,29 +206,32 @@ kj::Promise<TrackResult> LimitsService::track(TenantState& t, TrackRequest reque
   recordUsage(t, request.usage, at, now);
   auto& u = request.usage;
   // Usage and its idempotency id land together or not at all.
-  std::vector<StoreOp> ops;
-  ops.push_back(StoreOp::usage(t.info.id, u.userId, u.resource, u.metric, u.amount, at));
+  StoreOp ops[2] = {StoreOp::usage(t.info.id, u.userId, u.resource, u.metric, u.amount, at)};
+  size_t count = 1;
   if (!request.id.empty()) {
-    ops.push_back(StoreOp::trackId(t.info.id, request.id, now + DEDUPE_WINDOW_MS));
+    ops[count++] = StoreOp::trackId(t.info.id, request.id, now + DEDUPE_WINDOW_MS);
   }
-  kj::Promise<void> committed = batcher_.addAll(std::move(ops));
+  kj::Promise<void> committed = batcher_.addAll(kj::arrayPtr(ops, count));
   if (!request.id.empty()) {
-    auto forked = committed.fork();
-    committed = forked.addBranch();
-    t.committingIds.emplace(request.id, kj::mv(forked));
+    t.committingIds.try_emplace(request.id);
+    // Eager: retries waiting on this id are told at the commit, even when this track's own
+    // answer is taken later (trackBatch joins every item's answer before it takes any, and a
+    // retry in the same batch would otherwise wait for itself).
+    committed = committed
+                    .then([&t, id = request.id]() { settleRetries(t, id, nullptr); },
+                          [&t, id = request.id](kj::Exception&& e) {
+                            // Not stored: a later retry must count.
+                            t.trackIds.forget(id);
+                            settleRetries(t, id, &e);
+                            kj::throwFatalException(kj::mv(e));
+                          })
+                    .eagerlyEvaluate(nullptr);
   }
   return committed.then(
-      [&t, id = request.id, report]() mutable {
-        if (!id.empty()) t.committingIds.erase(id);
-        return report(false);
-      },
-      [this, &t, request = kj::mv(request), at](kj::Exception&& e) -> TrackResult {
-        // Not stored, so not counted: undo it in memory and let a retry count.
-        if (!request.id.empty()) {
-          t.committingIds.erase(request.id);
-          t.trackIds.forget(request.id);
-        }
-        unrecordUsage(t, request.usage, at);
+      [report]() mutable { return report(false); },
+      [this, &t, usage = kj::mv(request.usage), at](kj::Exception&& e) -> TrackResult {
+        // Not stored, so not counted: undo it in memory.
+        unrecordUsage(t, usage, at);
         kj::throwFatalException(kj::mv(e));
       });
 }
@@ -317,14 +339,14 @@ kj::Promise<std::optional<TrackResult>> LimitsService::commit(TenantState& t,
   if (!settled) return std::optional<TrackResult>();
   UsageRequest usage{settled->userId, settled->resource, settled->metric, actualAmount};
   // The reservation goes and its actual usage lands together, or neither does.
-  std::vector<StoreOp> ops;
-  ops.push_back(StoreOp::deleteReservation(t.info.id, reservationId));
+  StoreOp ops[2] = {StoreOp::deleteReservation(t.info.id, reservationId)};
+  size_t count = 1;
   if (actualAmount > 0) {
     recordUsage(t, usage, now, now);
-    ops.push_back(
-        StoreOp::usage(t.info.id, usage.userId, usage.resource, usage.metric, actualAmount, now));
+    ops[count++] =
+        StoreOp::usage(t.info.id, usage.userId, usage.resource, usage.metric, actualAmount, now);
   }
-  kj::Promise<void> committed = batcher_.addAll(std::move(ops));
+  kj::Promise<void> committed = batcher_.addAll(kj::arrayPtr(ops, count));
   return committed.then(
       [this, &t, usage]() -> std::optional<TrackResult> {
         TrackResult r{false,

@@ -38,8 +38,9 @@ struct TenantState {
   IdempotencyWindow trackIds;
   std::string rulesJson = "[]";  // Canonical, as stored and served.
   int64_t rulesVersion = 0;
-  // Track ids whose first track is still committing: a retry waits for that commit.
-  std::unordered_map<std::string, kj::ForkedPromise<void>> committingIds;
+  // Track ids whose first track is still committing: a retry waits for that commit, told by the
+  // first track's continuation (no waiter, no allocation, in the usual case of no retry).
+  std::unordered_map<std::string, std::vector<kj::Own<kj::PromiseFulfiller<void>>>> committingIds;
   // While new rules are being installed: usage recorded since their store snapshot was taken.
   struct Recorded {
     std::string userId, resource, metric;

@@ -5,12 +5,15 @@
 // (16 clients tracking one call at a time: 21.5 k -> 24.8 k tracks/s, BENCHMARKS.md). Each
 // caller's writes run in their own savepoint, so one that fails is refused alone; every
 // caller's promise resolves after the commit that holds its writes, or rejects.
+// Per caller it costs a promise/fulfiller pair and nothing else: its ops join one flat vector,
+// and a settled batch's vectors are kept for the next one (limits-bench, BENCHMARKS.md).
 
 #include "store/writer.h"
 
 #include <kj/async.h>
 #include <kj/vector.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,9 +46,9 @@ public:
   ~UsageBatcher() noexcept(false);
   KJ_DISALLOW_COPY(UsageBatcher);
 
-  kj::Promise<void> add(StoreOp op);
-  // All of `ops` land together or not at all (one savepoint, one batch).
-  kj::Promise<void> addAll(std::vector<StoreOp> ops);
+  kj::Promise<void> add(StoreOp op) { return addAll(kj::arrayPtr(&op, 1)); }
+  // All of `ops` (moved from) land together or not at all (one savepoint, one batch).
+  kj::Promise<void> addAll(kj::ArrayPtr<StoreOp> ops);
   // Hands what is pending to the writer now, ahead of any job submitted after this call.
   void flushNow() { flush(); }
   // Resolves once nothing is pending and every batch handed to the writer has settled.
@@ -53,10 +56,14 @@ public:
   uint64_t batches() const { return batches_; }
 
 private:
-  struct Caller {
+  // The writes of one writer job, which the writer thread reads. Caller i's ops are
+  // ops[ends[i - 1], ends[i]).
+  struct Batch {
     std::vector<StoreOp> ops;
-    kj::Own<kj::PromiseFulfiller<void>> done;
+    std::vector<uint32_t> ends;
+    size_t callers() const { return ends.size(); }
   };
+  using Fulfillers = std::vector<kj::Own<kj::PromiseFulfiller<void>>>;
   class ErrorHandler final : public kj::TaskSet::ErrorHandler {
   public:
     void taskFailed(kj::Exception&&) override {}  // Failures reach each caller's promise.
@@ -65,7 +72,9 @@ private:
   void settled();
 
   Writer& writer_;
-  std::vector<Caller> pending_;
+  std::shared_ptr<Batch> pending_;
+  Fulfillers waiting_;            // pending_'s callers, on this thread only.
+  std::shared_ptr<Batch> spare_;  // A settled batch's storage, for the next one.
   bool flushScheduled_ = false;
   size_t inFlight_ = 0;
   kj::Vector<kj::Own<kj::PromiseFulfiller<void>>> idleWaiters_;
