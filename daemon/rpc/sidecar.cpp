@@ -80,14 +80,31 @@ void fillDecision(const DecisionCounts& counts, rpc::Decision::Builder b, const 
   b.setCounted(static_cast<rpc::Counted>(u.counted));
 }
 
+// Words a text takes in a message: its bytes and the NUL, rounded up.
+uint64_t textWords(size_t bytes) {
+  return (bytes + 1 + 7) / 8;
+}
+
+// What a TrackResult takes in a message (its struct, its usage list's tag, each row's struct and
+// four texts), so results start in one segment of the right size.
+uint64_t trackResultWords(const TrackResult& r) {
+  uint64_t words = 3 + 1;
+  for (const RuleUsage& u : r.usage) {
+    words += 9 + textWords(u.rule->resource.size()) + textWords(u.rule->metric.size()) +
+             textWords(periodName(u.rule->period).size()) +
+             textWords(scopeName(u.rule->scope).size());
+  }
+  return words;
+}
+
 void fillUsage(capnp::List<rpc::RuleUsage>::Builder list, const std::vector<RuleUsage>& rows) {
   for (size_t i = 0; i < rows.size(); ++i) {
     auto b = list[i];
     const RuleUsage& u = rows[i];
     b.setResource(u.rule->resource);
     b.setMetric(u.rule->metric);
-    b.setPeriod(std::string(periodName(u.rule->period)));
-    b.setScope(std::string(scopeName(u.rule->scope)));
+    b.setPeriod(literal(periodName(u.rule->period)));
+    b.setScope(literal(scopeName(u.rule->scope)));
     b.setCurrent(u.current);
     b.setReserved(u.reserved);
     b.setLimit(u.limit);
@@ -263,7 +280,8 @@ kj::Promise<void> TenantImpl::track(TrackContext context) {
   return ctx_.services.limits.track(state(), kj::mv(request))
       .then(
           [context](TrackResult r) mutable {
-            auto out = context.getResults().initResult();
+            auto out =
+                context.getResults(capnp::MessageSize{trackResultWords(r) + 1, 0}).initResult();
             out.setDuplicate(r.duplicate);
             fillUsage(out.initUsage(r.usage.size()), r.usage);
           },
@@ -364,7 +382,15 @@ kj::Promise<void> TenantImpl::trackBatch(TrackBatchContext context) {
   }
   return kj::joinPromises(pending.releaseAsArray())
       .then([context](kj::Array<ItemOutcome<TrackResult>> results) mutable {
-        auto out = context.getResults().initResults(results.size());
+        uint64_t words = 2;
+        for (auto& item : results) {
+          KJ_IF_MAYBE (r, item.value) {
+            words += trackResultWords(*r);
+          } else {
+            words += 4 + textWords(item.error.size());
+          }
+        }
+        auto out = context.getResults(capnp::MessageSize{words, 0}).initResults(results.size());
         for (size_t i = 0; i < results.size(); ++i) {
           KJ_IF_MAYBE (r, results[i].value) {
             out[i].setDuplicate(r->duplicate);
