@@ -374,29 +374,26 @@ kj::Promise<void> TenantImpl::trackBatch(TrackBatchContext context) {
   TenantState& t = state();
   auto tracks = readEvery<TrackRequest>(
       requests, [this](rpc::TrackRequest::Reader r) { return readTrack(r, ctx_.services.clock); });
-  kj::Vector<kj::Promise<ItemOutcome<TrackResult>>> pending;
-  for (auto& track : tracks) {
-    pending.add(ctx_.services.limits.track(t, kj::mv(track))
-                    .then([](TrackResult r) -> ItemOutcome<TrackResult> { return kj::mv(r); },
-                          itemRefused<TrackResult>));
-  }
-  return kj::joinPromises(pending.releaseAsArray())
-      .then([context](kj::Array<ItemOutcome<TrackResult>> results) mutable {
+  return ctx_.services.limits.trackBatch(t, kj::mv(tracks))
+      .then([context](std::vector<TrackOutcome> outcomes) mutable {
+        std::vector<std::string> errors(outcomes.size());
         uint64_t words = 2;
-        for (auto& item : results) {
-          KJ_IF_MAYBE (r, item.value) {
+        for (size_t i = 0; i < outcomes.size(); ++i) {
+          KJ_IF_MAYBE (r, outcomes[i].result) {
             words += trackResultWords(*r);
           } else {
-            words += 4 + textWords(item.error.size());
+            errors[i] =
+                itemRefused<TrackResult>(kj::mv(KJ_ASSERT_NONNULL(outcomes[i].refused))).error;
+            words += 4 + textWords(errors[i].size());
           }
         }
-        auto out = context.getResults(capnp::MessageSize{words, 0}).initResults(results.size());
-        for (size_t i = 0; i < results.size(); ++i) {
-          KJ_IF_MAYBE (r, results[i].value) {
+        auto out = context.getResults(capnp::MessageSize{words, 0}).initResults(outcomes.size());
+        for (size_t i = 0; i < outcomes.size(); ++i) {
+          KJ_IF_MAYBE (r, outcomes[i].result) {
             out[i].setDuplicate(r->duplicate);
             fillUsage(out[i].initUsage(r->usage.size()), r->usage);
           } else {
-            out[i].setError(results[i].error);
+            out[i].setError(errors[i]);
           }
         }
       });

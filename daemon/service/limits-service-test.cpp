@@ -210,4 +210,50 @@ TEST_CASE("A retried track id waits for the first commit and leaves nothing behi
   CHECK(apiUsage(s, t).current == 12);
 }
 
+TEST_CASE("trackBatch answers each item as track would, refusals alone") {
+  kj::EventLoop loop;
+  kj::WaitScope ws(loop);
+  testing::ServiceStack s(ws, {"t1"});
+  TenantState& t = s.tenant("t1");
+  s.limits->putRules(t, apiCallsPerDay(100), "test").wait(ws);
+  {
+    Db db(s.path, {});
+    db.exec(
+        "CREATE TRIGGER refuse_doomed BEFORE INSERT ON usage WHEN NEW.user_id = 'doomed' "
+        "BEGIN SELECT RAISE(ABORT, 'refused by test'); END");
+  }
+  auto item = [](const char* user, int64_t amount, const char* id) {
+    TrackRequest r = apiCalls(user, amount);
+    r.id = id;
+    return r;
+  };
+  s.limits->track(t, item("u1", 1, "old")).wait(ws);
+
+  std::vector<TrackRequest> batch;
+  batch.push_back(item("u1", 2, ""));
+  batch.push_back(item("doomed", 4, "d"));  // Its write fails: refused alone, its id forgotten.
+  batch.push_back(item("u2", 8, "x"));
+  batch.push_back(item("u2", 8, "x"));     // A retry of the item before it, in the same batch.
+  batch.push_back(item("u1", 16, "old"));  // Already counted before this batch.
+  auto outcomes = s.limits->trackBatch(t, std::move(batch)).wait(ws);
+  REQUIRE(outcomes.size() == 5);
+  for (size_t i : {0, 2, 3, 4}) {
+    INFO("item " << i);
+    CHECK(outcomes[i].result != nullptr);
+    CHECK(outcomes[i].refused == nullptr);
+  }
+  CHECK_FALSE(KJ_ASSERT_NONNULL(outcomes[0].result).duplicate);
+  CHECK_FALSE(KJ_ASSERT_NONNULL(outcomes[2].result).duplicate);
+  CHECK(KJ_ASSERT_NONNULL(outcomes[3].result).duplicate);
+  CHECK(KJ_ASSERT_NONNULL(outcomes[4].result).duplicate);
+  CHECK(outcomes[1].result == nullptr);
+  CHECK_THAT(std::string(KJ_ASSERT_NONNULL(outcomes[1].refused).getDescription().cStr()),
+             Catch::Contains("refused by test"));
+  // 1 before, then 2 and 8: the refused 4 and the two duplicates not counted.
+  CHECK(apiUsage(s, t).current == 11);
+  CHECK(t.committingIds.empty());
+  CHECK_FALSE(t.trackIds.holds("d"));
+  CHECK(t.trackIds.holds("x"));
+}
+
 }  // namespace tenantd

@@ -173,67 +173,154 @@ void settleRetries(TenantState& t, const std::string& id, const kj::Exception* f
 }
 }  // namespace
 
-kj::Promise<TrackResult> LimitsService::track(TenantState& t, TrackRequest request) {
-  UnixMillis now = clock_.now();
+TrackResult LimitsService::trackReport(TenantState& t, const UsageRequest& usage, bool duplicate) {
+  TrackResult r{duplicate,
+                t.limiter.usageOf(usage.userId, usage.resource, usage.metric, clock_.now())};
+  label(r.usage);
+  return r;
+}
+
+kj::Maybe<kj::Promise<TrackResult>> LimitsService::beginTrack(TenantState& t, TrackRequest& request,
+                                                              UnixMillis now, StoreOp (&ops)[2],
+                                                              size_t& count) {
   UnixMillis at = request.at.value_or(now);
-  auto report = [this, &t, usage = request.usage](bool duplicate) {
-    TrackResult r{duplicate,
-                  t.limiter.usageOf(usage.userId, usage.resource, usage.metric, clock_.now())};
-    label(r.usage);
-    return r;
-  };
   if (!request.id.empty()) {
     auto inFlight = t.committingIds.find(request.id);
     if (inFlight != t.committingIds.end()) {
       // The first track with this id is not committed yet: acknowledge only once it is.
       auto paf = kj::newPromiseAndFulfiller<void>();
       inFlight->second.push_back(kj::mv(paf.fulfiller));
-      return paf.promise.then([report]() mutable { return report(true); });
+      return paf.promise.then(
+          [this, &t, usage = request.usage]() { return trackReport(t, usage, true); });
     }
     if (!t.trackIds.holds(request.id) && t.trackIds.size() >= quotas_.trackIds) {
-      return quotaExceeded(
-          "idempotency ids", quotas_.trackIds, "track_ids",
-          "ids are forgotten 48 h after their track; retry later or without an id");
+      return kj::Promise<TrackResult>(
+          quotaExceeded("idempotency ids", quotas_.trackIds, "track_ids",
+                        "ids are forgotten 48 h after their track; retry later or without an id"));
     }
     if (t.trackIds.remember(request.id, now) == IdempotencyWindow::Seen::DUPLICATE) {
-      return report(true);
+      return kj::Promise<TrackResult>(trackReport(t, request.usage, true));
     }
   }
   KJ_IF_MAYBE (refused, overUserQuota(t, request.usage)) {
     if (!request.id.empty()) t.trackIds.forget(request.id);
-    return kj::mv(*refused);
+    return kj::Promise<TrackResult>(kj::mv(*refused));
   }
   recordUsage(t, request.usage, at, now);
   auto& u = request.usage;
   // Usage and its idempotency id land together or not at all.
-  StoreOp ops[2] = {StoreOp::usage(t.info.id, u.userId, u.resource, u.metric, u.amount, at)};
-  size_t count = 1;
+  ops[0] = StoreOp::usage(t.info.id, u.userId, u.resource, u.metric, u.amount, at);
+  count = 1;
   if (!request.id.empty()) {
     ops[count++] = StoreOp::trackId(t.info.id, request.id, now + DEDUPE_WINDOW_MS);
-  }
-  kj::Promise<void> committed = batcher_.addAll(kj::arrayPtr(ops, count));
-  if (!request.id.empty()) {
     t.committingIds.try_emplace(request.id);
-    // Eager: retries waiting on this id are told at the commit, even when this track's own
-    // answer is taken later (trackBatch joins every item's answer before it takes any, and a
-    // retry in the same batch would otherwise wait for itself).
-    committed = committed
-                    .then([&t, id = request.id]() { settleRetries(t, id, nullptr); },
-                          [&t, id = request.id](kj::Exception&& e) {
-                            // Not stored: a later retry must count.
-                            t.trackIds.forget(id);
-                            settleRetries(t, id, &e);
-                            kj::throwFatalException(kj::mv(e));
-                          })
-                    .eagerlyEvaluate(nullptr);
   }
-  return committed.then(
-      [report]() mutable { return report(false); },
-      [this, &t, usage = kj::mv(request.usage), at](kj::Exception&& e) -> TrackResult {
-        // Not stored, so not counted: undo it in memory.
-        unrecordUsage(t, usage, at);
-        kj::throwFatalException(kj::mv(e));
-      });
+  return nullptr;
+}
+
+void LimitsService::endTrack(TenantState& t, const TrackRequest& request, UnixMillis at,
+                             const kj::Exception* failed) {
+  if (failed != nullptr) {
+    // Not stored, so not counted: undo it in memory and let a retry count.
+    if (!request.id.empty()) t.trackIds.forget(request.id);
+    unrecordUsage(t, request.usage, at);
+  }
+  if (!request.id.empty()) settleRetries(t, request.id, failed);
+}
+
+kj::Promise<TrackResult> LimitsService::track(TenantState& t, TrackRequest request) {
+  UnixMillis now = clock_.now();
+  StoreOp ops[2];
+  size_t count = 0;
+  KJ_IF_MAYBE (answered, beginTrack(t, request, now, ops, count)) {
+    return kj::mv(*answered);
+  }
+  UnixMillis at = request.at.value_or(now);
+  bool hasId = !request.id.empty();
+  // One copy for each continuation: both are arguments of one call, so neither may read
+  // `request` after the other has moved it (their order of evaluation is unspecified).
+  TrackRequest forFailure = request;
+  auto done = batcher_.addAll(kj::arrayPtr(ops, count))
+                  .then(
+                      [this, &t, at, r = kj::mv(request)]() {
+                        endTrack(t, r, at, nullptr);
+                        return trackReport(t, r.usage, false);
+                      },
+                      [this, &t, at, r = kj::mv(forFailure)](kj::Exception&& e) -> TrackResult {
+                        endTrack(t, r, at, &e);
+                        kj::throwFatalException(kj::mv(e));
+                      });
+  // Eager with an id: retries waiting on it are told at the commit, even when this track's own
+  // answer is taken later (a retry in the same trackBatch would otherwise wait for itself).
+  if (hasId) return done.eagerlyEvaluate(nullptr);
+  return done;
+}
+
+kj::Promise<std::vector<TrackOutcome>> LimitsService::trackBatch(
+    TenantState& t, std::vector<TrackRequest> requests) {
+  struct Batch {
+    std::vector<TrackRequest> requests;
+    std::vector<TrackOutcome> outcomes;
+    std::vector<size_t> written;  // Items whose writes went to the batcher, in order.
+    UnixMillis now;
+  };
+  auto b = kj::heap<Batch>();
+  b->requests = std::move(requests);
+  b->outcomes.resize(b->requests.size());
+  b->now = clock_.now();
+  std::vector<StoreOp> ops;
+  std::vector<uint32_t> ends;
+  kj::Vector<kj::Promise<void>> answers;  // Items answered apart: duplicates, refusals.
+  bool anyId = false;
+  for (size_t i = 0; i < b->requests.size(); ++i) {
+    StoreOp itemOps[2];
+    size_t count = 0;
+    KJ_IF_MAYBE (answered, beginTrack(t, b->requests[i], b->now, itemOps, count)) {
+      TrackOutcome* out = &b->outcomes[i];
+      answers.add(answered->then([out](TrackResult r) { out->result = kj::mv(r); },
+                                 [out](kj::Exception&& e) { out->refused = kj::mv(e); }));
+      continue;
+    }
+    for (size_t k = 0; k < count; ++k) ops.push_back(std::move(itemOps[k]));
+    ends.push_back(static_cast<uint32_t>(ops.size()));
+    b->written.push_back(i);
+    anyId = anyId || !b->requests[i].id.empty();
+  }
+  if (!b->written.empty()) {
+    Batch* batch = b.get();
+    auto settle = [this, &t, batch](UsageBatcher::Refusals refused, const kj::Exception* failed) {
+      size_t next = 0;
+      for (size_t j = 0; j < batch->written.size(); ++j) {
+        size_t i = batch->written[j];
+        const TrackRequest& r = batch->requests[i];
+        UnixMillis at = r.at.value_or(batch->now);
+        kj::Maybe<kj::Exception> mine;
+        if (failed != nullptr) {
+          mine = kj::cp(*failed);
+        } else if (next < refused.size() && refused[next].first == j) {
+          mine = KJ_EXCEPTION(FAILED, refused[next++].second);
+        }
+        KJ_IF_MAYBE (e, mine) {
+          endTrack(t, r, at, e);
+          batch->outcomes[i].refused = kj::mv(*e);
+        } else {
+          endTrack(t, r, at, nullptr);
+          batch->outcomes[i].result = trackReport(t, r.usage, false);
+        }
+      }
+    };
+    auto written =
+        batcher_
+            .addGroup(kj::arrayPtr(ops.data(), ops.size()), kj::arrayPtr(ends.data(), ends.size()))
+            .then([settle](UsageBatcher::Refusals r) mutable { settle(kj::mv(r), nullptr); },
+                  [settle](kj::Exception&& e) mutable { settle({}, &e); });
+    // Eager with ids, as in track(): retries in this batch wait on this commit.
+    if (anyId) written = written.eagerlyEvaluate(nullptr);
+    answers.add(kj::mv(written));
+  }
+  return kj::joinPromises(answers.releaseAsArray()).then([b = kj::mv(b)]() mutable {
+    return std::move(b->outcomes);
+  });
 }
 
 kj::Promise<Decision> LimitsService::consume(TenantState& t, UsageRequest request) {

@@ -41,6 +41,12 @@ struct TrackResult {
   std::vector<RuleUsage> usage;  // Of every rule for the resource and metric.
 };
 
+// An item of trackBatch: its result, or why it was not recorded.
+struct TrackOutcome {
+  kj::Maybe<TrackResult> result;
+  kj::Maybe<kj::Exception> refused;
+};
+
 struct ReserveResult {
   Decision decision;
   std::string reservationId;  // Set when allowed.
@@ -66,6 +72,10 @@ public:
 
   Decision check(TenantState& t, const UsageQuery& query);
   kj::Promise<TrackResult> track(TenantState& t, TrackRequest request);
+  // Each request as track() would do it, in order, answered together: one writer caller each (a
+  // refusal stays its own) and one promise for the lot, so an item costs no promise of its own.
+  kj::Promise<std::vector<TrackOutcome>> trackBatch(TenantState& t,
+                                                    std::vector<TrackRequest> requests);
   kj::Promise<Decision> consume(TenantState& t, UsageRequest request);
   kj::Promise<ReserveResult> reserve(TenantState& t, UsageRequest request, int64_t ttlMs);
   // Settles a reservation with the amount actually used (recorded now). nullopt: unknown id.
@@ -101,6 +111,16 @@ private:
   kj::Promise<std::optional<int64_t>> installRules(TenantState& t, NewRules prepared,
                                                    kj::Function<int64_t(WriterContext&)> write);
   void recordUsage(TenantState& t, const UsageRequest& u, UnixMillis at, UnixMillis now);
+  // track()'s first half: the id and quota checks, then the usage recorded in memory. Returns
+  // the answer when there is one already (a duplicate, a refusal, a retry waiting on its id's
+  // first commit); otherwise nullptr, with the writes to make in ops[0, count).
+  kj::Maybe<kj::Promise<TrackResult>> beginTrack(TenantState& t, TrackRequest& request,
+                                                 UnixMillis now, StoreOp (&ops)[2], size_t& count);
+  // Its second half, once the writes settled (`failed` null if committed): the id's retries
+  // told, and a failed track undone in memory so that a retry counts.
+  void endTrack(TenantState& t, const TrackRequest& request, UnixMillis at,
+                const kj::Exception* failed);
+  TrackResult trackReport(TenantState& t, const UsageRequest& usage, bool duplicate);
   // Usage the Limiter has just recorded: kept for replay while new rules install.
   void noteRecorded(TenantState& t, const UsageRequest& u, UnixMillis at);
   void unrecordUsage(TenantState& t, const UsageRequest& u, UnixMillis at);

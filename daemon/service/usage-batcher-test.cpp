@@ -4,7 +4,9 @@
 #include <kj/mutex.h>
 #include <kj/vector.h>
 #include <catch2/catch.hpp>
+#include <limits>
 
+#include "store/catalog.h"
 #include "store/schema.h"
 #include "testing/temp-dir.h"
 
@@ -33,6 +35,23 @@ struct Fixture {
     batcher->idle().wait(ws);
     batcher = nullptr;
     writer = nullptr;
+  }
+
+  void createTenant(const char* id) {
+    Db db(path, {});
+    Catalog(db).createTenant(Tenant{id, "Test", "pro", "UTC", 0, {}, {}, {}});
+  }
+
+  // The stored usage of one user's api.calls in the minute of 60000, or -1 if no row.
+  int64_t usage(const char* tenant, const char* user) {
+    Db reader(path, {});
+    Statement row(reader,
+                  "SELECT amount FROM usage WHERE tenant_id = ?1 AND user_id = ?2 AND "
+                  "resource = 'api' AND metric = 'calls' AND bucket = 60000");
+    row.bind(1, std::string_view(tenant)).bind(2, std::string_view(user));
+    int64_t amount = row.step() ? row.columnInt(0) : -1;
+    row.reset();
+    return amount;
   }
 
   int64_t trackIds() {
@@ -101,6 +120,47 @@ TEST_CASE("A caller whose write fails is refused alone, and the batch after it s
   CHECK_THROWS(bad.wait(f.ws));
   good.wait(f.ws);
   CHECK(f.trackIds() == 2);
+}
+
+TEST_CASE("Usage on one row in one batch is stored as its sum, saturating as the store does") {
+  Fixture f;
+  f.createTenant("t1");
+  constexpr int64_t HALF = int64_t{1} << 62;
+  WriterGate gate;
+  auto blocked = gate.block(*f.writer);
+  kj::Vector<kj::Promise<void>> calls;
+  calls.add(f.batcher->add(StoreOp::usage("t1", "u1", "api", "calls", 5, 60000)));
+  calls.add(f.batcher->add(StoreOp::usage("t1", "u1", "api", "calls", 7, 60500)));
+  StoreOp group[] = {StoreOp::usage("t1", "u1", "api", "calls", 11, 61000),
+                     StoreOp::usage("t1", "u2", "api", "calls", 13, 60000),
+                     StoreOp::usage("t1", "u3", "api", "calls", HALF, 60000),
+                     StoreOp::usage("t1", "u3", "api", "calls", HALF, 60000)};
+  uint32_t ends[] = {1, 2, 3, 4};
+  auto grouped = f.batcher->addGroup(group, ends);
+  gate.release();
+  blocked.wait(f.ws);
+  for (auto& c : calls) c.wait(f.ws);
+  CHECK(grouped.wait(f.ws).empty());
+  CHECK(f.batcher->batches() == 1);  // All in one batch: the summed path.
+  CHECK(f.usage("t1", "u1") == 23);
+  CHECK(f.usage("t1", "u2") == 13);
+  CHECK(f.usage("t1", "u3") == std::numeric_limits<int64_t>::max());
+}
+
+TEST_CASE("A group's refused caller is named by its index, and the rest of it lands") {
+  Fixture f;
+  f.createTenant("t1");
+  StoreOp group[] = {StoreOp::usage("t1", "u1", "api", "calls", 2, 60000),
+                     StoreOp::usage("nobody", "u1", "api", "calls", 3, 60000),
+                     StoreOp::trackId("t1", "z", 1000),
+                     StoreOp::usage("t1", "u1", "api", "calls", 4, 60000)};
+  uint32_t ends[] = {1, 2, 4};  // The last caller writes an id and usage together.
+  auto refused = f.batcher->addGroup(group, ends).wait(f.ws);
+  REQUIRE(refused.size() == 1);
+  CHECK(refused[0].first == 1);
+  CHECK(f.usage("t1", "u1") == 6);
+  CHECK(f.usage("nobody", "u1") == -1);
+  CHECK(f.trackIds() == 1);
 }
 
 }  // namespace tenantd

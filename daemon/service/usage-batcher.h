@@ -49,6 +49,13 @@ public:
   kj::Promise<void> add(StoreOp op) { return addAll(kj::arrayPtr(&op, 1)); }
   // All of `ops` (moved from) land together or not at all (one savepoint, one batch).
   kj::Promise<void> addAll(kj::ArrayPtr<StoreOp> ops);
+  // Callers refused, by index, and why: empty unless some write failed.
+  using Refusals = std::vector<std::pair<size_t, std::string>>;
+  // Many callers with one promise (a batch call's items): caller i's ops are
+  // ops[ends[i - 1], ends[i]), each caller's land together or not at all, as addAll's, and one
+  // caller's failure refuses it alone. Resolves after the commit with the callers refused;
+  // rejects if the commit fails. The callers stay in one writer job (it may pass MAX_BATCH).
+  kj::Promise<Refusals> addGroup(kj::ArrayPtr<StoreOp> ops, kj::ArrayPtr<const uint32_t> ends);
   // Hands what is pending to the writer now, ahead of any job submitted after this call.
   void flushNow() { flush(); }
   // Resolves once nothing is pending and every batch handed to the writer has settled.
@@ -63,7 +70,14 @@ private:
     std::vector<uint32_t> ends;
     size_t callers() const { return ends.size(); }
   };
-  using Fulfillers = std::vector<kj::Own<kj::PromiseFulfiller<void>>>;
+  // Who waits on pending_'s callers, in order: one caller (add, addAll) or a group of them.
+  struct Waiter {
+    uint32_t callers = 1;
+    kj::Own<kj::PromiseFulfiller<void>> one;
+    kj::Own<kj::PromiseFulfiller<Refusals>> group;
+  };
+  using Waiters = std::vector<Waiter>;
+  void added();  // Schedules or starts the flush for what was just added.
   class ErrorHandler final : public kj::TaskSet::ErrorHandler {
   public:
     void taskFailed(kj::Exception&&) override {}  // Failures reach each caller's promise.
@@ -73,7 +87,7 @@ private:
 
   Writer& writer_;
   std::shared_ptr<Batch> pending_;
-  Fulfillers waiting_;            // pending_'s callers, on this thread only.
+  Waiters waiting_;               // pending_'s callers, on this thread only.
   std::shared_ptr<Batch> spare_;  // A settled batch's storage, for the next one.
   bool flushScheduled_ = false;
   size_t inFlight_ = 0;
