@@ -64,6 +64,7 @@ bench: build
 	@bench/rest-bench $(BUILD)
 	@bench/rest-instructions $(BUILD)
 	@bench/rpc-bench $(BUILD)
+	@bench/rpc-instructions $(BUILD)
 	@bench/writer-fairness $(BUILD)
 	@bench/sync-bench $(BUILD)
 	@bench/fleet-bench $(BUILD)
