@@ -277,8 +277,11 @@ kj::Promise<std::vector<TrackOutcome>> LimitsService::trackBatch(
     size_t count = 0;
     KJ_IF_MAYBE (answered, beginTrack(t, b->requests[i], b->now, itemOps, count)) {
       TrackOutcome* out = &b->outcomes[i];
-      answers.add(answered->then([out](TrackResult r) { out->result = kj::mv(r); },
-                                 [out](kj::Exception&& e) { out->refused = kj::mv(e); }));
+      answers.add(answered->then(
+          [out](TrackResult r) {
+            out->result = TrackResult{r.duplicate, {}};
+          },
+          [out](kj::Exception&& e) { out->refused = kj::mv(e); }));
       continue;
     }
     for (size_t k = 0; k < count; ++k) ops.push_back(std::move(itemOps[k]));
@@ -305,7 +308,7 @@ kj::Promise<std::vector<TrackOutcome>> LimitsService::trackBatch(
           batch->outcomes[i].refused = kj::mv(*e);
         } else {
           endTrack(t, r, at, nullptr);
-          batch->outcomes[i].result = trackReport(t, r.usage, false);
+          batch->outcomes[i].result = TrackResult{false, {}};
         }
       }
     };
@@ -318,7 +321,14 @@ kj::Promise<std::vector<TrackOutcome>> LimitsService::trackBatch(
     if (anyId) written = written.eagerlyEvaluate(nullptr);
     answers.add(kj::mv(written));
   }
-  return kj::joinPromises(answers.releaseAsArray()).then([b = kj::mv(b)]() mutable {
+  // The usage each answer reports is read here, in the turn that answers: a RuleUsage points at
+  // its rule, and a rules install may replace the rules while items wait for a commit.
+  return kj::joinPromises(answers.releaseAsArray()).then([this, &t, b = kj::mv(b)]() mutable {
+    for (size_t i = 0; i < b->outcomes.size(); ++i) {
+      KJ_IF_MAYBE (r, b->outcomes[i].result) {
+        *r = trackReport(t, b->requests[i].usage, r->duplicate);
+      }
+    }
     return std::move(b->outcomes);
   });
 }
