@@ -358,14 +358,15 @@ struct ItemOutcome {
   kj::Maybe<T> value;
   std::string error;
 };
-// A quota's refusal names itself ("overloaded: …"); any other failure is the store's.
+// What a batch item answers instead of its result: a quota's refusal names itself
+// ("overloaded: …"); any other failure is the store's.
+std::string refusalText(const kj::Exception& e) {
+  if (e.getType() == kj::Exception::Type::OVERLOADED) return e.getDescription().cStr();
+  return "unavailable: the store could not commit; nothing was recorded";
+}
 template <typename T>
 ItemOutcome<T> itemRefused(kj::Exception&& e) {
-  if (e.getType() == kj::Exception::Type::OVERLOADED) {
-    return ItemOutcome<T>(std::string(e.getDescription().cStr()));
-  }
-  return ItemOutcome<T>(
-      std::string("unavailable: the store could not commit; nothing was recorded"));
+  return ItemOutcome<T>(refusalText(e));
 }
 }  // namespace
 
@@ -382,8 +383,7 @@ kj::Promise<void> TenantImpl::trackBatch(TrackBatchContext context) {
           KJ_IF_MAYBE (r, outcomes[i].result) {
             words += trackResultWords(*r);
           } else {
-            errors[i] =
-                itemRefused<TrackResult>(kj::mv(KJ_ASSERT_NONNULL(outcomes[i].refused))).error;
+            errors[i] = refusalText(KJ_ASSERT_NONNULL(outcomes[i].refused));
             words += 4 + textWords(errors[i].size());
           }
         }

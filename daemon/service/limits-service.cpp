@@ -180,9 +180,9 @@ TrackResult LimitsService::trackReport(TenantState& t, const UsageRequest& usage
   return r;
 }
 
-kj::Maybe<kj::Promise<TrackResult>> LimitsService::beginTrack(TenantState& t, TrackRequest& request,
-                                                              UnixMillis now, StoreOp (&ops)[2],
-                                                              size_t& count) {
+kj::Maybe<kj::Promise<void>> LimitsService::beginTrack(TenantState& t, TrackRequest& request,
+                                                       UnixMillis now, StoreOp (&ops)[2],
+                                                       size_t& count) {
   UnixMillis at = request.at.value_or(now);
   if (!request.id.empty()) {
     auto inFlight = t.committingIds.find(request.id);
@@ -190,21 +190,20 @@ kj::Maybe<kj::Promise<TrackResult>> LimitsService::beginTrack(TenantState& t, Tr
       // The first track with this id is not committed yet: acknowledge only once it is.
       auto paf = kj::newPromiseAndFulfiller<void>();
       inFlight->second.push_back(kj::mv(paf.fulfiller));
-      return paf.promise.then(
-          [this, &t, usage = request.usage]() { return trackReport(t, usage, true); });
+      return kj::mv(paf.promise);
     }
     if (!t.trackIds.holds(request.id) && t.trackIds.size() >= quotas_.trackIds) {
-      return kj::Promise<TrackResult>(
+      return kj::Promise<void>(
           quotaExceeded("idempotency ids", quotas_.trackIds, "track_ids",
                         "ids are forgotten 48 h after their track; retry later or without an id"));
     }
     if (t.trackIds.remember(request.id, now) == IdempotencyWindow::Seen::DUPLICATE) {
-      return kj::Promise<TrackResult>(trackReport(t, request.usage, true));
+      return kj::Promise<void>(kj::READY_NOW);
     }
   }
   KJ_IF_MAYBE (refused, overUserQuota(t, request.usage)) {
     if (!request.id.empty()) t.trackIds.forget(request.id);
-    return kj::Promise<TrackResult>(kj::mv(*refused));
+    return kj::Promise<void>(kj::mv(*refused));
   }
   recordUsage(t, request.usage, at, now);
   auto& u = request.usage;
@@ -232,8 +231,9 @@ kj::Promise<TrackResult> LimitsService::track(TenantState& t, TrackRequest reque
   UnixMillis now = clock_.now();
   StoreOp ops[2];
   size_t count = 0;
-  KJ_IF_MAYBE (answered, beginTrack(t, request, now, ops, count)) {
-    return kj::mv(*answered);
+  KJ_IF_MAYBE (duplicate, beginTrack(t, request, now, ops, count)) {
+    return duplicate->then(
+        [this, &t, usage = kj::mv(request.usage)]() { return trackReport(t, usage, true); });
   }
   UnixMillis at = request.at.value_or(now);
   bool hasId = !request.id.empty();
@@ -275,11 +275,11 @@ kj::Promise<std::vector<TrackOutcome>> LimitsService::trackBatch(
   for (size_t i = 0; i < b->requests.size(); ++i) {
     StoreOp itemOps[2];
     size_t count = 0;
-    KJ_IF_MAYBE (answered, beginTrack(t, b->requests[i], b->now, itemOps, count)) {
+    KJ_IF_MAYBE (duplicate, beginTrack(t, b->requests[i], b->now, itemOps, count)) {
       TrackOutcome* out = &b->outcomes[i];
-      answers.add(answered->then(
-          [out](TrackResult r) {
-            out->result = TrackResult{r.duplicate, {}};
+      answers.add(duplicate->then(
+          [out]() {
+            out->result = TrackResult{true, {}};
           },
           [out](kj::Exception&& e) { out->refused = kj::mv(e); }));
       continue;

@@ -111,11 +111,12 @@ private:
   kj::Promise<std::optional<int64_t>> installRules(TenantState& t, NewRules prepared,
                                                    kj::Function<int64_t(WriterContext&)> write);
   void recordUsage(TenantState& t, const UsageRequest& u, UnixMillis at, UnixMillis now);
-  // track()'s first half: the id and quota checks, then the usage recorded in memory. Returns
-  // the answer when there is one already (a duplicate, a refusal, a retry waiting on its id's
-  // first commit); otherwise nullptr, with the writes to make in ops[0, count).
-  kj::Maybe<kj::Promise<TrackResult>> beginTrack(TenantState& t, TrackRequest& request,
-                                                 UnixMillis now, StoreOp (&ops)[2], size_t& count);
+  // track()'s first half: the id and quota checks, then the usage recorded in memory. When
+  // nothing is to be written, returns a promise that resolves if the track is a duplicate (at
+  // once, or once its id's first track commits) and rejects if it is refused; the caller reads
+  // the usage to report when it answers. Otherwise nullptr, with the writes in ops[0, count).
+  kj::Maybe<kj::Promise<void>> beginTrack(TenantState& t, TrackRequest& request, UnixMillis now,
+                                          StoreOp (&ops)[2], size_t& count);
   // Its second half, once the writes settled (`failed` null if committed): the id's retries
   // told, and a failed track undone in memory so that a retry counts.
   void endTrack(TenantState& t, const TrackRequest& request, UnixMillis at,
