@@ -1,5 +1,7 @@
 #include "redis-connection.h"
 
+#include "fleet/redis-replies.h"
+
 #include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -125,10 +127,7 @@ void RedisConnection::handshake() {
     // The master Sentinel named may be a replica by now (a failover under way).
     sendRaw({"ROLE"}, [this](const redisReply* r) {
       if (r == nullptr) return;
-      bool master = r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-                    r->element[0]->type == REDIS_REPLY_STRING &&
-                    std::string_view(r->element[0]->str, r->element[0]->len) == "master";
-      if (!master) fail("not the master (ROLE): a failover is under way");
+      if (!isMasterRole(r)) fail("not the master (ROLE): a failover is under way");
     });
   }
   size_t scripts = options_.scripts.size();

@@ -1,40 +1,15 @@
 #include "redis-router.h"
 
 #include "fleet/key-slot.h"
+#include "fleet/redis-replies.h"
 
 #include <hiredis/hiredis.h>
 
-#include <charconv>
 #include <set>
 
 namespace tenantd::fleet {
 
 namespace {
-struct Redirect {
-  bool ask;
-  uint16_t slot;
-  std::string host;
-  int port;
-};
-
-// "MOVED 3999 127.0.0.1:6381" or "ASK 3999 127.0.0.1:6381"; nullopt for any other error.
-std::optional<Redirect> redirectOf(std::string_view error) {
-  bool ask = error.starts_with("ASK ");
-  if (!ask && !error.starts_with("MOVED ")) return std::nullopt;
-  error.remove_prefix(ask ? 4 : 6);
-  size_t space = error.find(' ');
-  size_t colon = error.rfind(':');
-  if (space == std::string_view::npos || colon == std::string_view::npos || colon < space) {
-    return std::nullopt;
-  }
-  int slot = 0, port = 0;
-  for (char ch : error.substr(0, space)) slot = slot * 10 + (ch - '0');
-  for (char ch : error.substr(colon + 1)) port = port * 10 + (ch - '0');
-  if (slot < 0 || slot >= CLUSTER_SLOTS || port <= 0 || port > 65535) return std::nullopt;
-  return Redirect{ask, static_cast<uint16_t>(slot),
-                  std::string(error.substr(space + 1, colon - space - 1)), port};
-}
-
 std::string_view errorText(const redisReply* r) {
   return r != nullptr && r->type == REDIS_REPLY_ERROR ? std::string_view(r->str, r->len)
                                                       : std::string_view();
@@ -47,6 +22,19 @@ struct RedisRouter::Call {
   OnReply done;
   TryAgain tryAgain;
   int hops = 0;
+};
+
+// A timer owned by the router until it fires: one still waiting when the router goes is closed
+// then, and frees itself in its close callback.
+struct RedisRouter::Later {
+  uv_timer_t timer;
+  RedisRouter* router;
+  kj::Function<void()> then;
+
+  static void close(Later* later) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&later->timer),
+             [](uv_handle_t* h) { delete static_cast<Later*>(h->data); });
+  }
 };
 
 RedisRouter::RedisRouter(uv_loop_t& loop, kj::Function<void()> wake, RedisOptions seed,
@@ -72,7 +60,7 @@ RedisRouter::RedisRouter(uv_loop_t& loop, kj::Function<void()> wake, RedisOption
 }
 
 RedisRouter::~RedisRouter() {
-  *alive_ = false;
+  for (Later* later : waiting_) Later::close(later);
 }
 
 void RedisRouter::start() {
@@ -95,16 +83,7 @@ void RedisRouter::askSentinel() {
                   [this](const redisReply* r) {
                     if (r == nullptr)
                       return;  // The sentinel connection failed: sentinelChanged() runs.
-                    int port = 0;
-                    bool named = r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-                                 r->element[0]->type == REDIS_REPLY_STRING &&
-                                 r->element[1]->type == REDIS_REPLY_STRING;
-                    if (named) {
-                      const redisReply* p = r->element[1];
-                      auto parsed = std::from_chars(p->str, p->str + p->len, port);
-                      named = parsed.ec == std::errc() && parsed.ptr == p->str + p->len &&
-                              port > 0 && port <= 65535;
-                    }
+                    auto named = parseMasterAddress(r);
                     if (!named) {
                       lastWhy_ = "sentinel " + describeRedisAddress(sentinel_->address()) +
                                  " names no master \"" + options_.sentinelMaster + "\"";
@@ -112,8 +91,7 @@ void RedisRouter::askSentinel() {
                       return after(ASK_SENTINEL_AGAIN_MS, [this]() { askSentinel(); });
                     }
                     RedisConnection& master = *nodes_[0]->connection;
-                    master.retarget(RedisAddress{
-                        "", std::string(r->element[0]->str, r->element[0]->len), port});
+                    master.retarget(*named);
                     if (!masterDialled_) {
                       masterDialled_ = true;
                       master.start();
@@ -169,26 +147,19 @@ void RedisRouter::askSlots(size_t node) {
       }
       return;
     }
-    if (r->type != REDIS_REPLY_ARRAY) return;
+    auto ranges = parseClusterSlots(r);
+    if (!ranges) return;
     std::array<int16_t, CLUSTER_SLOTS> map;
     map.fill(-1);
-    for (size_t i = 0; i < r->elements; ++i) {
-      const redisReply* range = r->element[i];
-      if (range->type != REDIS_REPLY_ARRAY || range->elements < 3 ||
-          range->element[2]->type != REDIS_REPLY_ARRAY || range->element[2]->elements < 2) {
-        continue;
-      }
-      const redisReply* master = range->element[2];
-      std::string host(master->element[0]->str, master->element[0]->len);
-      if (host.empty()) host = nodes_[node]->connection->address().host;  // "": the one asked.
-      size_t index = nodeAt(host, static_cast<int>(master->element[1]->integer));
-      for (int64_t s = range->element[0]->integer;
-           s <= range->element[1]->integer && s < CLUSTER_SLOTS && s >= 0; ++s) {
-        map[s] = static_cast<int16_t>(index);
-      }
+    for (auto& range : *ranges) {
+      std::string host = hostOr(range.host, node);
+      if (host.empty()) continue;  // The node asked is a Unix socket: the first node's, then.
+      size_t index = nodeAt(host, range.port);
+      for (size_t s = range.first; s <= range.last; ++s) map[s] = static_cast<int16_t>(index);
     }
     if (!cluster_)
-      log_.info("fleet", "Redis Cluster: " + std::to_string(r->elements) + " slot range(s) mapped");
+      log_.info("fleet",
+                "Redis Cluster: " + std::to_string(ranges->size()) + " slot range(s) mapped");
     cluster_ = true;
     slots_ = map;
     askedSlots_ = true;
@@ -225,19 +196,28 @@ void RedisRouter::dispatch(std::shared_ptr<Call> call, size_t node, bool asking)
   RedisConnection& c = *nodes_[node]->connection;
   if (!c.up()) return call->done(nullptr);
   if (asking) c.send({"ASKING"}, [](const redisReply*) {});
-  c.send(call->argv, [this, call](const redisReply* r) mutable { answered(std::move(call), r); });
+  c.send(call->argv,
+         [this, call, node](const redisReply* r) mutable { answered(std::move(call), node, r); });
 }
 
-void RedisRouter::answered(std::shared_ptr<Call> call, const redisReply* r) {
+std::string RedisRouter::hostOr(const std::string& host, size_t node) const {
+  return host.empty() ? nodes_[node]->connection->address().host : host;
+}
+
+void RedisRouter::answered(std::shared_ptr<Call> call, size_t from, const redisReply* r) {
   std::string_view error = errorText(r);
   if (error.empty() || ++call->hops > MAX_HOPS) return call->done(r);
-  if (auto to = redirectOf(error)) {
-    size_t node = nodeAt(to->host, to->port);
-    if (!to->ask) {
-      slots_[to->slot] = static_cast<int16_t>(node);
-      if (!refreshing_) askSlots(node);  // One slot moved: others may have too.
+  if (auto to = parseRedirect(error)) {
+    std::string host = hostOr(to->host, from);
+    // Still empty: "the node that answered", and that is a Unix socket, with no TCP address.
+    if (!host.empty()) {
+      size_t node = nodeAt(host, to->port);
+      if (!to->ask) {
+        slots_[to->slot] = static_cast<int16_t>(node);
+        if (!refreshing_) askSlots(node);  // One slot moved: others may have too.
+      }
+      return dispatch(std::move(call), node, to->ask);
     }
-    return dispatch(std::move(call), node, to->ask);
   }
   if (error.starts_with("TRYAGAIN") && call->tryAgain == TryAgain::WAIT) {
     // The slot's keys are split between two nodes while it migrates: soon they are not.
@@ -250,21 +230,17 @@ void RedisRouter::answered(std::shared_ptr<Call> call, const redisReply* r) {
 }
 
 void RedisRouter::after(uint64_t ms, kj::Function<void()> then) {
-  struct Later {
-    uv_timer_t timer;
-    kj::Function<void()> then;
-    std::shared_ptr<bool> alive;
-  };
-  auto* later = new Later{{}, kj::mv(then), alive_};
+  auto* later = new Later{{}, this, kj::mv(then)};
   uv_timer_init(&loop_, &later->timer);
   later->timer.data = later;
+  waiting_.insert(later);
   uv_timer_start(
       &later->timer,
       [](uv_timer_t* t) {
         auto* l = static_cast<Later*>(t->data);
-        if (*l->alive) l->then();
-        uv_close(reinterpret_cast<uv_handle_t*>(t),
-                 [](uv_handle_t* h) { delete static_cast<Later*>(h->data); });
+        l->router->waiting_.erase(l);
+        Later::close(l);
+        l->then();  // The close callback runs on a later pass: `l` is still here.
       },
       ms, 0);
   wake_();

@@ -23,6 +23,7 @@
 
 #include <array>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,7 +70,9 @@ private:
   void askSentinel();
   void askSlots(size_t node);
   void dispatch(std::shared_ptr<Call> call, size_t node, bool asking);
-  void answered(std::shared_ptr<Call> call, const redisReply* r);
+  void answered(std::shared_ptr<Call> call, size_t from, const redisReply* r);
+  // A host a node named; empty: `node`'s own (Redis 7's unknown endpoint).
+  std::string hostOr(const std::string& host, size_t node) const;
   void after(uint64_t ms, kj::Function<void()> then);
   void report();
 
@@ -89,7 +92,8 @@ private:
   bool reportedUp_ = false;
   std::string reportedWhy_;
   std::string lastWhy_;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // Timers outliving this.
+  struct Later;
+  std::set<Later*> waiting_;  // after()'s timers not fired yet.
 };
 
 }  // namespace tenantd::fleet
