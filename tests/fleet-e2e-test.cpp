@@ -69,7 +69,7 @@ bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds d
 
 struct Sidecar {
   std::unique_ptr<RunningDaemon> daemon;
-  std::string hostId;
+  std::string hostId;  // Empty: none configured, the sidecar makes its own.
 
   Sidecar(const RedisBackend& redis, std::string id, const std::string& policy = "local",
           const std::string& password = "")
@@ -79,7 +79,8 @@ struct Sidecar {
       std::string config = d.dir.file("tenantd.toml");
       std::ofstream out(config);
       out << "[fleet]\n"
-          << where << "host_id = \"" << hostId << "\"\nflush_interval_ms = " << FLUSH_MS
+          << where << (hostId.empty() ? "" : "host_id = \"" + hostId + "\"\n")
+          << "flush_interval_ms = " << FLUSH_MS
           << "\nmax_backoff_ms = 100\nconnect_timeout_ms = 500\n"
           << "timeout_ms = 500\non_unavailable = \"" << policy << "\"\n";
       if (!password.empty()) {
@@ -488,9 +489,13 @@ void policiesHold(Backend backend) {
     tc::Client client(local.clientOptions());
     for (int i = 0; i < 300; ++i) REQUIRE(client.consume(DEMO, {"", "burst", "calls", 1}).allowed);
     CHECK_FALSE(client.consume(DEMO, {"", "burst", "calls", 1}).allowed);
+    for (int i = 0; i < 200; ++i) REQUIRE(client.consume(DEMO, {"", "paid", "calls", 1}).allowed);
+    CHECK_FALSE(client.consume(DEMO, {"", "paid", "calls", 1}).allowed);
   }
-  // Every host has read the fleet's figure: the limit is used up.
-  for (auto& s : f.sidecars) REQUIRE(waitFor([&]() { return s->current("burst") == 300; }, 2s));
+  // Every host has read the fleet's figures: both limits are used up.
+  for (auto& s : f.sidecars) {
+    REQUIRE(waitFor([&]() { return s->current("burst") == 300 && s->current("paid") == 200; }, 2s));
+  }
 
   f.redis->kill();
   for (auto& s : f.sidecars) {
@@ -507,8 +512,8 @@ void policiesHold(Backend backend) {
   CHECK(toOpen.consume(DEMO, {"", "burst", "calls", 1}).allowed);
   CHECK_FALSE(toClosed.consume(DEMO, {"", "spare", "calls", 1}).allowed);
   CHECK(toLocal.consume(DEMO, {"", "spare", "calls", 1}).allowed);
-  // A strict rule falls back to the policy too.
-  CHECK(toLocal.consume(DEMO, {"", "paid", "calls", 1}).allowed);
+  // A strict rule (its limit used up) falls back to the policy too.
+  CHECK_FALSE(toLocal.consume(DEMO, {"", "paid", "calls", 1}).allowed);
   CHECK(toOpen.consume(DEMO, {"", "paid", "calls", 1}).allowed);
   CHECK_FALSE(toClosed.consume(DEMO, {"", "paid", "calls", 1}).allowed);
 
@@ -532,7 +537,7 @@ void policiesHold(Backend backend) {
   f.stopAll();
   CHECK(total(f.counter("day", "tenant", "burst")) == 301);
   CHECK(total(f.counter("day", "tenant", "spare")) == 1);
-  CHECK(total(f.counter("day", "tenant", "paid")) == 2);
+  CHECK(total(f.counter("day", "tenant", "paid")) == 201);
 }
 }  // namespace
 
@@ -547,6 +552,133 @@ TEST_CASE("A usage report on a host that never checked shows what the fleet has 
   CHECK(idle.current("llm") == 40);
   CHECK(idle.usage()[0]["counted"] == "fleet");
   f.stopAll();
+}
+
+namespace {
+// The value of a metric line `name value` in a sidecar's /metrics, or -1.
+double metric(const Sidecar& s, const std::string& name) {
+  std::string text = httpRequestOutsideApi("GET", s.daemon->restUrl + "/metrics").body;
+  size_t at = text.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + name.size() + 2));
+}
+
+// The fleet's total of the demo tenant's monthly tokens, or -1 while it has no key.
+int64_t monthTokens(RedisServer& redis) {
+  auto keys = redis.keys("tenantd:{" + DEMO + "}:month:tenant:llm:*");
+  return keys.size() == 1 ? total(redis.hash(keys[0])) : -1;
+}
+}  // namespace
+
+TEST_CASE("A Redis that refuses flushes leaves the policy to decide until it takes them again") {
+  RedisServer redis;
+  Sidecar s(redis, "h0", "closed");
+  tc::Client client(s.clientOptions());
+  client.track(DEMO, {{"u0", "llm", "tokens", 5}, "refuse-1"});
+  REQUIRE(waitFor([&]() { return monthTokens(redis) == 5 && s.ready(); }, 2s));
+
+  // Out of memory: every write is refused, and the connection stays up.
+  redis.command({"CONFIG", "SET", "maxmemory", "1"});
+  client.track(DEMO, {{"u0", "llm", "tokens", 3}, "refuse-2"});  // Acknowledged: stored here.
+  REQUIRE(waitFor([&]() { return !s.ready(); }, 3s));
+  auto r = httpRequestOutsideApi("GET", s.daemon->restUrl + "/readyz");
+  CHECK(r.status == 200);
+  CHECK(r.body.find("Redis refuses this host's counts (OOM") != std::string::npos);
+  CHECK(metric(s, "tenantd_fleet_up") == 0);
+  CHECK(metric(s, "tenantd_fleet_disconnects_total") == 0);
+  auto refused = client.consume(DEMO, {"", "spare", "calls", 1});
+  CHECK_FALSE(refused.allowed);  // closed: with no fleet figures, nothing is admitted.
+  CHECK(refused.counted == "local");
+  CHECK_FALSE(client.consume(DEMO, {"", "paid", "calls", 1}).allowed);  // Strict too.
+
+  redis.command({"CONFIG", "SET", "maxmemory", "0"});
+  REQUIRE(waitFor([&]() { return s.ready(); }, 3s));
+  CHECK(waitFor([&]() { return monthTokens(redis) == 8; }, 2s));
+  CHECK(client.consume(DEMO, {"", "spare", "calls", 1}).allowed);
+
+  // The scripts flushed out of Redis: the sidecar reconnects, loads them again and goes on.
+  redis.command({"SCRIPT", "FLUSH"});
+  client.track(DEMO, {{"u0", "llm", "tokens", 2}, "refuse-3"});
+  CHECK(waitFor([&]() { return monthTokens(redis) == 10; }, 3s));
+  CHECK(waitFor([&]() { return s.ready(); }, 3s));
+  CHECK(client.consume(DEMO, {"", "paid", "calls", 1}).allowed);
+  CHECK(s.daemon->process->err().find("NOSCRIPT") != std::string::npos);
+  s.stop();
+}
+
+TEST_CASE("A tenant of tens of thousands of counters is resent in calls of a few hundred") {
+  // One call carrying all of them would hold Redis (and the sidecar's loop, writing it) for
+  // about as long as the default timeout_ms: a little more and the connection drops and the
+  // resend starts over, forever.
+  constexpr int USERS = 40'000, THREADS = 32;
+  RedisServer redis;
+  Sidecar s(redis, "h0");
+  tc::Client client(s.clientOptions());  // Concurrent tracks go out as one trackBatch.
+  std::vector<std::thread> threads;
+  for (int t = 0; t < THREADS; ++t) {
+    threads.emplace_back([&client, t]() {
+      for (int i = t; i < USERS; i += THREADS) {
+        client.track(DEMO, {{"user-" + std::to_string(i), "llm", "tokens", 1}});
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::string userKeys = "tenantd:{" + DEMO + "}:day:user:llm:tokens:*";
+  REQUIRE(waitFor(
+      [&]() { return monthTokens(redis) == USERS && redis.keys(userKeys).size() == USERS; }, 10s));
+
+  // Redis back empty: the sidecar sends all of it again, whole.
+  redis.kill();
+  redis.start();
+  CHECK(waitFor(
+      [&]() {
+        return s.ready() && monthTokens(redis) == USERS && redis.keys(userKeys).size() == USERS;
+      },
+      10s));
+  // Redis's own count of the flush script's calls since it started: at least one per 512
+  // counters (and a few ordinary flushes).
+  std::string stats = redis.command({"INFO", "commandstats"});
+  size_t at = stats.find("cmdstat_evalsha:calls=");
+  REQUIRE(at != std::string::npos);
+  int64_t calls = std::stoll(stats.substr(at + 22));
+  CHECK(calls >= (USERS + 1 + 511) / 512);
+  CHECK(metric(s, "tenantd_fleet_disconnects_total") == 1);  // The restart alone.
+  s.stop();
+}
+
+TEST_CASE("Sidecars that name no host id make their own and keep it across a restart") {
+  RedisServer redis;
+  Sidecar a(redis, ""), b(redis, "");
+  // The id each one printed when it became ready ("fleet ... as host ID").
+  auto printedId = [](const Sidecar& s) {
+    std::string out = s.daemon->process->out();
+    size_t at = out.rfind(" as host ");
+    REQUIRE(at != std::string::npos);
+    return out.substr(at + 9, out.find('\n', at) - at - 9);
+  };
+  std::string idA = printedId(a), idB = printedId(b);
+  INFO(idA << " " << idB);
+  CHECK(idA.starts_with("host-"));
+  CHECK(idA.size() == 21);  // "host-" and 8 random bytes in hex.
+  CHECK(idA != idB);        // One machine, two stores: two hosts.
+  tc::Client(a.clientOptions()).track(DEMO, {{"u0", "llm", "tokens", 5}, "id-1"});
+  tc::Client(b.clientOptions()).track(DEMO, {{"u0", "llm", "tokens", 7}, "id-2"});
+  auto counter = [&]() {
+    auto keys = redis.keys("tenantd:{" + DEMO + "}:month:tenant:llm:*");
+    return keys.size() == 1 ? redis.hash(keys[0]) : std::map<std::string, std::string>{};
+  };
+  REQUIRE(waitFor([&]() { return total(counter()) == 12; }, 2s));
+  CHECK(counter() == std::map<std::string, std::string>{{idA, "5"}, {idB, "7"}, {"_total", "12"}});
+
+  // SIGKILLed and started again on its store: the same host, not a third one.
+  a.daemon->process->signal(SIGKILL);
+  REQUIRE(a.daemon->process->waitForExit(5s).has_value());
+  a.daemon->restart();
+  CHECK(printedId(a) == idA);
+  tc::Client(a.clientOptions()).track(DEMO, {{"u0", "llm", "tokens", 1}, "id-3"});
+  REQUIRE(waitFor([&]() { return total(counter()) == 13; }, 2s));
+  CHECK(counter() == std::map<std::string, std::string>{{idA, "6"}, {idB, "7"}, {"_total", "13"}});
+  a.stop();
+  b.stop();
 }
 
 TEST_CASE("A Redis password is sent from its file and never shown and a wrong one is refused") {

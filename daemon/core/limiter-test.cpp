@@ -470,6 +470,63 @@ TEST_CASE("Reserved amounts are this host's and a counter with a strict call out
   CHECK(counts[0].previous == 10);
 }
 
+TEST_CASE("A user counter with a strict call out outlives its window until the answer") {
+  Limiter l = withRules({rule("llm", "tokens", Period::DAY, 10, GateAction::BLOCK, Scope::USER)});
+  l.trackFleet(true);
+  l.holdForFleet({"u1", "llm", "tokens", 3}, 3, T0);
+  CHECK(l.prune(T0 + DAY) == 0);  // Its window has passed, but the call is still out.
+  l.holdForFleet({"u1", "llm", "tokens", 3}, -3, T0 + DAY);  // Refused, after midnight.
+  // The hold is back to nothing: the counter is sent again (a held one never is).
+  CHECK(valuesOf(l.takeFleetChanges(true, T0 + DAY)) ==
+        std::map<std::string, int64_t>{{"llm/u1", 0}});
+}
+
+TEST_CASE("Counts go out as their counters stand when sent, not when taken") {
+  Limiter l = withRules({rule("llm", "tokens", Period::DAY, 100),
+                         rule("llm", "tokens", Period::DAY, 10, GateAction::BLOCK, Scope::USER)});
+  l.trackFleet(true);
+  l.record("u1", "llm", "tokens", 4, T0, T0);
+  auto counts = l.takeFleetChanges(false, T0);  // Waiting for room in the pipeline.
+  // Meanwhile a strict call by u1 added 3 in Redis itself and was answered here: the figures
+  // taken (4) would take it back.
+  l.holdForFleet({"u1", "llm", "tokens", 3}, 3, T0);
+  l.holdForFleet({"u1", "llm", "tokens", 3}, -3, T0);
+  l.record("u1", "llm", "tokens", 3, T0, T0);
+  l.refreshFleet(l.generation(), counts);
+  CHECK(valuesOf(counts) == std::map<std::string, int64_t>{{"llm/", 7}, {"llm/u1", 7}});
+
+  // A counter with a strict call out stays behind until its answer.
+  l.record("u1", "llm", "tokens", 1, T0, T0);
+  l.takeFleetChanges(false, T0);
+  counts = l.takeFleetChanges(true, T0);
+  l.holdForFleet({"u2", "llm", "tokens", 2}, 2, T0);  // Tenant counter and u2's.
+  l.refreshFleet(l.generation(), counts);
+  CHECK(valuesOf(counts) == std::map<std::string, int64_t>{{"llm/u1", 8}});
+  CHECK(l.takeFleetChanges(false, T0).empty());
+  l.holdForFleet({"u2", "llm", "tokens", 2}, -2, T0);  // Refused.
+  CHECK(valuesOf(l.takeFleetChanges(false, T0)) == std::map<std::string, int64_t>{{"llm/", 8}});
+
+  // Another generation's counts are not this one's.
+  l.record("", "llm", "tokens", 1, T0, T0);
+  counts = l.takeFleetChanges(false, T0);
+  uint64_t before = l.generation();
+  l.setRules({rule("llm", "tokens", Period::DAY, 100)}, {}, T0);
+  l.refreshFleet(before, counts);
+  CHECK(counts.empty());
+}
+
+TEST_CASE("A count whose window has ended before it goes out is that window's final figure") {
+  Limiter l = withRules({rule("llm", "tokens", Period::DAY, 100)});
+  l.trackFleet(true);
+  l.record("", "llm", "tokens", 4, T0, T0);
+  auto counts = l.takeFleetChanges(false, T0);
+  l.check({"", "llm", "tokens", 1}, T0 + DAY);  // Rolls the counter into the next day.
+  l.refreshFleet(l.generation(), counts);
+  REQUIRE(counts.size() == 1);
+  CHECK(counts[0].value == 4);
+  CHECK(counts[0].window.end == counts[0].window.start + DAY);
+}
+
 TEST_CASE("Taking everything sends every counter of the current windows") {
   Limiter l = withRules({rule("llm", "tokens", Period::DAY, 100),
                          rule("llm", "tokens", Period::DAY, 10, GateAction::BLOCK, Scope::USER)});

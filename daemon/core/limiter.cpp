@@ -278,8 +278,10 @@ size_t Limiter::prune(UnixMillis now) {
     RuleState& s = states_[i];
     for (auto it = s.users.begin(); it != s.users.end();) {
       // A user whose window has passed and who holds nothing counts zero: forget them.
-      // Not before the fleet has its final figure.
-      if (it->second.window.end <= now && it->second.reserved == 0 && !it->second.changed) {
+      // Not before the fleet has its final figure, nor while a strict call is out on them
+      // (its answer takes back its hold: on a new counter that would stay negative).
+      if (it->second.window.end <= now && it->second.reserved == 0 && !it->second.changed &&
+          it->second.held == 0) {
         it = s.users.erase(it);
         --userCounters_;
         ++dropped;
@@ -344,17 +346,41 @@ std::vector<FleetCount> Limiter::takeFleetChanges(bool all, UnixMillis now) {
   return out;
 }
 
+Limiter::Counter* Limiter::existing(size_t i, std::string_view key) {
+  if (rules_[i].scope == Scope::TENANT) return &states_[i].tenant;
+  auto it = states_[i].users.find(key);
+  return it == states_[i].users.end() ? nullptr : &it->second;
+}
+
+void Limiter::refreshFleet(uint64_t generation, std::vector<FleetCount>& counts) {
+  if (generation != generation_) return counts.clear();
+  size_t kept = 0;
+  for (size_t at = 0; at < counts.size(); ++at) {
+    FleetCount& f = counts[at];
+    size_t i = static_cast<size_t>(f.rule - rules_.data());
+    Counter* c = i < rules_.size() ? existing(i, f.userKey) : nullptr;
+    if (c != nullptr && c->window == f.window) {
+      if (c->held != 0) {
+        // Its strict calls add to this host's field themselves: it goes after their answers.
+        c->changed = true;
+        queue(i, f.userKey, *c);
+        continue;
+      }
+      f.value = c->contribution();
+      c->sent = f.value;
+    }
+    if (kept != at) counts[kept] = std::move(f);  // Never onto itself: that empties it.
+    ++kept;
+  }
+  counts.resize(kept);
+}
+
 void Limiter::setFleetOthers(uint64_t generation, const Rule* rule, std::string_view userKey,
                              const Window& window, int64_t others) {
   if (generation != generation_) return;
   size_t i = static_cast<size_t>(rule - rules_.data());
   if (i >= rules_.size()) return;
-  Counter* c = nullptr;
-  if (rules_[i].scope == Scope::TENANT) {
-    c = &states_[i].tenant;
-  } else if (auto it = states_[i].users.find(userKey); it != states_[i].users.end()) {
-    c = &it->second;
-  }
+  Counter* c = existing(i, userKey);
   if (c != nullptr && c->window == window) c->others = std::max<int64_t>(0, others);
 }
 

@@ -135,6 +135,13 @@ public:
   // The counters changed or read since the last call, and the final figures of windows that
   // closed meanwhile; with `all`, every counter of the current windows. Each is marked as sent.
   std::vector<FleetCount> takeFleetChanges(bool all, UnixMillis now);
+  // Just before `counts` (taken earlier) go out: each counter's figure as it stands now, and
+  // those with a strict call out taken out (queued for after its answer). Commands on one
+  // connection run in order, so a strict call sent after these finds them applied, and one
+  // sent before was answered (its amount is in the figure) or is still out (held: not sent).
+  // A figure from before either could take its add back. Counts of ended windows stay as
+  // taken. Empties `counts` for another generation.
+  void refreshFleet(uint64_t generation, std::vector<FleetCount>& counts);
   // The rest of the fleet's usage in a counter's window (the fleet total less this host's
   // contribution), read back by a flush. Ignored if the counter has moved to another window.
   void setFleetOthers(uint64_t generation, const Rule* rule, std::string_view userKey,
@@ -205,6 +212,8 @@ private:
   // record() with delta > 0, unrecord() with delta < 0.
   void apply(std::string_view userId, std::string_view resource, std::string_view metric,
              int64_t delta, UnixMillis at, UnixMillis now);
+  // The counter of `key` in rule `i` as it is (not rolled), or null.
+  Counter* existing(size_t i, std::string_view key);
   // The counter of `key` in rule `i`, rolled forward to `now`; created if `create`.
   Counter* counter(size_t i, std::string_view key, UnixMillis now, bool create);
   void roll(size_t i, std::string_view key, Counter& c, UnixMillis now);

@@ -5,11 +5,13 @@
 #include <hiredis/hiredis.h>
 
 #include <chrono>
+#include <deque>
 
 namespace tenantd::fleet {
 
 namespace {
 enum Script : size_t { FLUSH = 0, STRICT = 1 };
+constexpr int64_t MAX_EXACT = int64_t{1} << 53;
 
 int64_t integerAt(const redisReply* r, size_t i) {
   const redisReply* e = r->element[i];
@@ -48,11 +50,22 @@ std::string counterKey(std::string_view prefix, std::string_view tenantId, const
   return key;
 }
 
-// One flush: its calls still out, and who waits for all of them.
+// One call of the flush script: some counters of one tenant.
+struct FleetSync::Call {
+  std::string id;
+  uint64_t generation;
+  std::vector<FleetCount> counts;
+};
+
+// One flush: its calls still out or queued, and who waits for all of them.
 struct FleetSync::Batch {
   size_t outstanding = 0;
   size_t calls = 0;
   bool failed = false;
+  std::string refusal;      // Redis's error reply, when one refused a call.
+  std::deque<Call> queued;  // Not sent yet: at most MAX_KEYS_IN_FLIGHT keys are out at once.
+  size_t keysInFlight = 0;
+  bool pumping = false;  // pump() is sending.
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   kj::Own<kj::Vector<kj::Own<kj::PromiseFulfiller<void>>>> waiters;
 };
@@ -117,9 +130,9 @@ FleetSync::FleetSync(uv_loop_t& loop, kj::Function<void()> wake, const FleetConf
           }(),
           [this](bool up, const std::string& why) { changed(up, why); }, log),
       timer_(new uv_timer_t) {
-  metrics_->up =
-      metrics.gauge("tenantd_fleet_up", "1 while the fleet's Redis answers, 0 while it does not",
-                    {}, [this]() { return redis_.up() ? 1.0 : 0.0; });
+  metrics_->up = metrics.gauge(
+      "tenantd_fleet_up", "1 while the fleet's Redis takes this host's counts, 0 while it does not",
+      {}, [this]() { return reachable() ? 1.0 : 0.0; });
   uv_timer_init(&loop, timer_);
   timer_->data = this;
   readiness_.fleetUnavailable("fleet: not connected to Redis yet");
@@ -143,6 +156,7 @@ void FleetSync::onFlushTimer(uv_timer_t* timer) {
 void FleetSync::changed(bool up, const std::string& why) {
   if (up) {
     wasUp_ = true;
+    refusal_.clear();  // A new connection: the next flush tells.
     // Whatever Redis holds now (a restart, a failover, another host's rewrite), this host's
     // every counter goes again on the next flush.
     resendAll_ = true;
@@ -158,12 +172,15 @@ void FleetSync::changed(bool up, const std::string& why) {
   log_.warn("fleet", "Redis unreachable: " + why);
 }
 
-void FleetSync::refused(const std::string& what, const std::string& why) {
+void FleetSync::refusedFlush(const std::string& why) {
   // Once per distinct answer: a Redis that refuses every flush would otherwise log 20 times a
   // second.
-  if (why == lastRefusal_) return;
-  lastRefusal_ = why;
-  log_.warn("fleet", what + " refused by Redis: " + why);
+  if (why == refusal_) return;
+  refusal_ = why;
+  log_.warn("fleet", "flush refused by Redis: " + why);
+  readiness_.fleetUnavailable("fleet: Redis refuses this host's counts (" + why +
+                              "); checks count on this host's usage and the last fleet figures " +
+                              "read");
 }
 
 std::string FleetSync::expireAt(const Window& w) const {
@@ -189,7 +206,10 @@ void FleetSync::flush() {
   UnixMillis now = clock_.now();
   bool all = resendAll_;
   resendAll_ = false;
-  if (all) sentAt_.clear();  // Rebuilt below: tenants deleted meanwhile drop out.
+  if (all) {
+    sentAt_.clear();  // Rebuilt below: tenants deleted meanwhile drop out.
+    resend_.clear();
+  }
   auto batch = std::make_shared<Batch>();
   batch->waiters = kj::mv(waiters);
   flushing_ = true;
@@ -206,9 +226,54 @@ void FleetSync::flush() {
       metrics_->resends.add();
     }
     auto counts = t.limiter.takeFleetChanges(whole, now);
-    if (!counts.empty()) sendCounts(batch, id, generation, std::move(counts));
+    // Everything goes anyway: a field Redis lost is put back without being noticed as lost.
+    if (whole) {
+      for (auto& c : counts) c.previous = 0;
+    }
+    enqueue(*batch, id, generation, std::move(counts));
   });
+  pump(batch);
   sent(*batch);
+}
+
+void FleetSync::enqueue(Batch& batch, const std::string& id, uint64_t generation,
+                        std::vector<FleetCount> counts) {
+  for (size_t from = 0; from < counts.size(); from += MAX_KEYS_PER_CALL) {
+    size_t to = std::min(counts.size(), from + MAX_KEYS_PER_CALL);
+    if (from == 0 && to == counts.size()) {
+      batch.queued.push_back({id, generation, std::move(counts)});
+      return;
+    }
+    batch.queued.push_back({id, generation,
+                            std::vector<FleetCount>(std::make_move_iterator(counts.begin() + from),
+                                                    std::make_move_iterator(counts.begin() + to))});
+  }
+}
+
+void FleetSync::pump(const std::shared_ptr<Batch>& batch) {
+  // A call that fails at once (the connection just dropped) answers inside sendCounts; its
+  // answer's pump leaves the rest to this loop rather than recursing once per queued call.
+  if (batch->pumping) return;
+  if (!redis_.up()) {
+    // Lost mid-flush: the reconnect resends everything whole.
+    if (!batch->queued.empty()) batch->failed = true;
+    batch->queued.clear();
+    return;
+  }
+  while (!batch->queued.empty() && batch->keysInFlight < MAX_KEYS_IN_FLIGHT) {
+    Call call = std::move(batch->queued.front());
+    batch->queued.pop_front();
+    TenantState* t = tenants_.find(call.id);
+    // Gone, or new rules (these counts' are gone, and the next flush sends it whole).
+    if (t == nullptr || t->limiter.generation() != call.generation) continue;
+    // Taken when the flush began; what goes is each counter as it stands now.
+    t->limiter.refreshFleet(call.generation, call.counts);
+    if (!call.counts.empty()) {
+      batch->pumping = true;
+      sendCounts(batch, call.id, call.generation, std::move(call.counts));
+      batch->pumping = false;
+    }
+  }
 }
 
 void FleetSync::sendCounts(const std::shared_ptr<Batch>& batch, const std::string& id,
@@ -221,21 +286,28 @@ void FleetSync::sendCounts(const std::shared_ptr<Batch>& batch, const std::strin
   for (auto& c : counts) argv.push_back(counterKey(config_.keyPrefix, id, c));
   argv.push_back(hostId_);
   for (auto& c : counts) {
-    argv.push_back(std::to_string(c.value));
-    argv.push_back(std::to_string(c.previous));
+    // Lua counts in doubles: past 2^53 a figure is not exact, and near 2^63 its difference
+    // would overflow HINCRBY. Held at 2^53, as one call's amount is.
+    argv.push_back(std::to_string(std::min(c.value, MAX_EXACT)));
+    argv.push_back(std::to_string(std::min(c.previous, MAX_EXACT)));
     argv.push_back(expireAt(c.window));
   }
   metrics_->countersSent.add(counts.size());
   ++batch->outstanding;
   ++batch->calls;
+  batch->keysInFlight += counts.size();
   std::string key = argv[3];  // Every key of one tenant is in its slot.
   auto onReply = [this, batch, id, generation,
                   counts = std::move(counts)](const redisReply* r) mutable {
+    batch->keysInFlight -= counts.size();
     if (counts.size() > 1 && r != nullptr && r->type == REDIS_REPLY_ERROR &&
         std::string_view(r->str, r->len).starts_with("TRYAGAIN")) {
       // Some of these keys have moved to the slot's next node and some not: one call per key
       // goes wherever its key is now (the script treats every key on its own).
-      for (auto& c : counts) sendCounts(batch, id, generation, {c});
+      // Each goes as it stands when sent (pump): a strict call may have added to this host's
+      // fields since these figures were taken, and they would take that back.
+      for (auto& c : counts) batch->queued.push_front({id, generation, {std::move(c)}});
+      pump(batch);
       return sent(*batch);
     }
     if (!isIntegerArray(r, counts.size() + 1)) {
@@ -243,7 +315,7 @@ void FleetSync::sendCounts(const std::shared_ptr<Batch>& batch, const std::strin
       resend_.insert(id);
       if (!batch->failed) {
         batch->failed = true;
-        if (r != nullptr) refused("flush", describe(r));
+        if (r != nullptr) batch->refusal = describe(r);
       }
     } else {
       if (integerAt(r, counts.size()) > 0) {
@@ -258,6 +330,7 @@ void FleetSync::sendCounts(const std::shared_ptr<Batch>& batch, const std::strin
         }
       }
     }
+    pump(batch);
     sent(*batch);
   };
   redis_.send(key, std::move(argv), kj::mv(onReply), RedisRouter::TryAgain::RETURN);
@@ -267,9 +340,15 @@ void FleetSync::sent(Batch& batch) {
   if (--batch.outstanding > 0) return;
   flushing_ = false;
   if (batch.calls > 0) {
-    if (!batch.failed) lastRefusal_.clear();
     (batch.failed ? metrics_->flushFailures : metrics_->flushes).add();
     metrics_->flushSeconds.observe(secondsSince(batch.started));
+    if (!batch.refusal.empty()) {
+      refusedFlush(batch.refusal);
+    } else if (!batch.failed && !refusal_.empty()) {
+      refusal_.clear();
+      readiness_.fleetUnavailable("");
+      log_.info("fleet", "Redis takes this host's counts again");
+    }
   }
   for (auto& w : *batch.waiters) w->fulfill();
 }
@@ -304,8 +383,12 @@ kj::Promise<StrictAnswer> FleetSync::strictAdd(const TenantState& t,
                started = std::chrono::steady_clock::now()](const redisReply* r) mutable {
                 StrictAnswer a;
                 if (!isIntegerArray(r, 1 + 2 * n)) {
+                  // The policy decides this call (LimitsService::checkUnanswered).
                   metrics_->strictUnreached.add();
-                  if (r != nullptr) refused("strict call", describe(r));
+                  if (r != nullptr && describe(r) != strictRefusal_) {
+                    strictRefusal_ = describe(r);  // Once per distinct answer.
+                    log_.warn("fleet", "strict call refused by Redis: " + strictRefusal_);
+                  }
                   fulfiller->fulfill(kj::mv(a));
                   return;
                 }

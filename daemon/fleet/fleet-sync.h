@@ -21,6 +21,7 @@
 #include <kj/async.h>
 #include <uv.h>
 
+#include <deque>
 #include <memory>
 #include <set>
 #include <string>
@@ -44,7 +45,9 @@ public:
   // One flush now (tests, and the daemon's drain): resolves when its replies are in.
   kj::Promise<void> flushNow();
 
-  bool reachable() const override { return redis_.up(); }
+  // Connected, and the last flush was not refused (an out-of-memory Redis, say): otherwise the
+  // fleet's figures are going stale and the on_unavailable policy decides.
+  bool reachable() const override { return redis_.up() && refusal_.empty(); }
   FleetPolicy policy() const override { return config_.onUnavailable; }
   kj::Promise<StrictAnswer> strictAdd(const TenantState& t,
                                       const std::vector<Limiter::Applicable>& counters,
@@ -55,6 +58,7 @@ public:
 
 private:
   struct Metrics;
+  struct Call;
   struct Batch;
   static void onFlushTimer(uv_timer_t* timer);
   void flush();
@@ -62,10 +66,19 @@ private:
   // if Redis answers TRYAGAIN (the tenant's slot is half migrated).
   void sendCounts(const std::shared_ptr<Batch>& batch, const std::string& id, uint64_t generation,
                   std::vector<FleetCount> counts);
+  // Queues `counts` in calls of at most MAX_KEYS_PER_CALL keys, which pump() sends while at most
+  // MAX_KEYS_IN_FLIGHT keys are out: a tenant sent whole (a hundred thousand user counters)
+  // neither holds the loop to write it all at once nor waits behind one script longer than
+  // timeout_ms, and Redis serves other clients in between.
+  void enqueue(Batch& batch, const std::string& id, uint64_t generation,
+               std::vector<FleetCount> counts);
+  void pump(const std::shared_ptr<Batch>& batch);
+  static constexpr size_t MAX_KEYS_PER_CALL = 512;
+  static constexpr size_t MAX_KEYS_IN_FLIGHT = 4096;
   void sent(Batch& batch);
   void changed(bool up, const std::string& why);
   std::string expireAt(const Window& w) const;
-  void refused(const std::string& what, const std::string& why);
+  void refusedFlush(const std::string& why);
 
   FleetConfig config_;
   std::string hostId_;
@@ -82,7 +95,8 @@ private:
   std::set<std::string> resend_;                      // Tenants to send whole next time.
   std::unordered_map<std::string, uint64_t> sentAt_;  // Tenant -> rules generation last sent.
   kj::Vector<kj::Own<kj::PromiseFulfiller<void>>> flushWaiters_;
-  std::string lastRefusal_;  // Logged once until a flush succeeds.
+  std::string refusal_;        // Redis's answer to the last refused flush; empty once one succeeds.
+  std::string strictRefusal_;  // The last error a strict call was answered, logged once.
 };
 
 }  // namespace tenantd::fleet

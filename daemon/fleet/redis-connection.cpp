@@ -158,6 +158,7 @@ void RedisConnection::sendRaw(const std::vector<std::string>& argv, OnReply done
     args.push_back(a.data());
     lengths.push_back(a.size());
   }
+  if (ac_ == nullptr) return done(nullptr);  // Being dropped (a callback of fail()).
   auto* pending = new Pending{this, kj::mv(done)};
   if (redisAsyncCommandArgv(ac_, onReply, pending, static_cast<int>(args.size()), args.data(),
                             lengths.data()) != REDIS_OK) {
@@ -174,24 +175,35 @@ void RedisConnection::onReply(redisAsyncContext*, void* reply, void* privdata) {
   RedisConnection* self = pending->self;
   if (!self->destroying_) {
     if (!self->sentAt_.empty()) self->sentAt_.pop_front();
+    self->repliedAt_ = uv_now(&self->loop_);
     auto* r = static_cast<const redisReply*>(reply);
-    bool demoted = r != nullptr && r->type == REDIS_REPLY_ERROR &&
-                   std::string_view(r->str, r->len).find("READONLY") != std::string_view::npos;
+    std::string_view error = r != nullptr && r->type == REDIS_REPLY_ERROR
+                                 ? std::string_view(r->str, r->len)
+                                 : std::string_view();
     pending->done(r);
-    if (demoted && self->ac_ != nullptr) self->fail("READONLY: the node is a replica now");
+    // Both are mended only by a new connection: under Sentinel it asks for the new master, and
+    // every connect loads the scripts again.
+    bool open = self->ac_ != nullptr;  // done() may have dropped the connection itself.
+    if (open && error.find("READONLY") != std::string_view::npos) {
+      self->fail("READONLY: the node is a replica now");
+    } else if (open && error.starts_with("NOSCRIPT")) {
+      self->fail("NOSCRIPT: the node lost the scripts (SCRIPT FLUSH or a restart)");
+    }
   }
   delete pending;
 }
 
 void RedisConnection::fail(const std::string& why) {
+  bool wasDown = state_ == State::DOWN;
+  // Down before the waiting commands hear of it: a command sent from their callbacks gets its
+  // nullptr at once instead of reaching a context being freed.
+  state_ = State::DOWN;
   if (ac_ != nullptr) {
     redisAsyncContext* ac = ac_;
     ac_ = nullptr;
     redisAsyncFree(ac);  // Every waiting command hears nullptr.
   }
   sentAt_.clear();
-  bool wasDown = state_ == State::DOWN;
-  state_ = State::DOWN;
   lastError_ = why;
   if (!wasDown) changed_(false, why);
   // Full jitter: a fleet of hosts that lost Redis together does not redial in step.
@@ -216,7 +228,9 @@ void RedisConnection::tick() {
       now - dialedAt_ > static_cast<uint64_t>(options_.connectTimeoutMs)) {
     return fail("connect: no answer in " + std::to_string(options_.connectTimeoutMs) + " ms");
   }
-  if (!sentAt_.empty() && now - sentAt_.front() > static_cast<uint64_t>(options_.timeoutMs)) {
+  // A long pipeline (a whole resend) is not late while its replies keep coming.
+  if (!sentAt_.empty() &&
+      now - std::max(sentAt_.front(), repliedAt_) > static_cast<uint64_t>(options_.timeoutMs)) {
     fail("no reply in " + std::to_string(options_.timeoutMs) + " ms");
   }
 }

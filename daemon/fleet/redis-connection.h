@@ -2,14 +2,16 @@
 // One connection to a Redis (or Valkey) node on the daemon's libuv loop, through hiredis and its
 // libuv adapter: no thread, no blocking call once dialled. It dials, authenticates, loads the
 // fleet's Lua scripts, and after any failure redials with capped full-jitter backoff. hiredis 0.14
-// (Debian 12) has no timeouts of its own, so a connect or a reply later than its deadline is a
-// failure here: the connection is dropped and every command waiting on it gets no reply.
+// (Debian 12) has no timeouts of its own, so a connect later than its deadline, or commands
+// waiting with no reply at all for `timeoutMs`, is a failure here: the connection is dropped and
+// every command waiting on it gets no reply.
 //
 // Commands sent on one connection are written and answered in order, and hiredis pipelines what
 // is sent in one loop turn into one write: a flush of many commands is one round trip.
 //
 // A node that answers READONLY has become a replica (a failover): the connection is dropped and
-// redialled, which under Sentinel asks for the new master.
+// redialled, which under Sentinel asks for the new master. One that answers NOSCRIPT has lost the
+// scripts (SCRIPT FLUSH, or a restart behind a proxy): redialling loads them again.
 
 #include "config/config.h"
 
@@ -90,6 +92,7 @@ private:
   State state_ = State::DOWN;
   uint64_t dialedAt_ = 0;        // uv_now() when the dial began.
   std::deque<uint64_t> sentAt_;  // uv_now() of each command awaiting its reply, in order.
+  uint64_t repliedAt_ = 0;       // uv_now() of the last reply.
   std::vector<std::string> shas_;
   std::string lastError_;
   int attempt_ = 0;          // Failed dials in a row, for the backoff.

@@ -26,8 +26,9 @@ for i = 1, #KEYS do
   local old = tonumber(held or '0')
   local total
   if old ~= value then
-    redis.call('HSET', key, host, ARGV[3 * i - 1])
+    -- The total first: if it cannot move, the field stays as it was, and the next flush retries.
     total = redis.call('HINCRBY', key, '_total', string.format('%d', value - old))
+    redis.call('HSET', key, host, ARGV[3 * i - 1])
   else
     total = tonumber(redis.call('HGET', key, '_total') or '0')
   end

@@ -51,13 +51,20 @@ std::vector<QuotaUse> LimitsService::quotaUse(TenantState& t) const {
 
 Decision LimitsService::check(TenantState& t, const UsageQuery& query) {
   Decision d = t.limiter.check(query, clock_.now());
-  if (fleet_ != nullptr) underFleet(t, query, d);
+  if (fleet_ != nullptr) underFleet(t, query, d, true);
   return d;
 }
 
-void LimitsService::underFleet(const TenantState& t, const UsageQuery& q, Decision& d) const {
+Decision LimitsService::checkUnanswered(TenantState& t, const UsageQuery& query) {
+  Decision d = t.limiter.check(query, clock_.now());
+  underFleet(t, query, d, false);
+  return d;
+}
+
+void LimitsService::underFleet(const TenantState& t, const UsageQuery& q, Decision& d,
+                               bool answered) const {
   if (!d.matched) return;
-  if (fleet_->reachable()) {
+  if (answered && fleet_->reachable()) {
     d.reported.counted = Counted::FLEET;
     return;
   }
@@ -90,12 +97,12 @@ bool LimitsService::strict(const TenantState& t, const UsageRequest& u) const {
 
 kj::Promise<LimitsService::FleetDecision> LimitsService::decideOnFleet(
     TenantState& t, UsageRequest request, kj::Function<void(UnixMillis)> onAllowed,
-    kj::Function<Decision(UnixMillis)> local) {
+    kj::Function<Decision(UnixMillis, bool)> local) {
   UnixMillis now = clock_.now();
   auto counters = t.limiter.applicable(request.view(), now);
   uint64_t generation = t.limiter.generation();
-  // Flushes sent while the call is out carry the amount already: a flush's absolute figure can
-  // never take back what the call adds.
+  // While the call is out its counters are not flushed: a flush's absolute figure, computed
+  // before the call's add lands, would take it back (Limiter::takeFleetChanges).
   t.limiter.holdForFleet(request.view(), request.amount, now);
   auto asked = fleet_->strictAdd(t, counters, request.amount);
   return asked.then([this, &t, request = kj::mv(request), counters = kj::mv(counters), generation,
@@ -104,7 +111,7 @@ kj::Promise<LimitsService::FleetDecision> LimitsService::decideOnFleet(
     UnixMillis now = clock_.now();
     bool sameRules = t.limiter.generation() == generation;
     if (sameRules) t.limiter.holdForFleet(request.view(), -request.amount, now);
-    if (!a.reached) return {local(now), now};
+    if (!a.reached) return {local(now, false), now};
     if (sameRules && a.figures.size() == counters.size()) {
       for (size_t i = 0; i < counters.size(); ++i) {
         auto& c = counters[i];
@@ -344,15 +351,15 @@ kj::Promise<Decision> LimitsService::consume(TenantState& t, UsageRequest reques
     return persistConsume(t, kj::mv(request), d, now);
   }
   // Checks and records on this host's counters, the fleet's figures in them.
-  auto local = [this, &t, request](UnixMillis now) {
-    Decision d = check(t, request.view());
+  auto local = [this, &t, request](UnixMillis now, bool answered) {
+    Decision d = answered ? check(t, request.view()) : checkUnanswered(t, request.view());
     if (d.allowed) {
       recordUsage(t, request, now, now);
       if (d.matched) d.reported.current = saturatingAdd(d.reported.current, request.amount);
     }
     return d;
   };
-  if (!strict(t, request)) return persistConsume(t, kj::mv(request), local(now), now);
+  if (!strict(t, request)) return persistConsume(t, kj::mv(request), local(now, true), now);
   auto recordNow = [this, &t, request](UnixMillis now) {
     recordUsage(t, request, now, now);
   };
@@ -396,15 +403,15 @@ kj::Promise<ReserveResult> LimitsService::reserve(TenantState& t, UsageRequest r
                 request.metric,     request.amount, now + ttlMs};
   if (fleet_ == nullptr) return persistReserve(t, r, t.limiter.reserve(r, now));
   // Checks and holds on this host's counters, the fleet's figures in them.
-  auto local = [this, &t, request, r](UnixMillis now) {
-    Decision d = check(t, request.view());
+  auto local = [this, &t, request, r](UnixMillis now, bool answered) {
+    Decision d = answered ? check(t, request.view()) : checkUnanswered(t, request.view());
     if (d.allowed) {
       t.limiter.restoreReservation(r, now);
       if (d.matched) d.reported.reserved = saturatingAdd(d.reported.reserved, request.amount);
     }
     return d;
   };
-  if (!strict(t, request)) return persistReserve(t, r, local(now));
+  if (!strict(t, request)) return persistReserve(t, r, local(now, true));
   auto holdNow = [&t, r](UnixMillis now) {
     t.limiter.restoreReservation(r, now);
   };

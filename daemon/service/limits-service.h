@@ -71,6 +71,9 @@ public:
   void setFleet(Fleet* fleet) { fleet_ = fleet; }
 
   Decision check(TenantState& t, const UsageQuery& query);
+  // The same, on a fleet that just failed to answer (a strict call's error or lost reply): the
+  // on_unavailable policy decides, however the connection looks.
+  Decision checkUnanswered(TenantState& t, const UsageQuery& query);
   kj::Promise<TrackResult> track(TenantState& t, TrackRequest request);
   // Each request as track() would do it, in order, answered together: one writer caller each (a
   // refusal stays its own) and one promise for the lot, so an item costs no promise of its own.
@@ -127,20 +130,21 @@ private:
   void unrecordUsage(TenantState& t, const UsageRequest& u, UnixMillis at);
   std::string newReservationId();
   // With a fleet: whose figures these are, and the on_unavailable policy applied to `d`.
-  void underFleet(const TenantState& t, const UsageQuery& q, Decision& d) const;
+  void underFleet(const TenantState& t, const UsageQuery& q, Decision& d, bool answered) const;
   void label(std::vector<RuleUsage>& rows) const;
   // A strict rule applies and the fleet can be asked.
   bool strict(const TenantState& t, const UsageRequest& u) const;
   // Asks the fleet to decide `request` atomically; `onAllowed` then runs in the same turn as
   // the answer (nothing else reaches this tenant's counters in between). Falls back to `local`
-  // when the fleet cannot be reached. `at`: the instant both were given.
+  // (called with answered = false) when the fleet's answer does not come. `at`: the instant both
+  // were given.
   struct FleetDecision {
     Decision decision;
     UnixMillis at;
   };
   kj::Promise<FleetDecision> decideOnFleet(TenantState& t, UsageRequest request,
                                            kj::Function<void(UnixMillis)> onAllowed,
-                                           kj::Function<Decision(UnixMillis)> local);
+                                           kj::Function<Decision(UnixMillis, bool)> local);
   // A decision's store write (when allowed), undone in memory if it fails.
   kj::Promise<Decision> persistConsume(TenantState& t, UsageRequest request, Decision d,
                                        UnixMillis at);
