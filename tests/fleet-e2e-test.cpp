@@ -576,8 +576,10 @@ TEST_CASE("A Redis that refuses flushes leaves the policy to decide until it tak
   client.track(DEMO, {{"u0", "llm", "tokens", 5}, "refuse-1"});
   REQUIRE(waitFor([&]() { return monthTokens(redis) == 5 && s.ready(); }, 2s));
 
-  // Out of memory: every write is refused, and the connection stays up.
+  // Out of memory: every write is refused, and the connection stays up. A strict call answered
+  // with an error is the policy's to decide, before any flush is refused as after.
   redis.command({"CONFIG", "SET", "maxmemory", "1"});
+  CHECK_FALSE(client.consume(DEMO, {"", "paid", "calls", 1}).allowed);
   client.track(DEMO, {{"u0", "llm", "tokens", 3}, "refuse-2"});  // Acknowledged: stored here.
   REQUIRE(waitFor([&]() { return !s.ready(); }, 3s));
   auto r = httpRequestOutsideApi("GET", s.daemon->restUrl + "/readyz");

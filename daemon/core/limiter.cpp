@@ -362,6 +362,8 @@ void Limiter::refreshFleet(uint64_t generation, std::vector<FleetCount>& counts)
     if (c != nullptr && c->window == f.window) {
       if (c->held != 0) {
         // Its strict calls add to this host's field themselves: it goes after their answers.
+        // Not sent after all: what Redis holds is the figure before, plus strict adds since.
+        c->sent = saturatingAdd(f.previous, std::max<int64_t>(0, c->sent - f.value));
         c->changed = true;
         queue(i, f.userKey, *c);
         continue;

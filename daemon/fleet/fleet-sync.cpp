@@ -66,6 +66,7 @@ struct FleetSync::Batch {
   std::deque<Call> queued;  // Not sent yet: at most MAX_KEYS_IN_FLIGHT keys are out at once.
   size_t keysInFlight = 0;
   bool pumping = false;  // pump() is sending.
+  bool lost = false;     // A call got no reply: the connection dropped.
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   kj::Own<kj::Vector<kj::Own<kj::PromiseFulfiller<void>>>> waiters;
 };
@@ -79,7 +80,7 @@ struct FleetSync::Metrics {
                                 "Flushes of this host's counters to the fleet's Redis, by outcome",
                                 {{"outcome", "failed"}})),
         countersSent(m.counter("tenantd_fleet_counters_sent_total",
-                               "Counter-windows sent to the fleet's Redis", {})),
+                               "Counter-windows sent to the fleet's Redis and applied", {})),
         resends(m.counter("tenantd_fleet_resends_total",
                           "Tenants whose every counter was sent again (reconnect, new rules, "
                           "data lost in Redis)",
@@ -232,8 +233,28 @@ void FleetSync::flush() {
     }
     enqueue(*batch, id, generation, std::move(counts));
   });
+  if (!refusal_.empty() && batch->queued.empty()) probe(batch);
   pump(batch);
   sent(*batch);
+}
+
+void FleetSync::probe(const std::shared_ptr<Batch>& batch) {
+  // Refused, and nothing to send that would tell when that ends (say every counter pruned):
+  // one small write of this host's own, gone in a minute, asks instead.
+  std::string key = config_.keyPrefix + ":{" + hostId_ + "}:probe";
+  ++batch->outstanding;
+  ++batch->calls;
+  redis_.send(key, {"SET", key, "1", "PX", "60000"}, [this, batch](const redisReply* r) {
+    if (r == nullptr || r->type == REDIS_REPLY_ERROR) {
+      batch->failed = true;
+      if (r == nullptr) {
+        batch->lost = true;
+      } else {
+        batch->refusal = describe(r);
+      }
+    }
+    sent(*batch);
+  });
 }
 
 void FleetSync::enqueue(Batch& batch, const std::string& id, uint64_t generation,
@@ -260,7 +281,7 @@ void FleetSync::pump(const std::shared_ptr<Batch>& batch) {
     batch->queued.clear();
     return;
   }
-  while (!batch->queued.empty() && batch->keysInFlight < MAX_KEYS_IN_FLIGHT) {
+  while (!batch->queued.empty() && batch->keysInFlight < MAX_KEYS_IN_FLIGHT && !batch->lost) {
     Call call = std::move(batch->queued.front());
     batch->queued.pop_front();
     TenantState* t = tenants_.find(call.id);
@@ -274,6 +295,7 @@ void FleetSync::pump(const std::shared_ptr<Batch>& batch) {
       batch->pumping = false;
     }
   }
+  if (batch->lost) batch->queued.clear();  // The reconnect resends everything whole.
 }
 
 void FleetSync::sendCounts(const std::shared_ptr<Batch>& batch, const std::string& id,
@@ -292,7 +314,6 @@ void FleetSync::sendCounts(const std::shared_ptr<Batch>& batch, const std::strin
     argv.push_back(std::to_string(std::min(c.previous, MAX_EXACT)));
     argv.push_back(expireAt(c.window));
   }
-  metrics_->countersSent.add(counts.size());
   ++batch->outstanding;
   ++batch->calls;
   batch->keysInFlight += counts.size();
@@ -313,11 +334,13 @@ void FleetSync::sendCounts(const std::shared_ptr<Batch>& batch, const std::strin
     if (!isIntegerArray(r, counts.size() + 1)) {
       // Not applied, or not known to be: this tenant goes whole next time.
       resend_.insert(id);
+      if (r == nullptr) batch->lost = true;
       if (!batch->failed) {
         batch->failed = true;
         if (r != nullptr) batch->refusal = describe(r);
       }
     } else {
+      metrics_->countersSent.add(counts.size());
       if (integerAt(r, counts.size()) > 0) {
         log_.warn("fleet", "Redis had lost counters of tenant " + id + "; resending them");
         resend_.insert(id);

@@ -73,6 +73,9 @@ private:
   void enqueue(Batch& batch, const std::string& id, uint64_t generation,
                std::vector<FleetCount> counts);
   void pump(const std::shared_ptr<Batch>& batch);
+  // While flushes are refused and this one has nothing to send: a small write that says
+  // whether Redis takes writes again.
+  void probe(const std::shared_ptr<Batch>& batch);
   static constexpr size_t MAX_KEYS_PER_CALL = 512;
   static constexpr size_t MAX_KEYS_IN_FLIGHT = 4096;
   void sent(Batch& batch);

@@ -113,7 +113,7 @@ void RedisConnection::handshake() {
   auto ready = [this](size_t remaining) {
     if (remaining > 0) return;
     state_ = State::UP;
-    attempt_ = 0;
+    if (!keepBackoff_) attempt_ = 0;
     lastError_.clear();
     changed_(true, "");
   };
@@ -150,6 +150,7 @@ void RedisConnection::send(const std::vector<std::string>& argv, OnReply done) {
 }
 
 void RedisConnection::sendRaw(const std::vector<std::string>& argv, OnReply done) {
+  if (ac_ == nullptr) return done(nullptr);  // Being dropped (a callback of fail()).
   std::vector<const char*> args;
   std::vector<size_t> lengths;
   args.reserve(argv.size());
@@ -158,7 +159,6 @@ void RedisConnection::sendRaw(const std::vector<std::string>& argv, OnReply done
     args.push_back(a.data());
     lengths.push_back(a.size());
   }
-  if (ac_ == nullptr) return done(nullptr);  // Being dropped (a callback of fail()).
   auto* pending = new Pending{this, kj::mv(done)};
   if (redisAsyncCommandArgv(ac_, onReply, pending, static_cast<int>(args.size()), args.data(),
                             lengths.data()) != REDIS_OK) {
@@ -187,7 +187,14 @@ void RedisConnection::onReply(redisAsyncContext*, void* reply, void* privdata) {
     if (open && error.find("READONLY") != std::string_view::npos) {
       self->fail("READONLY: the node is a replica now");
     } else if (open && error.starts_with("NOSCRIPT")) {
+      // Backing off as for a failed dial until a command succeeds on the next connection: a
+      // node that keeps losing them (a proxy with a script cache per backend) is not redialled
+      // 40 times a second.
+      self->keepBackoff_ = true;
       self->fail("NOSCRIPT: the node lost the scripts (SCRIPT FLUSH or a restart)");
+    } else if (r != nullptr && error.empty() && self->state_ == State::UP && self->keepBackoff_) {
+      self->keepBackoff_ = false;
+      self->attempt_ = 0;
     }
   }
   delete pending;

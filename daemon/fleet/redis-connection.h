@@ -95,10 +95,11 @@ private:
   uint64_t repliedAt_ = 0;       // uv_now() of the last reply.
   std::vector<std::string> shas_;
   std::string lastError_;
-  int attempt_ = 0;          // Failed dials in a row, for the backoff.
-  uv_timer_t* tick_;         // The deadlines; freed by its close callback.
-  uv_timer_t* redial_;       // Freed by its close callback.
-  bool destroying_ = false;  // Replies to a context being freed reach no one.
+  int attempt_ = 0;           // Failed dials in a row, for the backoff.
+  uv_timer_t* tick_;          // The deadlines; freed by its close callback.
+  uv_timer_t* redial_;        // Freed by its close callback.
+  bool destroying_ = false;   // Replies to a context being freed reach no one.
+  bool keepBackoff_ = false;  // Dropped for NOSCRIPT: no backoff reset until a command succeeds.
 };
 
 }  // namespace tenantd::fleet

@@ -29,7 +29,8 @@ TEST_CASE("A redirect names its slot and where to go") {
   CHECK(parseRedirect("MOVED 3999 127.0.0.1:6381") == Redirect{false, 3999, "127.0.0.1", 6381});
   CHECK(parseRedirect("ASK 0 redis-2.internal:7000") ==
         Redirect{true, 0, "redis-2.internal", 7000});
-  CHECK(parseRedirect("MOVED 16383 [::1]:6379") == Redirect{false, 16383, "[::1]", 6379});
+  CHECK(parseRedirect("MOVED 16383 [::1]:6379") == Redirect{false, 16383, "::1", 6379});
+  CHECK(parseRedirect("MOVED 16383 ::1:6379") == Redirect{false, 16383, "::1", 6379});
   // Redis 7's unknown endpoint: the node that answered, on this port.
   CHECK(parseRedirect("MOVED 12 :6380") == Redirect{false, 12, "", 6380});
 }
@@ -37,9 +38,10 @@ TEST_CASE("A redirect names its slot and where to go") {
 TEST_CASE("A redirect out of range or of another shape is not followed") {
   for (std::string_view error :
        {"MOVED 16384 127.0.0.1:6381", "MOVED -1 127.0.0.1:6381", "MOVED 99999999999999999999 h:1",
-        "MOVED 3999 127.0.0.1:0", "MOVED 3999 127.0.0.1:65536", "MOVED 3999 127.0.0.1:",
-        "MOVED 3x99 127.0.0.1:6381", "MOVED 3999 127.0.0.1:63a1", "MOVED 3999 127.0.0.1",
-        "MOVED 3999", "MOVED  127.0.0.1:6381", "ASK 1 a b:6381", "TRYAGAIN Multiple keys",
+        "MOVED 3999 127.0.0.1:0", "MOVED 3999 127.0.0.1:65536",
+        "MOVED 3999 127.0.0.1:", "MOVED 3x99 127.0.0.1:6381", "MOVED 3999 127.0.0.1:63a1",
+        "MOVED 3999 127.0.0.1", "MOVED 3999", "MOVED  127.0.0.1:6381", "ASK 1 a b:6381",
+        "MOVED 1 [::1:6381", "MOVED 1 a]:6381", "TRYAGAIN Multiple keys",
         "READONLY You can't write against a read only replica.", "moved 1 h:1", ""}) {
     INFO(error);
     CHECK_FALSE(parseRedirect(error));

@@ -56,7 +56,10 @@ std::optional<Redirect> parseRedirect(std::string_view error) {
   auto port = decimalIn(endpoint.substr(colon + 1), 1, 65535);
   if (!slot || !port) return std::nullopt;
   std::string_view host = endpoint.substr(0, colon);
-  if (!dialable(host)) return std::nullopt;
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);  // An IPv6 literal: dialled without its brackets.
+  }
+  if (!dialable(host) || host.find_first_of("[]") != std::string_view::npos) return std::nullopt;
   to.slot = static_cast<uint16_t>(*slot);
   to.host = std::string(host);
   to.port = static_cast<int>(*port);

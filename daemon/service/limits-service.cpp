@@ -57,7 +57,7 @@ Decision LimitsService::check(TenantState& t, const UsageQuery& query) {
 
 Decision LimitsService::checkUnanswered(TenantState& t, const UsageQuery& query) {
   Decision d = t.limiter.check(query, clock_.now());
-  underFleet(t, query, d, false);
+  if (fleet_ != nullptr) underFleet(t, query, d, false);
   return d;
 }
 
