@@ -330,12 +330,7 @@ std::vector<FleetCount> Limiter::takeFleetChanges(bool all, UnixMillis now) {
   } else {
     for (auto& [i, key] : changed_) {
       if (i >= states_.size()) continue;
-      Counter* c = nullptr;
-      if (rules_[i].scope == Scope::TENANT) {
-        c = &states_[i].tenant;
-      } else if (auto it = states_[i].users.find(key); it != states_[i].users.end()) {
-        c = &it->second;
-      }
+      Counter* c = existing(i, key);
       // Its window's final figure, even if `now` has left it: the next check rolls it.
       if (c != nullptr && c->queued) take(i, key, *c);
     }

@@ -12,6 +12,9 @@ namespace tenantd::fleet {
 namespace {
 enum Script : size_t { FLUSH = 0, STRICT = 1 };
 constexpr int64_t MAX_EXACT = int64_t{1} << 53;
+// What readiness adds to why the fleet is unavailable.
+constexpr const char* WHILE_UNAVAILABLE =
+    "; checks count on this host's usage and the last fleet figures read";
 
 int64_t integerAt(const redisReply* r, size_t i) {
   const redisReply* e = r->element[i];
@@ -67,6 +70,13 @@ struct FleetSync::Batch {
   size_t keysInFlight = 0;
   bool pumping = false;  // pump() is sending.
   bool lost = false;     // A call got no reply: the connection dropped.
+
+  // A call not applied: `r` is Redis's answer, or null when none came.
+  void failedWith(const redisReply* r) {
+    if (r == nullptr) lost = true;
+    if (!failed && r != nullptr) refusal = describe(r);
+    failed = true;
+  }
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   kj::Own<kj::Vector<kj::Own<kj::PromiseFulfiller<void>>>> waiters;
 };
@@ -168,8 +178,7 @@ void FleetSync::changed(bool up, const std::string& why) {
   }
   if (wasUp_) metrics_->disconnects.add();
   wasUp_ = false;
-  readiness_.fleetUnavailable("fleet: Redis unreachable (" + why + "); checks count on this " +
-                              "host's usage and the last fleet figures read");
+  readiness_.fleetUnavailable("fleet: Redis unreachable (" + why + ")" + WHILE_UNAVAILABLE);
   log_.warn("fleet", "Redis unreachable: " + why);
 }
 
@@ -179,9 +188,8 @@ void FleetSync::refusedFlush(const std::string& why) {
   if (why == refusal_) return;
   refusal_ = why;
   log_.warn("fleet", "flush refused by Redis: " + why);
-  readiness_.fleetUnavailable("fleet: Redis refuses this host's counts (" + why +
-                              "); checks count on this host's usage and the last fleet figures " +
-                              "read");
+  readiness_.fleetUnavailable("fleet: Redis refuses this host's counts (" + why + ")" +
+                              WHILE_UNAVAILABLE);
 }
 
 std::string FleetSync::expireAt(const Window& w) const {
@@ -245,14 +253,7 @@ void FleetSync::probe(const std::shared_ptr<Batch>& batch) {
   ++batch->outstanding;
   ++batch->calls;
   redis_.send(key, {"SET", key, "1", "PX", "60000"}, [this, batch](const redisReply* r) {
-    if (r == nullptr || r->type == REDIS_REPLY_ERROR) {
-      batch->failed = true;
-      if (r == nullptr) {
-        batch->lost = true;
-      } else {
-        batch->refusal = describe(r);
-      }
-    }
+    if (r == nullptr || r->type == REDIS_REPLY_ERROR) batch->failedWith(r);
     sent(*batch);
   });
 }
@@ -275,12 +276,7 @@ void FleetSync::pump(const std::shared_ptr<Batch>& batch) {
   // A call that fails at once (the connection just dropped) answers inside sendCounts; its
   // answer's pump leaves the rest to this loop rather than recursing once per queued call.
   if (batch->pumping) return;
-  if (!redis_.up()) {
-    // Lost mid-flush: the reconnect resends everything whole.
-    if (!batch->queued.empty()) batch->failed = true;
-    batch->queued.clear();
-    return;
-  }
+  if (!redis_.up() && !batch->queued.empty()) batch->failedWith(nullptr);
   while (!batch->queued.empty() && batch->keysInFlight < MAX_KEYS_IN_FLIGHT && !batch->lost) {
     Call call = std::move(batch->queued.front());
     batch->queued.pop_front();
@@ -295,7 +291,7 @@ void FleetSync::pump(const std::shared_ptr<Batch>& batch) {
       batch->pumping = false;
     }
   }
-  if (batch->lost) batch->queued.clear();  // The reconnect resends everything whole.
+  if (batch->lost) batch->queued.clear();  // Lost mid-flush: the reconnect resends all whole.
 }
 
 void FleetSync::sendCounts(const std::shared_ptr<Batch>& batch, const std::string& id,
@@ -334,11 +330,7 @@ void FleetSync::sendCounts(const std::shared_ptr<Batch>& batch, const std::strin
     if (!isIntegerArray(r, counts.size() + 1)) {
       // Not applied, or not known to be: this tenant goes whole next time.
       resend_.insert(id);
-      if (r == nullptr) batch->lost = true;
-      if (!batch->failed) {
-        batch->failed = true;
-        if (r != nullptr) batch->refusal = describe(r);
-      }
+      batch->failedWith(r);
     } else {
       metrics_->countersSent.add(counts.size());
       if (integerAt(r, counts.size()) > 0) {
